@@ -1,0 +1,129 @@
+// One error type for every non-2xx response (SPEC §1.2). Callers match on `code`, never on text.
+
+export const ERROR_CODES = {
+  BadRequest: 400,
+  Unauthorized: 401,
+  Forbidden: 403,
+  NotFound: 404,
+  MethodNotAllowed: 405,
+  RequestTimeout: 408,
+  StaleVersion: 409,
+  Conflict: 409,
+  Gone: 410,
+  LengthRequired: 411,
+  NoQuorum: 412,
+  PreconditionFailed: 412,
+  PayloadTooLarge: 413,
+  UnsupportedEncoding: 415,
+  UnsupportedMediaType: 415,
+  BadSignature: 422,
+  Unprocessable: 422,
+  RateLimited: 429,
+  Busy: 429,
+  Internal: 500,
+  BadGateway: 502,
+  NotReady: 503,
+  StoreUnavailable: 503,
+  ReadOnly: 503,
+  TooManyStreams: 503,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+const RETRYABLE: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'RequestTimeout',
+  'RateLimited',
+  'Busy',
+  'NotReady',
+  'StoreUnavailable',
+  'ReadOnly',
+  'TooManyStreams',
+  'BadGateway',
+]);
+
+export interface ApiErrorOptions {
+  hint?: string;
+  retryable?: boolean;
+  /** Extra response headers, e.g. Retry-After or Allow. */
+  headers?: Record<string, string>;
+}
+
+export class ApiError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly hint: string | undefined;
+  readonly retryable: boolean;
+  readonly headers: Record<string, string>;
+
+  constructor(code: ErrorCode, message: string, opts: ApiErrorOptions = {}) {
+    super(message);
+    this.name = 'ApiError';
+    this.code = code;
+    this.status = ERROR_CODES[code];
+    this.hint = opts.hint;
+    this.retryable = opts.retryable ?? RETRYABLE.has(code);
+    this.headers = opts.headers ?? {};
+    if (this.status === 503 || this.status === 429) this.headers['retry-after'] ??= '5';
+  }
+}
+
+export interface ErrorEnvelope {
+  error: {
+    code: ErrorCode;
+    message: string;
+    hint?: string;
+    retryable: boolean;
+    ts: string;
+    request_id: string;
+  };
+}
+
+export function envelope(err: ApiError, requestId: string): ErrorEnvelope {
+  const body: ErrorEnvelope = {
+    error: {
+      code: err.code,
+      message: err.message,
+      retryable: err.retryable,
+      ts: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      request_id: requestId,
+    },
+  };
+  if (err.hint !== undefined) body.error.hint = err.hint;
+  return body;
+}
+
+/** Picks the envelope code for a bare HTTP status (used for framework errors). */
+export function codeForStatus(status: number): ErrorCode {
+  switch (status) {
+    case 400:
+      return 'BadRequest';
+    case 401:
+      return 'Unauthorized';
+    case 403:
+      return 'Forbidden';
+    case 404:
+      return 'NotFound';
+    case 405:
+      return 'MethodNotAllowed';
+    case 408:
+      return 'RequestTimeout';
+    case 409:
+      return 'Conflict';
+    case 411:
+      return 'LengthRequired';
+    case 412:
+      return 'PreconditionFailed';
+    case 413:
+      return 'PayloadTooLarge';
+    case 415:
+      return 'UnsupportedMediaType';
+    case 422:
+      return 'Unprocessable';
+    case 429:
+      return 'RateLimited';
+    case 503:
+      return 'NotReady';
+    default:
+      return status >= 400 && status < 500 ? 'BadRequest' : 'Internal';
+  }
+}

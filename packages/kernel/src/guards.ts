@@ -1,0 +1,210 @@
+import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
+import { ApiError, type ErrorCode } from './errors.js';
+import type { HttpMetrics } from './metrics.js';
+import { sendError } from './reply.js';
+
+export interface RateLimitOptions {
+  /** Tokens added per second. */
+  rps: number;
+  /** Bucket size. */
+  burst: number;
+  /** Delay before answering a rejected request (slows abusive clients); 0 = none. */
+  tarpitMs?: number;
+}
+
+export interface GuardOptions {
+  /** Reject any Content-Encoding but identity (415). Default true. */
+  decode?: boolean;
+  /** Require Content-Length on POST/PUT/PATCH (411). Default true. */
+  lengthRequired?: boolean;
+  /** Maximum declared body size in bytes (413); 0 = no cap. */
+  bodyCap?: number;
+  /** In-flight budget for this route (429 Busy past it); 0 = unlimited. */
+  concurrency?: number;
+  /** Token bucket for this route (429 RateLimited); undefined = none. */
+  rateLimit?: RateLimitOptions | TokenBucket | undefined;
+  /** Handler budget (408); 0 = none. */
+  timeoutMs?: number;
+  /** Called with +1 / -1 as requests enter and leave (e.g. an in-flight gauge shared by routes). */
+  onInflight?: (delta: 1 | -1) => void;
+}
+
+/** A token bucket; shareable between routes that should share one budget. */
+export class TokenBucket {
+  readonly rps: number;
+  readonly burst: number;
+  readonly tarpitMs: number;
+  #tokens: number;
+  #last: number;
+  readonly policy: string;
+
+  constructor(opts: RateLimitOptions) {
+    this.rps = opts.rps;
+    this.burst = Math.max(1, opts.burst);
+    this.tarpitMs = opts.tarpitMs ?? 0;
+    this.#tokens = this.burst;
+    this.#last = performance.now();
+    this.policy = `${this.burst};w=${Math.max(1, Math.ceil(this.burst / Math.max(this.rps, 1e-9)))}`;
+  }
+
+  /** Takes a token; returns 0 on success, else whole seconds until one is available (ceiling). */
+  take(): number {
+    const now = performance.now();
+    this.#tokens = Math.min(this.burst, this.#tokens + ((now - this.#last) / 1000) * this.rps);
+    this.#last = now;
+    if (this.#tokens >= 1) {
+      this.#tokens -= 1;
+      return 0;
+    }
+    return Math.max(1, Math.ceil((1 - this.#tokens) / this.rps));
+  }
+
+  get remaining(): number {
+    return Math.floor(this.#tokens);
+  }
+}
+
+const kRelease = Symbol('ron.guard.release');
+type GuardedRequest = FastifyRequest & { [kRelease]?: () => void };
+
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
+
+/**
+ * The ingress guards of SPEC §1.4 as one `onRequest` hook, cheapest check first, all before any body
+ * byte is read. Each rejection counts `<prefix>_rejections_total{reason}` and logs at debug.
+ *
+ * @example
+ * app.put('/v1/kv/:bucket/:key', { onRequest: guards(metrics, { bodyCap: 1 << 20, concurrency: 64 }) }, h)
+ */
+export function guards(metrics: HttpMetrics, opts: GuardOptions = {}): onRequestHookHandler {
+  const decode = opts.decode ?? true;
+  const lengthRequired = opts.lengthRequired ?? true;
+  const bodyCap = opts.bodyCap ?? 0;
+  const maxInflight = opts.concurrency ?? 0;
+  const timeoutMs = opts.timeoutMs ?? 0;
+  const bucket =
+    opts.rateLimit === undefined
+      ? undefined
+      : opts.rateLimit instanceof TokenBucket
+        ? opts.rateLimit
+        : new TokenBucket(opts.rateLimit);
+  const onInflight = opts.onInflight;
+  const needsTracking = maxInflight > 0 || timeoutMs > 0 || onInflight !== undefined;
+  let inflight = 0;
+
+  const reject = (
+    req: FastifyRequest,
+    reply: FastifyReply,
+    reason: string,
+    code: ErrorCode,
+    message: string,
+    headers?: Record<string, string>,
+    close = false,
+  ): void => {
+    metrics.rejection(reason).inc();
+    req.log.debug({ reason }, 'request rejected by guard');
+    if (close) reply.header('connection', 'close');
+    sendError(req, reply, new ApiError(code, message, headers ? { headers } : {}));
+  };
+
+  return function guard(req, reply, done) {
+    const h = req.headers;
+    // 1. Decode guard: nothing is ever decompressed.
+    if (decode) {
+      const ce = h['content-encoding'];
+      if (ce !== undefined && ce.trim().toLowerCase() !== 'identity') {
+        const stacked = ce.includes(',');
+        return reject(
+          req,
+          reply,
+          stacked ? 'stacked_encoding' : 'decode',
+          'UnsupportedEncoding',
+          `Content-Encoding '${ce.slice(0, 64)}' is not accepted; send the body uncompressed`,
+          { 'accept-encoding': 'identity' },
+          true,
+        );
+      }
+    }
+    const hasBody = BODY_METHODS.has(req.method);
+    // 2. Length required: chunked or length-less bodies are refused before reading.
+    if (lengthRequired && hasBody && h['content-length'] === undefined) {
+      return reject(
+        req,
+        reply,
+        'length_required',
+        'LengthRequired',
+        'a Content-Length header is required (chunked bodies are not accepted)',
+        undefined,
+        true,
+      );
+    }
+    // 3. Body cap on the declared length: 413 without reading a byte.
+    if (bodyCap > 0 && hasBody) {
+      const declared = Number(h['content-length']);
+      if (declared > bodyCap) {
+        return reject(
+          req,
+          reply,
+          'body_cap',
+          'PayloadTooLarge',
+          `body of ${declared} bytes exceeds the ${bodyCap}-byte limit`,
+          undefined,
+          true,
+        );
+      }
+    }
+    // 4. Concurrency: never queue.
+    if (maxInflight > 0 && inflight >= maxInflight) {
+      return reject(req, reply, 'concurrency', 'Busy', `route is at its in-flight limit of ${maxInflight}`, {
+        'retry-after': '1',
+      });
+    }
+    // 5. Rate limit (token bucket, optional tarpit before the answer).
+    if (bucket !== undefined) {
+      const wait = bucket.take();
+      if (wait > 0) {
+        const headers = {
+          'retry-after': String(wait),
+          'ratelimit-policy': bucket.policy,
+          ratelimit: `limit=${bucket.burst}, remaining=0, reset=${wait}`,
+        };
+        if (bucket.tarpitMs > 0) {
+          setTimeout(() => {
+            if (!reply.sent) reject(req, reply, 'rate_limit', 'RateLimited', 'rate limit exceeded', headers);
+          }, bucket.tarpitMs).unref();
+          return;
+        }
+        return reject(req, reply, 'rate_limit', 'RateLimited', 'rate limit exceeded', headers);
+      }
+    }
+    if (needsTracking) {
+      inflight++;
+      onInflight?.(1);
+      // 6. Timeout: covers a slow body upload as well as a slow handler.
+      const timer =
+        timeoutMs > 0
+          ? setTimeout(() => {
+              if (!reply.sent) {
+                reject(
+                  req,
+                  reply,
+                  'timeout',
+                  'RequestTimeout',
+                  `request not completed within ${timeoutMs} ms`,
+                  undefined,
+                  true,
+                );
+              }
+            }, timeoutMs)
+          : undefined;
+      const release = (): void => {
+        if (timer !== undefined) clearTimeout(timer);
+        inflight--;
+        onInflight?.(-1);
+      };
+      (req as GuardedRequest)[kRelease] = release;
+      reply.raw.once('close', release);
+    }
+    done();
+  };
+}

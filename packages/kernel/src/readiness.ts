@@ -1,0 +1,68 @@
+// Truthful readiness from named probes (SPEC §1.1). A probe is a function so it is always current.
+
+export type Probe = () => boolean;
+
+export interface ReadinessReport {
+  ready: boolean;
+  probes: Record<string, boolean>;
+  failing: string[];
+  mode: 'truthful' | 'dev-forced';
+}
+
+export class Readiness {
+  readonly #probes = new Map<string, Probe>();
+  readonly #devForced: boolean;
+  #shuttingDown = false;
+
+  constructor(opts: { devForced?: boolean } = {}) {
+    this.#devForced = opts.devForced ?? false;
+  }
+
+  /** Adds or replaces a probe. A boolean is a fixed probe; use `flag()` for a settable one. */
+  probe(name: string, fn: Probe): this {
+    this.#probes.set(name, fn);
+    return this;
+  }
+
+  /** A probe backed by a settable flag; returns the setter. */
+  flag(name: string, initial = false): (v: boolean) => void {
+    let v = initial;
+    this.#probes.set(name, () => v);
+    return (nv: boolean) => {
+      v = nv;
+    };
+  }
+
+  get devForced(): boolean {
+    return this.#devForced;
+  }
+
+  get shuttingDown(): boolean {
+    return this.#shuttingDown;
+  }
+
+  /** Called first thing on SIGTERM/SIGINT: readiness flips before anything stops. */
+  markShuttingDown(): void {
+    this.#shuttingDown = true;
+  }
+
+  check(): ReadinessReport {
+    const probes: Record<string, boolean> = {};
+    const failing: string[] = [];
+    for (const [name, fn] of this.#probes) {
+      let ok = false;
+      try {
+        ok = fn();
+      } catch {
+        ok = false;
+      }
+      probes[name] = ok;
+      if (!ok) failing.push(name);
+    }
+    if (this.#shuttingDown) failing.push('shutting_down');
+    const mode = this.#devForced ? 'dev-forced' : 'truthful';
+    // The dev override forces 200 but still reports what is failing; shutdown always wins.
+    const ready = this.#shuttingDown ? false : this.#devForced || failing.length === 0;
+    return { ready, probes, failing, mode };
+  }
+}

@@ -1,0 +1,159 @@
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyServerFactory,
+  type FastifyReply,
+  type FastifyRequest,
+  type RouteOptions,
+} from 'fastify';
+import type { Logger } from 'pino';
+import { ApiError, codeForStatus } from './errors.js';
+import type { HttpMetrics, RouteMetrics } from './metrics.js';
+import { isValidRequestId, ulid } from './request-id.js';
+import { sendError } from './reply.js';
+
+export interface ServerOptions {
+  logger: Logger;
+  metrics: HttpMetrics;
+  /** Default body limit for JSON routes (bytes). */
+  bodyLimit?: number;
+  /** Also accept and echo `x-corr-id` as an alias of `x-request-id` (svc-registry). */
+  corrIdAlias?: boolean;
+  /** Longest URL path parameter accepted (find-my-way default is 100). */
+  maxParamLength?: number;
+  /** Idle keep-alive timeout (ms). */
+  keepAliveTimeoutMs?: number;
+  /** Node's request timeout: upper bound for receiving a whole request (ms). */
+  requestTimeoutMs?: number;
+  /** Custom node server (e.g. an https.Server for TLS listeners). */
+  serverFactory?: FastifyServerFactory;
+}
+
+const kRouteMetrics = Symbol('ron.routeMetrics');
+interface MetricsConfig {
+  [kRouteMetrics]?: Map<string, RouteMetrics>;
+}
+
+/** Maps Fastify's own errors (parser, validation, limits) onto the envelope. */
+function toApiError(err: FastifyError): ApiError {
+  if (err instanceof ApiError) return err;
+  if (err.validation) return new ApiError('BadRequest', `invalid request: ${err.message}`);
+  switch (err.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new ApiError('PayloadTooLarge', 'request body exceeds the size limit');
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new ApiError('UnsupportedMediaType', 'unsupported Content-Type for this route', {
+        hint: 'send application/json',
+      });
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new ApiError('BadRequest', 'empty JSON body');
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return new ApiError('BadRequest', 'body length does not match Content-Length');
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return new ApiError('BadRequest', 'malformed JSON body');
+  }
+  const status = err.statusCode ?? 500;
+  if (status >= 400 && status < 500) {
+    // JSON.parse messages name the position only; never a path or stack.
+    const msg = err instanceof SyntaxError ? `malformed JSON body: ${err.message}` : err.message;
+    return new ApiError(codeForStatus(status), msg);
+  }
+  return new ApiError('Internal', 'internal error', { hint: 'see the server log for this request id' });
+}
+
+/**
+ * A Fastify instance with the shared contracts wired: request ids (§1.3), the error envelope for
+ * every error path (§1.2), per-route HTTP metrics with route templates (§1.5), quiet request logging.
+ */
+export function createServer(opts: ServerOptions): FastifyInstance {
+  const { metrics } = opts;
+  const corr = opts.corrIdAlias ?? false;
+  // pino's Logger is wider than Fastify's base type; widen explicitly so the instance type stays default.
+  const baseLogger: FastifyBaseLogger = opts.logger;
+  const app = Fastify({
+    loggerInstance: baseLogger,
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
+    bodyLimit: opts.bodyLimit ?? 1024 * 1024,
+    keepAliveTimeout: opts.keepAliveTimeoutMs ?? 72_000,
+    requestTimeout: opts.requestTimeoutMs ?? 0,
+    return503OnClosing: true,
+    routerOptions: { maxParamLength: opts.maxParamLength ?? 200 },
+    forceCloseConnections: 'idle',
+    ...(opts.serverFactory ? { serverFactory: opts.serverFactory } : {}),
+    genReqId(raw) {
+      const h = raw.headers['x-request-id'] ?? (corr ? raw.headers['x-corr-id'] : undefined);
+      return isValidRequestId(h) ? h : ulid();
+    },
+  });
+
+  // Prewarm per-route series as routes are declared, and cache their label children.
+  app.addHook('onRoute', (route: RouteOptions) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    const config = (route.config ?? {}) as MetricsConfig;
+    const perMethod = config[kRouteMetrics] ?? new Map<string, RouteMetrics>();
+    for (const m of methods) {
+      const rm = metrics.route(m, route.url);
+      rm.status(m === 'POST' ? 201 : 200);
+      perMethod.set(m, rm);
+    }
+    route.config = { ...config, [kRouteMetrics]: perMethod };
+  });
+  const unmatched = new Map<string, RouteMetrics>();
+  const unmatchedFor = (method: string): RouteMetrics => {
+    let rm = unmatched.get(method);
+    if (!rm) {
+      rm = metrics.route(method, 'unmatched');
+      unmatched.set(method, rm);
+    }
+    return rm;
+  };
+  unmatchedFor('GET').status(404);
+
+  app.addHook('onRequest', (req, reply, done) => {
+    reply.header('x-request-id', req.id);
+    if (corr) reply.header('x-corr-id', req.id);
+    done();
+  });
+
+  app.addHook('onResponse', (req, reply, done) => {
+    const per = (req.routeOptions.config as MetricsConfig | undefined)?.[kRouteMetrics];
+    const rm = (per !== undefined && req.is404 !== true ? per.get(req.method) : undefined) ?? unmatchedFor(req.method);
+    rm.status(reply.statusCode).inc();
+    rm.latency.observe(reply.elapsedTime / 1000);
+    done();
+  });
+
+  app.setNotFoundHandler((req: FastifyRequest, reply: FastifyReply) => {
+    sendError(req, reply, new ApiError('NotFound', `no route for ${req.method} ${req.url.split('?')[0] ?? ''}`));
+  });
+
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    const api = toApiError(err);
+    if (api.status >= 500) req.log.error({ err }, 'unhandled error in request');
+    else req.log.debug({ code: api.code }, api.message);
+    if (reply.sent) return;
+    sendError(req, reply, api);
+  });
+
+  return app;
+}
+
+/** Registers 405 answers (with `Allow`) for the methods a path does not serve. */
+export function methodNotAllowed(app: FastifyInstance, url: string, allowed: readonly string[]): void {
+  const all = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
+  const allow = allowed.join(', ');
+  const others = all.filter((m) => !allowed.includes(m) && !(m === 'HEAD' && allowed.includes('GET')));
+  app.route({
+    method: others,
+    url,
+    handler(req, reply) {
+      sendError(
+        req,
+        reply,
+        new ApiError('MethodNotAllowed', `${req.method} is not allowed on ${url}`, { headers: { allow } }),
+      );
+    },
+  });
+}

@@ -1,0 +1,97 @@
+import { Command } from 'commander';
+import {
+  StartupError,
+  buildInfo,
+  createLogger,
+  formatConfig,
+  installShutdown,
+  listen,
+  loadConfig,
+  parseAddr,
+  runMain,
+  type LoadedConfig,
+} from '@ron/kernel';
+import { resolve } from 'node:path';
+import { createMicronode } from './app.js';
+import { effectiveEngine, schema, validate } from './config.js';
+
+type Flags = Record<string, unknown>;
+
+function load(flags: Flags): LoadedConfig<typeof schema> {
+  return loadConfig({ schema, file: flags.config as string | undefined, fileEnv: 'MICRONODE_CONFIG', flags, validate });
+}
+
+async function run(flags: Flags): Promise<void> {
+  const loaded = load(flags);
+  const c = loaded.config;
+  const log = createLogger('micronode', c.log_level);
+  for (const w of loaded.warnings) log.warn(w);
+  const node = createMicronode({ config: c, logger: log });
+  installShutdown({ logger: log, readiness: node.readiness, graceMs: c.shutdown_grace, close: (g) => node.close(g) });
+
+  const t0 = performance.now();
+  const url = await listen(node.app, parseAddr(c.bind)!);
+  node.markListening();
+  const engine = effectiveEngine(c);
+  try {
+    await node.openStore();
+  } catch (err) {
+    const msg = err instanceof Error ? err.message : String(err);
+    log.fatal({ err, engine, path: c['storage.path'] }, 'store cannot open');
+    await node.app.close();
+    throw new StartupError(
+      `the ${engine} store at ${resolve(c['storage.path'])} cannot open: ${msg}\n` +
+        '  check the directory exists and is writable, or set MICRONODE_STORAGE_PATH / --storage-engine mem',
+      2,
+    );
+  }
+  log.info(
+    {
+      event: 'ready',
+      url,
+      engine,
+      path: engine === 'sqlite' ? resolve(c['storage.path']) : null,
+      dev_routes: c.dev_routes,
+      mode: node.readiness.devForced ? 'dev-forced' : 'truthful',
+      startup_ms: Math.round(performance.now() - t0),
+    },
+    `micronode ready on ${url} (${engine}${engine === 'sqlite' ? ` ${resolve(c['storage.path'])}` : ''}); try: curl ${url}/readyz`,
+  );
+}
+
+export function cli(argv = process.argv): void {
+  const program = new Command('micronode')
+    .description('RON micronode: a single-tenant KV node with hardened ingress (SPEC §3)')
+    .version(buildInfo().version, '-V, --version-flag', 'print the version');
+  const addRunFlags = (cmd: Command): Command =>
+    cmd
+      .option('-c, --config <path>', 'TOML or JSON config file (env: MICRONODE_CONFIG)')
+      .option('--bind <addr>', 'listen address HOST:PORT or unix:/path (env: MICRONODE_BIND; default 127.0.0.1:5310)')
+      .option('--log-level <level>', 'fatal|error|warn|info|debug|trace (env: LOG_LEVEL)')
+      .option('--storage-engine <engine>', 'mem or sqlite (env: MICRONODE_STORAGE_ENGINE; default sqlite)')
+      .option('--storage-path <file>', 'SQLite file (env: MICRONODE_STORAGE_PATH; default ./_data/micronode.db)')
+      .option('--max-body-bytes <size>', 'body cap for KV writes, e.g. 1MiB (env: MICRONODE_MAX_BODY_BYTES)')
+      .option('--amnesia', 'keep nothing on disk (forces the mem engine)')
+      .option('--dev-routes', 'expose /dev/echo and /dev/rl')
+      .option('--dev-ready', 'force /readyz to 200 (dev only)');
+  addRunFlags(program.command('run', { isDefault: true }).description('run the node (default command)')).action(
+    (flags: Flags) => runMain('micronode', () => run(flags), 1),
+  );
+  const config = program.command('config').description('inspect configuration');
+  addRunFlags(config.command('print').description('print the effective config with each value’s source'))
+    .option('--json', 'JSON output')
+    .action((flags: Flags) =>
+      runMain('micronode', () => {
+        process.stdout.write(`${formatConfig(load(flags), flags.json === true)}\n`);
+        return Promise.resolve();
+      }),
+    );
+  program
+    .command('version')
+    .description('print build info')
+    .action(() => {
+      const b = buildInfo();
+      process.stdout.write(`micronode ${b.version} (commit ${b.commit}, built ${b.built_at}) node ${process.version}\n`);
+    });
+  program.parse(argv);
+}
