@@ -4,3 +4,5 @@ export { MemStore } from './mem-store.js';
 export { SqliteStore } from './sqlite-store.js';
 export type { KvStore } from './kv-store.js';
 export { cli } from './main.js';
+export { startMicronode, type RunningMicronode, type StartMicronodeOptions } from './start.js';
+export { effectiveEngine } from './config.js';

@@ -1,19 +1,7 @@
 import { Command } from 'commander';
-import {
-  StartupError,
-  buildInfo,
-  createLogger,
-  formatConfig,
-  installShutdown,
-  listen,
-  loadConfig,
-  parseAddr,
-  runMain,
-  type LoadedConfig,
-} from '@ron/kernel';
-import { resolve } from 'node:path';
-import { createMicronode } from './app.js';
-import { effectiveEngine, schema, validate } from './config.js';
+import { buildInfo, createLogger, formatConfig, loadConfig, runMain, type LoadedConfig } from '@ron/kernel';
+import { schema, validate } from './config.js';
+import { startMicronode } from './start.js';
 
 type Flags = Record<string, unknown>;
 
@@ -23,40 +11,9 @@ function load(flags: Flags): LoadedConfig<typeof schema> {
 
 async function run(flags: Flags): Promise<void> {
   const loaded = load(flags);
-  const c = loaded.config;
-  const log = createLogger('micronode', c.log_level);
+  const log = createLogger('micronode', loaded.config.log_level);
   for (const w of loaded.warnings) log.warn(w);
-  const node = createMicronode({ config: c, logger: log });
-  installShutdown({ logger: log, readiness: node.readiness, graceMs: c.shutdown_grace, close: (g) => node.close(g) });
-
-  const t0 = performance.now();
-  const url = await listen(node.app, parseAddr(c.bind)!);
-  node.markListening();
-  const engine = effectiveEngine(c);
-  try {
-    await node.openStore();
-  } catch (err) {
-    const msg = err instanceof Error ? err.message : String(err);
-    log.fatal({ err, engine, path: c['storage.path'] }, 'store cannot open');
-    await node.app.close();
-    throw new StartupError(
-      `the ${engine} store at ${resolve(c['storage.path'])} cannot open: ${msg}\n` +
-        '  check the directory exists and is writable, or set MICRONODE_STORAGE_PATH / --storage-engine mem',
-      2,
-    );
-  }
-  log.info(
-    {
-      event: 'ready',
-      url,
-      engine,
-      path: engine === 'sqlite' ? resolve(c['storage.path']) : null,
-      dev_routes: c.dev_routes,
-      mode: node.readiness.devForced ? 'dev-forced' : 'truthful',
-      startup_ms: Math.round(performance.now() - t0),
-    },
-    `micronode ready on ${url} (${engine}${engine === 'sqlite' ? ` ${resolve(c['storage.path'])}` : ''}); try: curl ${url}/readyz`,
-  );
+  await startMicronode({ config: loaded.config, logger: log, installSignals: true });
 }
 
 export function cli(argv = process.argv): void {
