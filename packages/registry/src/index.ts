@@ -1,1 +1,2 @@
-export {};
+export * from './canonical.js';
+export * from './signing.js';
