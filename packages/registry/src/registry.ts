@@ -1,0 +1,225 @@
+// The registry core: replayed head, serialized quorum-checked appends, reads, and append listeners.
+import { ApiError, type Logger } from '@ron/kernel';
+import { ChainVerifier, initChain, seal } from './chain.js';
+import { ChainError } from './errors.js';
+import { FRESH_HEAD, ZERO_B3, headOf, type Head, type LogEntry } from './log-entry.js';
+import { checkQuorum, signBytes, signedBytes, type KeyFile, type Signature } from './signing.js';
+import type { LogStore } from './store.js';
+
+export interface RegistryOptions {
+  registryId: string;
+  /** Allow-listed signer ids. */
+  signers: readonly string[];
+  threshold: number;
+  /** Accept commits without signatures (dev mode on loopback only); the dev key signs them. */
+  allowUnsigned?: boolean;
+  /** The process-held dev key (dev mode). */
+  devKey?: KeyFile | undefined;
+  /** Recent entries kept in memory for reads (READ_CACHE_CAP). */
+  readCacheCap?: number;
+  /** Clock (tests). */
+  now?: () => Date;
+  logger?: Logger;
+}
+
+export interface CommitRequest {
+  payload_b3: string;
+  signatures: Signature[];
+}
+
+export type CommitOutcome = 'ok' | 'no_quorum' | 'bad_signature' | 'store_error';
+export type AppendListener = (entry: LogEntry, head: Head) => void;
+
+/** How boot went: entries replayed and verified. */
+export interface ReplayReport {
+  entries: number;
+  head: Head;
+  ms: number;
+}
+
+/**
+ * One registry over one store. Appends are serialized (single writer); the head changes and the
+ * listeners run synchronously once the store has made the entry durable, so every listener sees
+ * every version exactly once and in order.
+ */
+export class Registry {
+  readonly store: LogStore;
+  readonly registryId: string;
+  readonly #allow: ReadonlySet<string>;
+  readonly #threshold: number;
+  readonly #allowUnsigned: boolean;
+  readonly #devKey: KeyFile | undefined;
+  readonly #now: () => Date;
+  readonly #log: Logger | undefined;
+  readonly #listeners = new Set<AppendListener>();
+  readonly #cacheCap: number;
+  #cache: LogEntry[] = [];
+  #head: Head = FRESH_HEAD;
+  #tail: Promise<unknown> = Promise.resolve();
+  #degraded = false;
+
+  private constructor(store: LogStore, opts: RegistryOptions) {
+    this.store = store;
+    this.registryId = opts.registryId;
+    this.#allow = new Set(opts.signers);
+    this.#threshold = opts.threshold;
+    this.#allowUnsigned = opts.allowUnsigned ?? false;
+    this.#devKey = opts.devKey;
+    this.#now = opts.now ?? (() => new Date());
+    this.#log = opts.logger;
+    this.#cacheCap = Math.max(0, opts.readCacheCap ?? 4096);
+  }
+
+  /**
+   * Replays the store, verifying the hash chain, and returns a serving registry.
+   * Throws ChainError naming the first bad version.
+   */
+  static async open(store: LogStore, opts: RegistryOptions): Promise<{ registry: Registry; replay: ReplayReport }> {
+    const t0 = performance.now();
+    await initChain();
+    const reg = new Registry(store, opts);
+    const floor = store.floor();
+    let verifier: ChainVerifier | undefined = floor <= 1 ? new ChainVerifier() : undefined;
+    let after = floor - 1;
+    let count = 0;
+    let lastEntry: LogEntry | undefined;
+    for (;;) {
+      const page = await store.range(after, 2000);
+      for (const e of page) {
+        verifier ??= new ChainVerifier(e.version - 1, e.prev_b3);
+        verifier.push(e);
+        lastEntry = e;
+        reg.#remember(e);
+      }
+      count += page.length;
+      if (page.length < 2000) break;
+      after = page.at(-1)!.version;
+    }
+    const last = await store.last();
+    if (last !== undefined && last.version !== lastEntry?.version) {
+      throw new ChainError(last.version, 'the log has entries past a gap');
+    }
+    if (lastEntry !== undefined) reg.#head = headOf(lastEntry);
+    return { registry: reg, replay: { entries: count, head: reg.#head, ms: performance.now() - t0 } };
+  }
+
+  get head(): Head {
+    return this.#head;
+  }
+
+  get threshold(): number {
+    return this.#threshold;
+  }
+
+  get signers(): readonly string[] {
+    return [...this.#allow];
+  }
+
+  /** True after a store write failed and until one succeeds (reads stay up). */
+  get degraded(): boolean {
+    return this.#degraded;
+  }
+
+  /** Registers a listener called synchronously after each durable append; returns the remover. */
+  onAppend(fn: AppendListener): () => void {
+    this.#listeners.add(fn);
+    return () => this.#listeners.delete(fn);
+  }
+
+  /**
+   * Appends an opaque `commit` entry once quorum holds over
+   * JCS({domain, registry, op:"commit", payload_b3, version: head+1}).
+   * Throws ApiError BadSignature (422), NoQuorum (412) or StoreUnavailable (503); `onOutcome`
+   * reports the result for metrics.
+   */
+  commit(req: CommitRequest, onOutcome?: (o: CommitOutcome) => void): Promise<Head> {
+    const run = this.#tail.then(() => this.#commitNow(req, onOutcome));
+    this.#tail = run.catch(() => undefined);
+    return run;
+  }
+
+  async #commitNow(req: CommitRequest, onOutcome?: (o: CommitOutcome) => void): Promise<Head> {
+    const version = this.#head.version + 1;
+    const bytes = signedBytes({ registry: this.registryId, op: 'commit', payload_b3: req.payload_b3, version });
+    let signatures = req.signatures;
+    if (signatures.length === 0 && this.#allowUnsigned && this.#devKey !== undefined) {
+      signatures = [signBytes(this.#devKey, bytes)];
+    }
+    // 1. Every presented signature must be allow-listed, distinct and valid (422).
+    const q = checkQuorum(signatures, bytes, this.#allow, this.#threshold);
+    if (q.error !== undefined) {
+      onOutcome?.('bad_signature');
+      throw new ApiError('BadSignature', q.error.message, {
+        hint: `sign JCS({"domain":"ron-registry/v1","registry":"${this.registryId}","op":"commit","payload_b3":…,"version":${version}})`,
+      });
+    }
+    // 2. Enough distinct signers (412).
+    if (q.have < q.need) {
+      onOutcome?.('no_quorum');
+      throw new ApiError('NoQuorum', `commit requires ${q.need} valid signature${q.need === 1 ? '' : 's'} (got ${q.have})`, {
+        hint: 'add another signer from the allow-list',
+      });
+    }
+    // 3. Seal onto the chain and make it durable before acknowledging.
+    const entry = seal({
+      version,
+      op: 'commit',
+      payload_b3: req.payload_b3,
+      prev_b3: this.#head.version === 0 ? ZERO_B3 : this.#head.chain_b3,
+      committed_at: this.#now().toISOString(),
+      signatures,
+    });
+    try {
+      await this.store.append(entry);
+    } catch (err) {
+      this.#degraded = true;
+      onOutcome?.('store_error');
+      this.#log?.error({ err, version, store: this.store.kind }, 'store append failed; registry degraded');
+      throw new ApiError('StoreUnavailable', 'the store could not make the commit durable', {
+        hint: 'see the server log; the commit was not applied',
+      });
+    }
+    this.#degraded = false;
+    this.#applied(entry);
+    onOutcome?.('ok');
+    return this.#head;
+  }
+
+  #applied(entry: LogEntry): void {
+    this.#head = headOf(entry);
+    this.#remember(entry);
+    for (const fn of this.#listeners) fn(entry, this.#head);
+  }
+
+  #remember(e: LogEntry): void {
+    if (this.#cacheCap === 0) return;
+    this.#cache.push(e);
+    if (this.#cache.length > this.#cacheCap * 2) this.#cache = this.#cache.slice(-this.#cacheCap);
+  }
+
+  /** Lowest retained version. */
+  floor(): number {
+    return this.store.floor();
+  }
+
+  /** One entry; undefined past head or below the floor. */
+  async entry(version: number): Promise<LogEntry | undefined> {
+    if (version < 1 || version > this.#head.version) return undefined;
+    const c = this.#cache;
+    const first = c[0]?.version;
+    if (first !== undefined && version >= first && version >= this.store.floor()) return c[version - first];
+    return this.store.get(version);
+  }
+
+  /** Up to `limit` entries with version > after, from the read cache when it covers them, else the store. */
+  async range(after: number, limit: number): Promise<LogEntry[]> {
+    const c = this.#cache;
+    const first = c[0]?.version;
+    const start = after + 1;
+    if (first !== undefined && start >= first && start >= this.store.floor()) {
+      const i = start - first;
+      return c.slice(i, i + limit);
+    }
+    return this.store.range(after, limit);
+  }
+}

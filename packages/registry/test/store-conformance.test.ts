@@ -1,0 +1,206 @@
+// One conformance suite, run against every store backend.
+import assert from 'node:assert/strict';
+import { describe, test, after } from 'node:test';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import fc from 'fast-check';
+import { tempDir } from '@ron/testkit';
+import {
+  ChainError,
+  ChainVerifier,
+  MemoryStore,
+  Registry,
+  SqliteStore,
+  StoreConflictError,
+  ZERO_B3,
+  initChain,
+  seal,
+  type LogEntry,
+  type LogStore,
+} from '../src/index.js';
+
+const dir = tempDir('ron-registry-store-');
+after(() => dir.remove());
+let n = 0;
+
+await initChain();
+
+function chainOf(count: number, start = 1, prev = ZERO_B3): LogEntry[] {
+  const out: LogEntry[] = [];
+  for (let v = start; v < start + count; v++) {
+    const e = seal({ version: v, op: 'commit', payload_b3: `b3:p${v}`, prev_b3: prev, committed_at: new Date(0).toISOString(), signatures: [] });
+    out.push(e);
+    prev = e.entry_b3;
+  }
+  return out;
+}
+
+const backends: { name: string; make: () => LogStore; reopen?: (s: LogStore) => LogStore }[] = [
+  { name: 'memory', make: () => new MemoryStore() },
+  {
+    name: 'sqlite',
+    make: () => new SqliteStore(join(dir.path, `s${n++}`, 'registry.db')),
+    reopen: (s) => new SqliteStore(s.location),
+  },
+];
+
+for (const b of backends) {
+  describe(`store conformance: ${b.name}`, () => {
+    test('empty store: no last entry, floor 1, empty range', async () => {
+      const s = b.make();
+      assert.equal(await s.last(), undefined);
+      assert.equal(s.floor(), 1);
+      assert.deepEqual(await s.range(0, 10), []);
+      assert.equal(await s.get(1), undefined);
+      assert.equal(s.isOpen(), true);
+      await s.close();
+      assert.equal(s.isOpen(), false);
+    });
+
+    test('append then read back: exact entries, ascending, range bounds and limits', async () => {
+      const s = b.make();
+      const es = chainOf(25);
+      for (const e of es) await s.append(e);
+      assert.deepEqual(await s.last(), es[24]);
+      assert.deepEqual(await s.get(7), es[6]);
+      assert.equal(await s.get(26), undefined);
+      assert.deepEqual(await s.range(0, 100), es);
+      assert.deepEqual(await s.range(10, 5), es.slice(10, 15));
+      assert.deepEqual(await s.range(25, 5), []);
+      assert.deepEqual(await s.range(3, 0), []);
+      await s.close();
+    });
+
+    test('append refuses anything but last+1 (no gap, no overwrite)', async () => {
+      const s = b.make();
+      const es = chainOf(3);
+      await assert.rejects(s.append(es[1]!), StoreConflictError);
+      await s.append(es[0]!);
+      await assert.rejects(s.append(es[0]!), StoreConflictError);
+      await assert.rejects(s.append(es[2]!), StoreConflictError);
+      await s.append(es[1]!);
+      assert.equal((await s.last())?.version, 2);
+      await s.close();
+    });
+
+    test('stored entries are immutable to callers', async () => {
+      const s = b.make();
+      const [e] = chainOf(1);
+      await s.append(e!);
+      e!.payload_b3 = 'b3:changed';
+      const got = await s.get(1);
+      assert.equal(got?.payload_b3, 'b3:p1');
+      await s.close();
+    });
+
+    if (b.reopen) {
+      test('durable: a reopened store has every appended entry', async () => {
+        const s = b.make();
+        const es = chainOf(10);
+        for (const e of es) await s.append(e);
+        await s.close();
+        const s2 = b.reopen!(s);
+        assert.deepEqual(await s2.range(0, 100), es);
+        await s2.close();
+      });
+    }
+
+    test('property: any append sequence yields contiguous versions and a verifiable chain', async () => {
+      await fc.assert(
+        fc.asyncProperty(fc.array(fc.boolean(), { maxLength: 30 }), async (plan) => {
+          const s = b.make();
+          const es = chainOf(plan.length);
+          let next = 0;
+          for (const good of plan) {
+            if (good) await s.append(es[next++]!);
+            else await assert.rejects(s.append(es[next + 1] ?? { ...es[0]!, version: 0 }));
+          }
+          const got = await s.range(0, 1000);
+          assert.equal(got.length, next);
+          const v = new ChainVerifier();
+          for (const e of got) v.push(e);
+          await s.close();
+        }),
+        { numRuns: 20 },
+      );
+    });
+  });
+}
+
+test('sqlite: the log table is append-only in the schema (UPDATE and DELETE refused)', async () => {
+  const s = new SqliteStore(join(dir.path, 'ao', 'registry.db'));
+  for (const e of chainOf(2)) await s.append(e);
+  await s.close();
+  const db = new Database(join(dir.path, 'ao', 'registry.db'));
+  assert.throws(() => db.prepare("UPDATE registry_log SET op = 'x' WHERE version = 1").run(), /append-only/);
+  assert.throws(() => db.prepare('DELETE FROM registry_log WHERE version = 2').run(), /append-only/);
+  assert.throws(() => db.prepare("INSERT INTO registry_log (version, op, entry) VALUES (1, 'commit', '{}')").run(), /UNIQUE|PRIMARY/);
+  db.close();
+});
+
+test('memory store with retention: floor rises, old entries are gone, recent ones remain', async () => {
+  const s = new MemoryStore({ retain: 5 });
+  for (const e of chainOf(20)) await s.append(e);
+  assert.equal(s.floor(), 16);
+  assert.equal(await s.get(15), undefined);
+  assert.equal((await s.get(16))?.version, 16);
+  assert.deepEqual((await s.range(0, 100)).map((e) => e.version), [16, 17, 18, 19, 20]);
+});
+
+test('boot replay verifies the chain and restores the head', async () => {
+  const path = join(dir.path, 'boot', 'registry.db');
+  const s = new SqliteStore(path);
+  const es = chainOf(30);
+  for (const e of es) await s.append(e);
+  const { registry, replay } = await Registry.open(s, { registryId: 'default', signers: [], threshold: 1 });
+  assert.equal(replay.entries, 30);
+  assert.deepEqual(registry.head, { version: 30, payload_b3: 'b3:p30', committed_at: es[29]!.committed_at, chain_b3: es[29]!.entry_b3 });
+  await s.close();
+});
+
+test('a broken chain refuses to open and names the first bad version', async () => {
+  const path = join(dir.path, 'broken', 'registry.db');
+  const s = new SqliteStore(path);
+  for (const e of chainOf(12)) await s.append(e);
+  await s.close();
+  // Someone with file access drops the guard and rewrites history at version 7.
+  const db = new Database(path);
+  db.exec('DROP TRIGGER registry_log_no_update');
+  const row = db.prepare('SELECT entry FROM registry_log WHERE version = 7').get() as { entry: string };
+  const tampered = { ...(JSON.parse(row.entry) as LogEntry), payload_b3: 'b3:evil' };
+  db.prepare('UPDATE registry_log SET entry = ? WHERE version = 7').run(JSON.stringify(tampered));
+  db.close();
+  const s2 = new SqliteStore(path);
+  await assert.rejects(Registry.open(s2, { registryId: 'default', signers: [], threshold: 1 }), (err: unknown) => {
+    assert.ok(err instanceof ChainError);
+    assert.equal(err.version, 7);
+    assert.match(err.message, /version 7/);
+    return true;
+  });
+  await s2.close();
+});
+
+test('chain verifier: gaps, wrong prev and edited content are each caught at the right version', () => {
+  const es = chainOf(5);
+  const check = (list: LogEntry[]): number | undefined => {
+    const v = new ChainVerifier();
+    try {
+      for (const e of list) v.push(e);
+      return undefined;
+    } catch (e) {
+      return (e as ChainError).version;
+    }
+  };
+  assert.equal(check(es), undefined);
+  assert.equal(check([es[0]!, es[2]!]), 2);
+  assert.equal(check([es[0]!, { ...es[1]!, prev_b3: ZERO_B3 }]), 2);
+  assert.equal(check([es[0]!, es[1]!, { ...es[2]!, committed_at: new Date(1).toISOString() }]), 3);
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 4 }), fc.string({ minLength: 1 }), (i, junk) => {
+      const copy = es.map((e) => ({ ...e }));
+      copy[i]!.payload_b3 = `b3:${junk}x`;
+      assert.equal(check(copy), i + 1);
+    }),
+    { numRuns: 50 },
+  );
+});
