@@ -45,8 +45,9 @@ export interface ReplayReport {
 export class Registry {
   readonly store: LogStore;
   readonly registryId: string;
-  readonly #allow: ReadonlySet<string>;
-  readonly #threshold: number;
+  // Not readonly: governance signer rotation (issue 4) swaps the set via useSigners().
+  #allow: ReadonlySet<string>;
+  #threshold: number;
   readonly #allowUnsigned: boolean;
   readonly #devKey: KeyFile | undefined;
   readonly #now: () => Date;
@@ -184,6 +185,52 @@ export class Registry {
     onOutcome?.('ok');
     return this.#head;
   }
+
+  // --- issue 4 (governance) hooks: additive ---------------------------------------------------
+
+  /** Replaces the commit allow-list and threshold after an `op:"signers"` rotation (issue 4). */
+  useSigners(signers: readonly string[], threshold: number): void {
+    this.#allow = new Set(signers);
+    this.#threshold = threshold;
+  }
+
+  /**
+   * Appends an already quorum-checked governance entry (publish/deprecate/signers, issue 4) through
+   * the same serialized path, chain, store and listeners as commits. The caller verified signatures.
+   */
+  appendGoverned(e: {
+    op: Exclude<LogEntry['op'], 'commit'>;
+    descriptor_id?: string;
+    payload_b3: string;
+    body: unknown;
+    signatures: Signature[];
+  }): Promise<LogEntry> {
+    const run = this.#tail.then(async () => {
+      const entry = seal({
+        version: this.#head.version + 1,
+        op: e.op,
+        ...(e.descriptor_id !== undefined ? { descriptor_id: e.descriptor_id } : {}),
+        payload_b3: e.payload_b3,
+        body: e.body,
+        prev_b3: this.#head.version === 0 ? ZERO_B3 : this.#head.chain_b3,
+        committed_at: this.#now().toISOString(),
+        signatures: e.signatures,
+      });
+      try {
+        await this.store.append(entry);
+      } catch (err) {
+        this.#degraded = true;
+        this.#log?.error({ err, version: entry.version, store: this.store.kind }, 'store append failed; registry degraded');
+        throw new ApiError('StoreUnavailable', 'the store could not make the entry durable', { hint: 'see the server log; nothing was applied' });
+      }
+      this.#degraded = false;
+      this.#applied(entry);
+      return entry;
+    });
+    this.#tail = run.catch(() => undefined);
+    return run;
+  }
+  // --- end issue 4 hooks ---------------------------------------------------------------------
 
   #applied(entry: LogEntry): void {
     this.#head = headOf(entry);
