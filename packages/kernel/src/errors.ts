@@ -14,6 +14,7 @@ export const ERROR_CODES = {
   NoQuorum: 412,
   PreconditionFailed: 412,
   PayloadTooLarge: 413,
+  HeadersTooLarge: 431,
   UnsupportedEncoding: 415,
   UnsupportedMediaType: 415,
   BadSignature: 422,
@@ -119,6 +120,8 @@ export function codeForStatus(status: number): ErrorCode {
       return 'UnsupportedMediaType';
     case 422:
       return 'Unprocessable';
+    case 431:
+      return 'HeadersTooLarge';
     case 429:
       return 'RateLimited';
     case 503:

@@ -9,7 +9,9 @@ import Fastify, {
   type RouteOptions,
 } from 'fastify';
 import type { Logger } from 'pino';
-import { ApiError, codeForStatus } from './errors.js';
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { ApiError, codeForStatus, envelope } from './errors.js';
 import type { HttpMetrics, RouteMetrics } from './metrics.js';
 import { isValidRequestId, ulid } from './request-id.js';
 import { sendError } from './reply.js';
@@ -34,6 +36,29 @@ export interface ServerOptions {
 const kRouteMetrics = Symbol('ron.routeMetrics');
 interface MetricsConfig {
   [kRouteMetrics]?: Map<string, RouteMetrics>;
+}
+
+/**
+ * Malformed HTTP (bad header bytes, oversized headers, node's own timeouts) never reaches a route:
+ * answer with the envelope and a fresh request id, then close, as node itself would.
+ */
+function clientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, code, message] =
+    err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? ([408, 'RequestTimeout', 'request not received in time'] as const)
+      : err.code === 'HPE_HEADER_OVERFLOW'
+        ? ([431, 'HeadersTooLarge', 'request headers exceed the size limit'] as const)
+        : ([400, 'BadRequest', 'malformed HTTP request'] as const);
+  const id = ulid();
+  const body = JSON.stringify(envelope(new ApiError(code, message), id));
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nx-request-id: ${id}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy();
 }
 
 /** Maps Fastify's own errors (parser, validation, limits) onto the envelope. */
@@ -72,6 +97,15 @@ export function createServer(opts: ServerOptions): FastifyInstance {
   const corr = opts.corrIdAlias ?? false;
   // pino's Logger is wider than Fastify's base type; widen explicitly so the instance type stays default.
   const baseLogger: FastifyBaseLogger = opts.logger;
+  const unmatched = new Map<string, RouteMetrics>();
+  const unmatchedFor = (method: string): RouteMetrics => {
+    let rm = unmatched.get(method);
+    if (!rm) {
+      rm = metrics.route(method, 'unmatched');
+      unmatched.set(method, rm);
+    }
+    return rm;
+  };
   const app = Fastify({
     loggerInstance: baseLogger,
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
@@ -86,6 +120,19 @@ export function createServer(opts: ServerOptions): FastifyInstance {
       const h = raw.headers['x-request-id'] ?? (corr ? raw.headers['x-corr-id'] : undefined);
       return isValidRequestId(h) ? h : ulid();
     },
+    // Bad percent-encoding and over-long params are answered by the router before any hook runs:
+    // route them through the envelope too (otherwise Fastify writes its own JSON shape).
+    frameworkErrors(err, req, reply) {
+      reply.header('x-request-id', req.id);
+      if (corr) reply.header('x-corr-id', req.id);
+      const api =
+        err.code === 'FST_ERR_MAX_PARAM_LENGTH'
+          ? new ApiError('BadRequest', 'a path segment exceeds the maximum length')
+          : new ApiError('BadRequest', 'malformed URL (invalid percent-encoding)');
+      sendError(req, reply, api);
+      unmatchedFor(req.method).status(api.status).inc();
+    },
+    clientErrorHandler: clientError,
   });
 
   // Prewarm per-route series as routes are declared, and cache their label children.
@@ -100,15 +147,6 @@ export function createServer(opts: ServerOptions): FastifyInstance {
     }
     route.config = { ...config, [kRouteMetrics]: perMethod };
   });
-  const unmatched = new Map<string, RouteMetrics>();
-  const unmatchedFor = (method: string): RouteMetrics => {
-    let rm = unmatched.get(method);
-    if (!rm) {
-      rm = metrics.route(method, 'unmatched');
-      unmatched.set(method, rm);
-    }
-    return rm;
-  };
   unmatchedFor('GET').status(404);
 
   app.addHook('onRequest', (req, reply, done) => {
