@@ -7,3 +7,5 @@ export type { LogStore, StoreKind } from './store.js';
 export { MemoryStore, type MemoryStoreOptions } from './memory-store.js';
 export { SqliteStore } from './sqlite-store.js';
 export { Registry, type RegistryOptions, type CommitRequest, type CommitOutcome, type ReplayReport } from './registry.js';
+// issue 4: registry governance (descriptors, proposals, rotation, capabilities, v1 routes).
+export * from './governance/index.js';

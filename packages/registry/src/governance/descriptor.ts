@@ -4,7 +4,6 @@ import { ApiError } from '@ron/kernel';
 export const DESCRIPTOR_KINDS = ['node', 'service', 'region', 'policy_pin'] as const;
 export type DescriptorKind = (typeof DESCRIPTOR_KINDS)[number];
 export type DescriptorState = 'published' | 'deprecated';
-export const DESCRIPTOR_STATES: readonly DescriptorState[] = ['published', 'deprecated'];
 
 export const DESCRIPTOR_ID_RE = /^[a-z0-9][a-z0-9._@:-]{0,127}$/;
 

@@ -59,6 +59,8 @@ export interface GovernanceOptions {
   maxPendingProposals?: number;
   metrics?: GovernanceMetrics;
   now?: () => number;
+  /** Called whenever a rotation takes effect (e.g. to swap the commit allow-list). */
+  onSignerSet?: (set: SignerSet) => void;
 }
 
 export interface ProposalStatus {
@@ -160,13 +162,17 @@ export class Governance {
   readonly #book: ProposalBook;
   readonly #log: GovernanceLog;
   readonly #metrics: GovernanceMetrics;
+  readonly #onSignerSet: ((set: SignerSet) => void) | undefined;
   #applying: Promise<unknown> = Promise.resolve();
+  /** Last global log version folded into the read model (replay and apply may both see an entry). */
+  #folded = 0;
 
   constructor(o: GovernanceOptions) {
     this.registryId = o.registryId;
     this.state = new GovernanceState(o.initialSigners);
     this.#log = o.log;
     this.#metrics = o.metrics ?? NOOP_METRICS;
+    this.#onSignerSet = o.onSignerSet;
     this.#book = new ProposalBook({ ttlMs: o.proposalTtlMs ?? 24 * 3600_000, maxPending: o.maxPendingProposals ?? 10_000, now: o.now ?? Date.now });
     this.#metrics.descriptors(this.state.counts());
   }
@@ -174,9 +180,15 @@ export class Governance {
   /** Folds an entry of the log (boot replay or an entry appended elsewhere) into the read model. */
   replay(e: LogEntry): void {
     const g = governanceEntryOf(e);
-    if (g === undefined) return;
+    if (g !== undefined) this.#fold(g);
+  }
+
+  #fold(g: GovernanceEntry): void {
+    if (g.version <= this.#folded) return;
+    this.#folded = g.version;
     this.state.apply(g);
-    this.#metrics.descriptors(this.state.counts());
+    if (g.op === 'signers') this.#onSignerSet?.(g.signers as SignerSet);
+    else this.#metrics.descriptors(this.state.counts());
   }
 
   pendingProposals(): number {
@@ -300,9 +312,8 @@ export class Governance {
       const g: GovernanceEntry = { version: applied.version, op: p.subject.op, signatures: q.counted, committed_at: applied.committed_at };
       if (p.subject.op === 'signers') g.signers = p.subject.signers;
       else g.descriptor = p.subject.descriptor;
-      this.state.apply(g);
+      this.#fold(g);
       this.#metrics.update('applied');
-      this.#metrics.descriptors(this.state.counts());
       return out(applied);
     };
     const next = this.#applying.then(() => this.#counted(run));

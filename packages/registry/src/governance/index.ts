@@ -7,3 +7,4 @@ export * from './proposals.js';
 export * from './governance.js';
 export * from './capabilities.js';
 export * from './routes.js';
+export * from './attach.js';

@@ -1,0 +1,62 @@
+// Wires governance onto a Registry: boot replay of the log, live folding of appends, rotation → commit allow-list.
+import type { Registry } from '../registry.js';
+import { Governance, REJECT_REASONS, type GovernanceMetrics, type UpdateResult } from './governance.js';
+import { initialSignerSet } from './signer-set.js';
+
+export interface AttachGovernanceOptions {
+  metrics?: GovernanceMetrics;
+  proposalTtlMs?: number;
+  maxPendingProposals?: number;
+  now?: () => number;
+}
+
+/**
+ * Builds the Governance for a registry: the genesis signer set is the configured allow-list and
+ * threshold; every later set comes from `op:"signers"` entries of the log.
+ * @example const gov = await attachGovernance(registry, { metrics })
+ */
+export async function attachGovernance(reg: Registry, o: AttachGovernanceOptions = {}): Promise<Governance> {
+  const gov = new Governance({
+    registryId: reg.registryId,
+    initialSigners: initialSignerSet(reg.signers, reg.threshold),
+    log: { append: (e) => reg.appendGoverned(e) },
+    onSignerSet: (set) => reg.useSigners(set.signers, set.threshold),
+    ...(o.metrics !== undefined ? { metrics: o.metrics } : {}),
+    ...(o.proposalTtlMs !== undefined ? { proposalTtlMs: o.proposalTtlMs } : {}),
+    ...(o.maxPendingProposals !== undefined ? { maxPendingProposals: o.maxPendingProposals } : {}),
+    ...(o.now !== undefined ? { now: o.now } : {}),
+  });
+  // 1. Fold the retained log (boot), 2. then every append as it becomes durable.
+  let after = reg.floor() - 1;
+  for (;;) {
+    const page = await reg.range(after, 2000);
+    for (const e of page) gov.replay(e);
+    if (page.length < 2000) break;
+    after = (page[page.length - 1] as { version: number }).version;
+  }
+  reg.onAppend((e) => gov.replay(e));
+  return gov;
+}
+
+/** The slice of the registry's metrics.ts that governance drives (structural, so no import cycle). */
+export interface RegistryMetricsLike {
+  updates: Record<UpdateResult, { inc(n?: number): void }>;
+  descriptors: { labels(state: string): { set(n: number): void } };
+  rejection(reason: string): { inc(n?: number): void };
+}
+
+/**
+ * Governance metric hooks onto the registry's series: `registry_update_total{result}`,
+ * `rejected_total{reason}` (governance reasons prewarmed here) and `registry_descriptors_total{state}`.
+ */
+export function governanceMetrics(m: RegistryMetricsLike): GovernanceMetrics {
+  for (const r of REJECT_REASONS) m.rejection(r);
+  return {
+    update: (result) => m.updates[result].inc(),
+    rejected: (reason) => m.rejection(reason).inc(),
+    descriptors: (counts) => {
+      m.descriptors.labels('published').set(counts.published);
+      m.descriptors.labels('deprecated').set(counts.deprecated);
+    },
+  };
+}
