@@ -5,7 +5,14 @@ import { ConfigError, EX_CONFIG } from './config.js';
  * failures exit with `failCode` (default 1) and a one-line reason.
  */
 export function runMain(name: string, main: () => Promise<void>, failCode = 1): void {
-  main().catch((err: unknown) => {
+  // A main that throws before returning its promise is handled exactly like a rejection.
+  let run: Promise<void>;
+  try {
+    run = main();
+  } catch (err) {
+    run = Promise.reject(err instanceof Error ? err : new Error(String(err)));
+  }
+  run.catch((err: unknown) => {
     if (err instanceof ConfigError) {
       process.stderr.write(`${name}: ${err.message}\n`);
       process.exit(EX_CONFIG);

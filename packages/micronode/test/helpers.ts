@@ -9,7 +9,7 @@ import { schema, validate } from '../src/config.js';
 export const BIN = fileURLToPath(new URL('../../bin/micronode.js', import.meta.url));
 
 /** Starts micronode on an ephemeral port; mem engine unless the env says otherwise. */
-export function startNode(env: Record<string, string> = {}, args: string[] = [], cwd?: string): Promise<Program> {
+export function startNode(env: Record<string, string | undefined> = {}, args: string[] = [], cwd?: string): Promise<Program> {
   return spawnProgram({
     bin: BIN,
     args: ['--bind', '127.0.0.1:0', ...args],
