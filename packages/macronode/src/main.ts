@@ -1,0 +1,165 @@
+import { Command } from 'commander';
+import {
+  ConfigError,
+  EX_CONFIG,
+  StartupError,
+  buildInfo,
+  createLogger,
+  formatConfig,
+  installShutdown,
+  runMain,
+} from '@ron/kernel';
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { loadMacronodeConfig, type LoadInput } from './config.js';
+import { runDoctor } from './doctor.js';
+import { Macronode } from './node.js';
+
+type Flags = Record<string, unknown>;
+
+function input(flags: Flags, file?: string): LoadInput {
+  return { file: file ?? (flags.config as string | undefined), flags };
+}
+
+async function run(flags: Flags): Promise<void> {
+  const t0 = performance.now();
+  const inp = input(flags);
+  const loaded = loadMacronodeConfig(inp);
+  const c = loaded.config;
+  const log = createLogger('macronode', c.log_level);
+  for (const w of loaded.warnings) log.warn({ event: 'config_warning' }, w);
+  if (loaded.config.admin_token === '') log.warn('no admin_token set: admin POST routes accept loopback callers only');
+  if (!c.amnesia) {
+    try {
+      mkdirSync(resolve(c.data_dir), { recursive: true });
+    } catch (err) {
+      throw new StartupError(`data_dir ${resolve(c.data_dir)} cannot be created: ${(err as Error).message}`, 2);
+    }
+  }
+  const node = new Macronode({ loaded, input: inp, logger: log });
+  const planeGrace = Object.keys(c)
+    .filter((k) => k.endsWith('.shutdown_ms'))
+    .reduce((s, k) => s + Number((c as Record<string, unknown>)[k]), 0);
+  const shutdown = installShutdown({
+    logger: log,
+    graceMs: c.shutdown_grace + planeGrace + 1000,
+    close: () => node.close(node.config.shutdown_grace),
+  });
+  node.requestShutdown = () => void shutdown();
+  process.on('SIGHUP', () => {
+    void node.reload('SIGHUP');
+  });
+  try {
+    await node.start();
+  } catch (err) {
+    const msg = err instanceof Error ? err.message : String(err);
+    log.fatal({ event: 'start_failed', err: msg }, `macronode could not start: ${msg}`);
+    await node.close(500).catch(() => undefined);
+    throw new StartupError(`macronode could not start: ${msg}`, 1);
+  }
+  const urls = node.urls;
+  const planes = Object.fromEntries(node.supervisor.names().map((n) => [n, node.supervisor.status(n)]));
+  log.info(
+    {
+      event: 'ready',
+      url: urls.admin,
+      gateway_url: urls.gateway,
+      metrics_url: urls.metrics ?? null,
+      data_dir: c.amnesia ? null : resolve(c.data_dir),
+      planes: Object.fromEntries(Object.entries(planes).map(([n, s]) => [n, { url: s?.url, pid: s?.pid, ...s?.info }])),
+      startup_ms: Math.round(performance.now() - t0),
+    },
+    `macronode ready\n  ${node.tryLines().join('\n  ')}`,
+  );
+}
+
+function configFail(err: unknown, code: number): never {
+  const msg = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`macronode: ${msg}\n`);
+  process.exit(code);
+}
+
+export function cli(argv = process.argv): void {
+  const program = new Command('macronode')
+    .description(
+      'RON macronode: the host daemon. Runs the gateway and supervises each service plane (kv, …) as a\n' +
+        'child process, with a truthful admin plane. Config layers: defaults < file (--config / RON_CONFIG)\n' +
+        '< env (RON_*) < flags. Docs: docs/macronode.md',
+    )
+    .version(buildInfo().version, '-V, --version-flag', 'print the version');
+  const withConfig = (cmd: Command): Command => cmd.option('-c, --config <path>', 'TOML or JSON config file (env: RON_CONFIG)');
+  const withRunFlags = (cmd: Command): Command =>
+    withConfig(cmd)
+      .option('--http-addr <addr>', 'admin listener HOST:PORT (env: RON_HTTP_ADDR; default 127.0.0.1:8080)')
+      .option('--gateway-addr <addr>', 'gateway listener HOST:PORT (env: RON_GATEWAY_ADDR; default 127.0.0.1:8090)')
+      .option('--metrics-addr <addr>', 'optional separate /metrics listener (env: RON_METRICS_ADDR)')
+      .option('--log-level <level>', 'fatal|error|warn|info|debug|trace (env: RON_LOG)')
+      .option('--data-dir <dir>', 'where planes keep their stores (env: RON_DATA_DIR; default ./.ron)')
+      .option('--services <list>', 'enabled planes, comma-separated (env: RON_SERVICES; default all)')
+      .option('--amnesia', 'keep nothing on disk (env: RON_AMNESIA)');
+
+  withRunFlags(program.command('run', { isDefault: true }).description('run the node in the foreground (default command)'))
+    .addHelpText(
+      'after',
+      '\nExamples:\n  macronode run                       # every plane, data under ./.ron\n' +
+        '  macronode run --http-addr 127.0.0.1:0 --gateway-addr 127.0.0.1:0 --amnesia\n' +
+        'Signals: SIGTERM/SIGINT = ordered graceful shutdown; SIGHUP = reload config.\n' +
+        'Exit codes: 0 clean shutdown, 1 start failure, 2 data dir unusable, 78 invalid config.',
+    )
+    .action((flags: Flags) => runMain('macronode', () => run(flags), 1));
+
+  withConfig(program.command('check'))
+    .description('load and validate the config (file, env, flags); binds nothing. Exit 0 ok, 2 invalid')
+    .action((flags: Flags) => {
+      try {
+        const l = loadMacronodeConfig(input(flags));
+        for (const w of l.warnings) process.stderr.write(`warning: ${w}\n`);
+        process.stdout.write(`config ok${l.file ? ` (${l.file})` : ''}\n`);
+      } catch (err) {
+        configFail(err, 2);
+      }
+    });
+
+  const config = program.command('config').description('inspect configuration');
+  withRunFlags(config.command('print').description('print the effective config with each value’s source (secrets redacted)'))
+    .option('--json', 'JSON output')
+    .action((flags: Flags) => {
+      try {
+        const l = loadMacronodeConfig(input(flags));
+        for (const w of l.warnings) process.stderr.write(`warning: ${w}\n`);
+        process.stdout.write(`${formatConfig(l, flags.json === true)}\n`);
+      } catch (err) {
+        configFail(err, err instanceof ConfigError ? EX_CONFIG : 1);
+      }
+    });
+  config
+    .command('validate [path]')
+    .description('validate a config file (default: RON_CONFIG) merged with env. Exit 0 ok, 78 invalid')
+    .action((path: string | undefined) => {
+      try {
+        const l = loadMacronodeConfig({ file: path });
+        for (const w of l.warnings) process.stderr.write(`warning: ${w}\n`);
+        process.stdout.write(`valid${l.file ? `: ${l.file}` : ' (no file; defaults and env)'}\n`);
+      } catch (err) {
+        configFail(err, EX_CONFIG);
+      }
+    });
+
+  withRunFlags(program.command('doctor'))
+    .description('check the host: data dir writable, ports free, Node version, store opens, TLS files, clock. Exit 1 on any fail')
+    .action((flags: Flags) =>
+      runMain('macronode', async () => {
+        const code = await runDoctor(input(flags));
+        process.exitCode = code;
+      }),
+    );
+
+  program
+    .command('version')
+    .description('print build info')
+    .action(() => {
+      const b = buildInfo();
+      process.stdout.write(`macronode ${b.version} (commit ${b.commit}, built ${b.built_at}) node ${process.version}\n`);
+    });
+  program.parse(argv);
+}

@@ -1,0 +1,56 @@
+import { Counter, Gauge } from 'prom-client';
+import { HttpMetrics } from '@ron/kernel';
+
+/** Every metric macronode defines (SPEC §4.4): admin HTTP series plus the supervisor's. */
+export class MacronodeMetrics {
+  readonly http = new HttpMetrics({
+    requestsName: 'macronode_http_requests_total',
+    latencyName: 'macronode_request_latency_seconds',
+    rejectionsName: 'macronode_rejections_total',
+    extraReasons: ['auth'],
+  });
+  readonly gateway = new HttpMetrics({
+    requestsName: 'gateway_http_requests_total',
+    latencyName: 'gateway_request_latency_seconds',
+    rejectionsName: 'gateway_rejections_total',
+    defaultCollectors: false,
+  });
+  readonly restarts: Counter<'service'>;
+  readonly up: Gauge<'service'>;
+  readonly uptime: Gauge<'service'>;
+  readonly lagged: Counter<'service'>;
+
+  constructor(services: readonly string[], uptimeOf: (service: string) => number) {
+    const registers = [this.http.registry];
+    this.restarts = new Counter({ name: 'service_restarts_total', help: 'Plane restarts by the supervisor', labelNames: ['service'], registers });
+    this.up = new Gauge({ name: 'service_up', help: '1 while the plane is running and ready', labelNames: ['service'], registers });
+    this.lagged = new Counter({
+      name: 'bus_lagged_total',
+      help: 'Node bus subscribers dropped for lagging, by subscriber service',
+      labelNames: ['service'],
+      registers,
+    });
+    const all = services;
+    this.uptime = new Gauge({
+      name: 'service_uptime_seconds',
+      help: 'Seconds since the plane last became ready (0 while down)',
+      labelNames: ['service'],
+      registers,
+      collect() {
+        for (const s of all) this.set({ service: s }, uptimeOf(s));
+      },
+    });
+    for (const s of services) this.prewarm(s);
+  }
+
+  prewarm(service: string): void {
+    this.restarts.inc({ service }, 0);
+    this.up.set({ service }, 0);
+    this.lagged.inc({ service }, 0);
+  }
+
+  async render(): Promise<string> {
+    const [a, b] = await Promise.all([this.http.render(), this.gateway.registry.metrics()]);
+    return `${a}\n${b}`;
+  }
+}

@@ -1,0 +1,267 @@
+import { ConfigError, buildInfo, closeWithGrace, listen, parseAddr, type Logger } from '@ron/kernel';
+import type { FastifyInstance } from 'fastify';
+import { fileURLToPath } from 'node:url';
+import { createAdmin } from './admin.js';
+import { NodeBus } from './bus.js';
+import { loadMacronodeConfig, testFault, type LoadInput, type Loaded, type MacronodeConfig } from './config.js';
+import { createGateway } from './gateway.js';
+import { MacronodeMetrics } from './metrics.js';
+import { PLANE_NAMES } from './planes/names.js';
+import { PLANES } from './planes/table.js';
+import { effectiveAfterReload, planReload } from './reload.js';
+import { Supervisor, type PlaneStatus } from './supervisor/supervisor.js';
+
+const RUNNER = fileURLToPath(new URL('./planes/runner.js', import.meta.url));
+
+export interface ReadyReport {
+  ready: boolean;
+  deps: Record<string, boolean>;
+  reasons: Record<string, string>;
+  mode: 'truthful' | 'dev-forced';
+  retryAfter: number;
+}
+
+export type ReloadResult =
+  | { ok: true; body: { version: number; applied: string[]; restarted: string[]; restart_required: string[] } }
+  | { ok: false; message: string };
+
+export interface MacronodeOptions {
+  loaded: Loaded;
+  /** How the config was loaded, re-run on reload (file re-read, same env and flags). */
+  input: LoadInput;
+  logger: Logger;
+}
+
+/**
+ * The host: one admin plane, the gateway, and a supervisor with one child process per plane.
+ * `start()` resolves once every critical plane is ready (or rejects if one fails).
+ */
+export class Macronode {
+  readonly log: Logger;
+  readonly bus = new NodeBus();
+  readonly metrics: MacronodeMetrics;
+  readonly supervisor: Supervisor;
+  readonly startedAt = Date.now();
+  readonly #input: LoadInput;
+  #cfg: MacronodeConfig;
+  #loaded: Loaded;
+  #version = 1;
+  #lastReload: Record<string, unknown> | null = null;
+  #admin: FastifyInstance | undefined;
+  #metricsApp: FastifyInstance | undefined;
+  #gateway: ReturnType<typeof createGateway> | undefined;
+  #adminUrl: string | undefined;
+  #gatewayUrl: string | undefined;
+  #metricsUrl: string | undefined;
+  #gatewayOpen = false;
+  #shuttingDown = false;
+  #reloading: Promise<ReloadResult> | undefined;
+  /** Called by POST /api/v1/shutdown; set by main to the process's shutdown. */
+  requestShutdown: () => void = () => undefined;
+
+  constructor(o: MacronodeOptions) {
+    this.#loaded = o.loaded;
+    this.#cfg = o.loaded.config;
+    this.#input = o.input;
+    this.log = o.logger;
+    this.metrics = new MacronodeMetrics(['gateway', ...PLANE_NAMES], (s) =>
+      s === 'gateway' ? (this.#gatewayOpen ? (Date.now() - this.startedAt) / 1000 : 0) : this.supervisor.uptime(s),
+    );
+    this.supervisor = new Supervisor({
+      config: () => this.#cfg,
+      logger: this.log,
+      bus: this.bus,
+      metrics: this.metrics,
+      runner: RUNNER,
+      fault: testFault(),
+    });
+  }
+
+  get config(): MacronodeConfig {
+    return this.#cfg;
+  }
+
+  get loaded(): Loaded {
+    return this.#loaded;
+  }
+
+  get urls(): { admin: string | undefined; gateway: string | undefined; metrics: string | undefined } {
+    return { admin: this.#adminUrl, gateway: this.#gatewayUrl, metrics: this.#metricsUrl };
+  }
+
+  async start(): Promise<void> {
+    const c = this.#cfg;
+    // 1. Admin first: truthful /readyz (503) while planes come up.
+    const admin = createAdmin(this);
+    this.#admin = admin.app;
+    this.#adminUrl = await listen(admin.app, parseAddr(c.http_addr)!);
+    if (c.metrics_addr !== '') {
+      this.#metricsApp = admin.metricsOnly();
+      this.#metricsUrl = await listen(this.#metricsApp, parseAddr(c.metrics_addr)!);
+    }
+    // 2. Planes, in table order (their reverse is the shutdown order).
+    for (const name of PLANE_NAMES) if (c.services.includes(name)) this.supervisor.add(name);
+    // 3. Gateway: bound now, answers 503 NotReady for planes still starting.
+    this.#gateway = createGateway({ config: () => this.#cfg, logger: this.log, metrics: this.metrics, supervisor: this.supervisor });
+    this.#gatewayUrl = await listen(this.#gateway.app, parseAddr(c.gateway_addr)!);
+    this.#gatewayOpen = true;
+    this.metrics.up.set({ service: 'gateway' }, 1);
+    await this.supervisor.waitCriticalReady(c['supervisor.start_timeout'] + 5000);
+  }
+
+  readiness(): ReadyReport {
+    const deps: Record<string, boolean> = {
+      config: true,
+      network: this.#adminUrl !== undefined && this.#gatewayUrl !== undefined,
+      gateway: this.#gatewayOpen,
+    };
+    const reasons: Record<string, string> = {
+      config: 'ok',
+      network: deps.network ? 'ok' : 'listeners not bound',
+      gateway: this.#gatewayOpen ? 'ok' : 'gateway not accepting',
+    };
+    let ready = deps.network! && deps.gateway!;
+    let retryAfter = Infinity;
+    for (const name of this.supervisor.names()) {
+      const ok = this.supervisor.state(name) === 'running';
+      deps[name] = ok;
+      reasons[name] = this.supervisor.reason(name);
+      if (!ok && this.supervisor.critical(name)) {
+        ready = false;
+        retryAfter = Math.min(retryAfter, this.supervisor.retryAfter(name));
+      }
+    }
+    if (this.#shuttingDown) {
+      reasons.shutdown = 'shutting down';
+      ready = false;
+    }
+    const forced = this.#cfg.dev_ready;
+    return {
+      ready: this.#shuttingDown ? false : forced || ready,
+      deps,
+      reasons,
+      mode: forced ? 'dev-forced' : 'truthful',
+      retryAfter: Number.isFinite(retryAfter) ? retryAfter : 5,
+    };
+  }
+
+  status(): Record<string, unknown> {
+    const services: Record<string, PlaneStatus | Record<string, unknown>> = {
+      gateway: {
+        state: this.#gatewayOpen ? 'running' : this.#shuttingDown ? 'stopping' : 'starting',
+        pid: process.pid,
+        url: this.#gatewayUrl ?? null,
+        restarts: 0,
+        uptime_seconds: this.#gatewayOpen ? Math.round((Date.now() - this.startedAt) / 100) / 10 : 0,
+        critical: true,
+        hosted: 'in-process',
+        last_error: null,
+        last_exit: null,
+      },
+    };
+    for (const n of this.supervisor.names()) services[n] = this.supervisor.status(n)!;
+    const r = this.readiness();
+    const b = buildInfo();
+    return {
+      service: 'macronode',
+      profile: 'macronode',
+      version: b.version,
+      pid: process.pid,
+      uptime_seconds: Math.round((Date.now() - this.startedAt) / 100) / 10,
+      addresses: { admin: this.#adminUrl ?? null, gateway: this.#gatewayUrl ?? null, metrics: this.#metricsUrl ?? null },
+      log_level: this.#cfg.log_level,
+      data_dir: this.#cfg.data_dir,
+      amnesia: this.#cfg.amnesia,
+      readiness: { ready: r.ready, deps: r.deps, mode: r.mode },
+      config_version: this.#version,
+      services,
+      last_reload: this.#lastReload,
+    };
+  }
+
+  /** SIGHUP and POST /api/v1/reload: re-run the config pipeline, validate, diff, apply (SPEC §4.6). */
+  reload(source: 'SIGHUP' | 'api'): Promise<ReloadResult> {
+    // One reload at a time; a second request waits for the first and then runs.
+    const prev = this.#reloading ?? Promise.resolve(undefined);
+    const run = prev.then(() => this.#reload(source));
+    this.#reloading = run;
+    return run;
+  }
+
+  async #reload(source: string): Promise<ReloadResult> {
+    const at = new Date().toISOString();
+    let next: Loaded;
+    try {
+      next = loadMacronodeConfig(this.#input);
+    } catch (err) {
+      const message = err instanceof ConfigError ? err.message : err instanceof Error ? err.message : String(err);
+      this.#lastReload = { at, source, ok: false, version: this.#version, error: message };
+      this.log.error({ event: 'reload_rejected', source }, `reload rejected, old config keeps running: ${message}`);
+      return { ok: false, message };
+    }
+    const old = this.#cfg;
+    const plan = planReload(old, next.config);
+    const changed = plan.applied.length + plan.restartRequired.length + plan.restarted.length > 0;
+    const eff = effectiveAfterReload(old, next.config, plan);
+    for (const w of next.warnings) this.log.warn(w);
+    this.#cfg = eff;
+    this.#loaded = { ...next, config: eff };
+    if (changed) this.#version++;
+    // Live: log level for us and every plane.
+    if (old.log_level !== eff.log_level) {
+      this.log.level = eff.log_level;
+      this.supervisor.broadcast({ type: 'log_level', level: eff.log_level });
+    }
+    for (const name of plan.disable) await this.supervisor.remove(name);
+    for (const name of PLANE_NAMES) if (plan.enable.includes(name)) this.supervisor.add(name);
+    for (const name of plan.restarted) await this.supervisor.restart(name);
+    const body = {
+      version: this.#version,
+      applied: plan.applied,
+      restarted: plan.restarted,
+      restart_required: plan.restartRequired,
+    };
+    this.#lastReload = { at, source, ok: true, ...body };
+    this.log.info({ event: 'reload_applied', source, ...body }, `config v${this.#version} applied`);
+    if (changed) this.bus.publish({ type: 'ConfigUpdated', version: this.#version });
+    return { ok: true, body };
+  }
+
+  /**
+   * Ordered shutdown (SPEC §4.4): readiness flips → gateway stops accepting and drains → planes stop
+   * in reverse start order → admin closes.
+   */
+  async close(graceMs: number): Promise<void> {
+    this.#shuttingDown = true;
+    this.bus.publish({ type: 'Shutdown' });
+    if (this.#gateway) {
+      this.#gatewayOpen = false;
+      this.metrics.up.set({ service: 'gateway' }, 0);
+      await closeWithGrace(this.#gateway.app, graceMs);
+      await this.#gateway.close();
+      this.log.info({ event: 'gateway_closed' }, 'gateway closed (drained)');
+    }
+    await this.supervisor.stopAll();
+    this.log.info({ event: 'planes_stopped' }, 'all planes stopped');
+    if (this.#metricsApp) await closeWithGrace(this.#metricsApp, 1000);
+    if (this.#admin) await closeWithGrace(this.#admin, 1000);
+    this.log.info({ event: 'admin_closed' }, 'admin plane closed');
+  }
+
+  /** Start-up summary: every address and how to try it. */
+  tryLines(): string[] {
+    const g = this.#gatewayUrl ?? '';
+    const a = this.#adminUrl ?? '';
+    const lines = [
+      `admin    ${a}  (curl ${a}/readyz?verbose ; curl ${a}/api/v1/status)`,
+      `gateway  ${g}  (curl ${g}/ingress/ping)`,
+    ];
+    if (this.#metricsUrl) lines.push(`metrics  ${this.#metricsUrl}/metrics`);
+    for (const n of this.supervisor.names()) {
+      const s = this.supervisor.status(n)!;
+      const mod = PLANES[n]!;
+      lines.push(`${n.padEnd(8)} ${s.url ?? '(not ready)'} pid ${s.pid ?? '-'}  try: ${mod.tryIt.replaceAll('{gateway}', g)}`);
+    }
+    return lines;
+  }
+}

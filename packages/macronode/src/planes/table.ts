@@ -1,0 +1,7 @@
+import { kvPlane } from './kv.js';
+import type { PlaneModule } from './plane.js';
+
+/** Every plane module by name (the one table to extend when a plane is added). */
+export const PLANES: Readonly<Record<string, PlaneModule>> = Object.freeze({
+  kv: kvPlane,
+});
