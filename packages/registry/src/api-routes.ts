@@ -1,0 +1,162 @@
+// The API plane routes (SPEC §2.2, minus descriptors/proposals which come with governance).
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ApiError, guards, sendError } from '@ron/kernel';
+import { parseStrictJson } from './canonical.js';
+import { parseCommitBody } from './commit-body.js';
+import type { RegistryMetrics } from './metrics.js';
+import type { Registry } from './registry.js';
+import type { StreamHub } from './stream-hub.js';
+
+export interface ApiRoutesOptions {
+  registry: Registry;
+  hub: StreamHub;
+  metrics: RegistryMetrics;
+  readOnly: boolean;
+  bodyCap: number;
+  maxInflight: number;
+  timeoutMs: number;
+  corsHeaders: (origin: string | undefined) => Record<string, string>;
+}
+
+const MAX_HISTORY = 1000;
+
+function versionParam(raw: string, what: string): number {
+  if (!/^\d{1,16}$/.test(raw) || !Number.isSafeInteger(Number(raw)))
+    throw new ApiError('BadRequest', `${what} ${JSON.stringify(raw.slice(0, 40))} is not a non-negative integer`);
+  return Number(raw);
+}
+
+function query(req: FastifyRequest): Record<string, unknown> {
+  return (req.query ?? {}) as Record<string, unknown>;
+}
+
+function intQuery(req: FastifyRequest, name: string, def: number): number {
+  const v = query(req)[name];
+  if (v === undefined || v === '') return def;
+  if (typeof v !== 'string') throw new ApiError('BadRequest', `query parameter ${name} given more than once`);
+  return versionParam(v, name);
+}
+
+/** Registers the API routes on an app whose only body parser is strict JSON. */
+export function apiRoutes(app: FastifyInstance, o: ApiRoutesOptions): void {
+  const { registry: reg, metrics } = o;
+
+  // Strict JSON is the only body type: anything else is 415, malformed or duplicate keys 400.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: o.bodyCap }, (_req, body, done) => {
+    try {
+      done(null, parseStrictJson(body as string));
+    } catch (e) {
+      done(new ApiError('BadRequest', `malformed JSON body: ${(e as Error).message}`), undefined);
+    }
+  });
+
+  const writeGuard = guards(metrics, { bodyCap: o.bodyCap, concurrency: o.maxInflight, timeoutMs: o.timeoutMs });
+  const readGuard = guards(metrics, { timeoutMs: o.timeoutMs });
+  const readOnly = (req: FastifyRequest, reply: FastifyReply, done: () => void): void => {
+    if (o.readOnly) {
+      metrics.rejection('read_only').inc();
+      metrics.commits.read_only.inc();
+      sendError(req, reply, new ApiError('ReadOnly', 'this registry is read-only; writes are shed', { hint: 'send writes to a writable replica' }));
+      return;
+    }
+    done();
+  };
+
+  const head = (_req: FastifyRequest, reply: FastifyReply): void => {
+    void reply.send(reg.head);
+  };
+  app.get('/registry/head', { onRequest: readGuard }, head);
+  app.get('/v1/registry/head', { onRequest: readGuard }, head);
+  app.get('/v1/registry/version', { onRequest: readGuard }, (_req, reply) => {
+    void reply.send({ version: reg.head.version });
+  });
+
+  app.post('/registry/commit', { onRequest: [writeGuard, readOnly] }, async (req) => {
+    let commit;
+    try {
+      commit = parseCommitBody(req.body);
+    } catch (e) {
+      metrics.commits.invalid.inc();
+      metrics.updates.rejected.inc();
+      throw e;
+    }
+    const end = metrics.commitLatency.startTimer();
+    const newHead = await reg.commit(commit, (outcome) => {
+      metrics.commits[outcome].inc();
+      if (outcome === 'ok') metrics.updates.applied.inc();
+      else if (outcome === 'bad_signature') metrics.updates.invalid_sig.inc();
+      else metrics.updates.rejected.inc();
+    });
+    end();
+    metrics.headVersion.set(newHead.version);
+    req.log.info({ version: newHead.version, payload_b3: newHead.payload_b3 }, 'commit applied');
+    return newHead;
+  });
+
+  // Commit answers 200 (not the 201 the kernel prewarms for POST).
+  metrics.route('POST', '/registry/commit').status(200);
+
+  app.get('/registry/history', { onRequest: readGuard }, async (req) => {
+    const from = Math.max(1, intQuery(req, 'from', 1));
+    const limit = intQuery(req, 'limit', 100);
+    if (limit < 1 || limit > MAX_HISTORY) throw new ApiError('BadRequest', `limit must be 1–${MAX_HISTORY} (got ${limit})`);
+    const floor = reg.floor();
+    if (from < floor && from <= reg.head.version)
+      throw new ApiError('Gone', `versions below ${floor} are no longer retained`, { hint: `start at from=${floor}` });
+    const entries = await reg.range(from - 1, limit);
+    const last = entries.at(-1)?.version;
+    const next = last !== undefined && last < reg.head.version ? last + 1 : null;
+    return { head: reg.head.version, floor, entries, next };
+  });
+
+  app.get('/registry/stats', { onRequest: readGuard }, () => ({
+    head: reg.head,
+    floor: reg.floor(),
+    descriptors: { published: 0, deprecated: 0 },
+    pending_proposals: 0,
+    stream_clients: o.hub.clients,
+    store: { kind: reg.store.kind, degraded: reg.degraded },
+    signers: { threshold: reg.threshold, count: reg.signers.length },
+  }));
+
+  const stream = (req: FastifyRequest, reply: FastifyReply): void => {
+    o.hub.handle(req, reply, o.corsHeaders(req.headers.origin));
+  };
+  app.get('/registry/stream', stream);
+  app.get('/v1/registry/stream', stream);
+
+  app.get('/registry/:version', { onRequest: readGuard }, async (req) => {
+    const v = versionParam((req.params as { version: string }).version, 'version');
+    if (v < 1 || v > reg.head.version) throw new ApiError('NotFound', `no entry at version ${v} (head is ${reg.head.version})`);
+    const e = await reg.entry(v);
+    if (e === undefined) throw new ApiError('Gone', `version ${v} is below the retained floor ${reg.floor()}`);
+    return e;
+  });
+
+  // 405 with Allow for the wrong method on a known path (OPTIONS stays free for CORS preflight).
+  const paths: [string, string[]][] = [
+    ['/registry/head', ['GET']],
+    ['/registry/commit', ['POST']],
+    ['/registry/history', ['GET']],
+    ['/registry/stats', ['GET']],
+    ['/registry/stream', ['GET']],
+    ['/registry/:version', ['GET']],
+    ['/v1/registry/head', ['GET']],
+    ['/v1/registry/version', ['GET']],
+    ['/v1/registry/stream', ['GET']],
+  ];
+  for (const [url, allowed] of paths) {
+    const others = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'].filter((m) => !allowed.includes(m));
+    app.route({
+      method: others,
+      url,
+      handler(req, reply) {
+        sendError(req, reply, new ApiError('MethodNotAllowed', `${req.method} is not allowed on ${url}`, { headers: { allow: [...allowed, ...(allowed.includes('GET') ? ['HEAD'] : []), 'OPTIONS'].join(', ') } }));
+      },
+    });
+  }
+  app.options('*', (_req, reply) => {
+    void reply.code(204).send();
+  });
+}

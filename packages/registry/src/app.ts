@@ -1,0 +1,112 @@
+// Builds the registry's two planes (API and admin) over an opened Registry, without binding.
+import type { FastifyInstance } from 'fastify';
+import { Readiness, buildInfo, closeWithGrace, createServer, registerAdmin, type Logger } from '@ron/kernel';
+import { apiRoutes } from './api-routes.js';
+import type { RegistryConfig } from './config.js';
+import { cors } from './cors.js';
+import type { RegistryMetrics } from './metrics.js';
+import type { Registry } from './registry.js';
+import { StreamHub } from './stream-hub.js';
+
+export type RegistryMode = 'dev' | 'dev-forced' | 'truthful';
+
+export interface RegistryAppOptions {
+  config: RegistryConfig;
+  logger: Logger;
+  metrics: RegistryMetrics;
+  readiness: Readiness;
+  registry: Registry;
+  mode: RegistryMode;
+}
+
+export interface RegistryApp {
+  readonly api: FastifyInstance;
+  readonly admin: FastifyInstance;
+  readonly hub: StreamHub;
+  close(graceMs: number): Promise<void>;
+}
+
+export const SCHEMA_VERSION = '1.0.0';
+
+/** The `/version` body (SPEC §2.4). */
+export function versionBody(mode: RegistryMode): object {
+  const b = buildInfo();
+  return {
+    service: 'svc-registry',
+    version: b.version,
+    commit: b.commit,
+    built_at: b.built_at,
+    schema: { registry: SCHEMA_VERSION },
+    deprecations: [],
+    mode,
+  };
+}
+
+/** The admin plane alone (bound before the store opens, so /readyz answers during replay). */
+export function createAdminApp(o: {
+  logger: Logger;
+  metrics: RegistryMetrics;
+  readiness: Readiness;
+  mode: RegistryMode;
+  writeReady: () => boolean;
+  degraded: () => boolean;
+}): FastifyInstance {
+  const admin = createServer({ logger: o.logger.child({ plane: 'admin' }), metrics: o.metrics });
+  const version = versionBody(o.mode);
+  registerAdmin(admin, {
+    readiness: o.readiness,
+    metrics: o.metrics,
+    version: () => version,
+    readyBody: (r) => ({
+      ready: r.ready,
+      degraded: o.degraded(),
+      services_ok: r.probes.store_open === true && r.probes.listeners_bound === true,
+      queues_ok: r.probes.broadcaster_alive === true,
+      write_ready: r.ready && o.writeReady(),
+      mode: o.mode === 'dev' ? 'dev' : r.mode,
+      ...(r.failing.length > 0 ? { failing: r.failing } : {}),
+    }),
+  });
+  return admin;
+}
+
+/** The API plane and the stream hub over an opened registry. */
+export function createApiApp(o: RegistryAppOptions): { api: FastifyInstance; hub: StreamHub } {
+  const c = o.config;
+  const hub = new StreamHub({
+    registry: o.registry,
+    metrics: o.metrics,
+    logger: o.logger,
+    heartbeatMs: c['sse.heartbeat_ms'],
+    maxClients: c['sse.max_clients'],
+    clientBuffer: c['sse.client_buffer'],
+    clientBufferBytes: c['sse.client_buffer_bytes'],
+  });
+  const api = createServer({
+    logger: o.logger.child({ plane: 'api' }),
+    metrics: o.metrics,
+    bodyLimit: c['limits.max_request_bytes'],
+    corrIdAlias: true,
+  });
+  const corsMw = cors({ origins: c['cors.allowed_origins'], permissive: c.dev });
+  api.addHook('onRequest', corsMw.hook);
+  apiRoutes(api, {
+    registry: o.registry,
+    hub,
+    metrics: o.metrics,
+    readOnly: c.read_only,
+    bodyCap: c['limits.max_request_bytes'],
+    maxInflight: c['limits.max_inflight'],
+    timeoutMs: c['timeouts.request_ms'],
+    corsHeaders: corsMw.headersFor,
+  });
+  o.metrics.headVersion.set(o.registry.head.version);
+  return { api, hub };
+}
+
+/** Ordered close: streams end with a final event, then the API drains, then admin. */
+export async function closeApps(api: FastifyInstance, admin: FastifyInstance, hub: StreamHub, graceMs: number): Promise<void> {
+  hub.close();
+  await closeWithGrace(api, graceMs);
+  await closeWithGrace(admin, graceMs);
+}

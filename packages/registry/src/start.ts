@@ -1,0 +1,197 @@
+import { createServer as createNetServer, type Server } from 'node:net';
+import { rmSync } from 'node:fs';
+import { resolve } from 'node:path';
+import {
+  Readiness,
+  StartupError,
+  installShutdown,
+  isLoopbackHost,
+  listen,
+  parseAddr,
+  type Logger,
+} from '@ron/kernel';
+import { createAdminApp, createApiApp, closeApps, type RegistryMode } from './app.js';
+import type { RegistryConfig } from './config.js';
+import { ChainError } from './errors.js';
+import { MemoryStore } from './memory-store.js';
+import { RegistryMetrics } from './metrics.js';
+import { Registry } from './registry.js';
+import { generateKeyFile, type KeyFile } from './signing.js';
+import { SqliteStore } from './sqlite-store.js';
+import type { LogStore } from './store.js';
+import type { StreamHub } from './stream-hub.js';
+
+export interface StartRegistryOptions {
+  config: RegistryConfig;
+  logger: Logger;
+  /** Install SIGTERM/SIGINT handling (standalone program); a supervisor host handles signals itself. */
+  installSignals?: boolean;
+  /** Default process_/nodejs_ collectors (off when many registries share one test process). */
+  defaultCollectors?: boolean;
+  /** Use this store instead of the configured one (tests, embedding). */
+  store?: LogStore;
+}
+
+export interface RunningRegistry {
+  readonly apiUrl: string;
+  readonly adminUrl: string;
+  /** Unix socket URL when `bind.uds` is set. */
+  readonly udsUrl: string | undefined;
+  readonly registry: Registry;
+  readonly metrics: RegistryMetrics;
+  readonly hub: StreamHub;
+  readonly readiness: Readiness;
+  /** The process-held signer key in dev mode. */
+  readonly devKey: KeyFile | undefined;
+  close(graceMs?: number): Promise<void>;
+}
+
+/** Exit code when the stored log fails verification (EX_DATAERR). */
+export const EXIT_CHAIN_BROKEN = 65;
+/** Exit code when the store cannot open. */
+export const EXIT_STORE = 2;
+
+/**
+ * Binds the admin plane, opens and replays the store (verifying the chain), binds the API plane and
+ * logs one ready line (`event:"ready"`, `url`, `admin_url`).
+ * @example const r = await startRegistry({ config, logger }); await r.close();
+ */
+export async function startRegistry(opts: StartRegistryOptions): Promise<RunningRegistry> {
+  const { config: c, logger: log } = opts;
+  const t0 = performance.now();
+  const apiTarget = parseAddr(c['bind.api'])!;
+  const adminTarget = parseAddr(c['bind.admin'])!;
+  const loopbackOnly =
+    apiTarget.kind === 'tcp' && isLoopbackHost(apiTarget.host) && adminTarget.kind === 'tcp' && isLoopbackHost(adminTarget.host);
+  const mode: RegistryMode = c.dev ? 'dev' : c.dev_ready ? 'dev-forced' : 'truthful';
+  const metrics = new RegistryMetrics({ defaultCollectors: opts.defaultCollectors ?? true });
+  const readiness = new Readiness({ devForced: c.dev_ready });
+  const setListening = readiness.flag('listeners_bound');
+  let registry: Registry | undefined;
+  // Filled in as start-up proceeds; the probes read it live.
+  const parts: { hub?: StreamHub } = {};
+  readiness.probe('store_open', () => registry?.store.isOpen() ?? false);
+  readiness.probe('broadcaster_alive', () => parts.hub?.alive ?? false);
+
+  const admin = createAdminApp({
+    logger: log,
+    metrics,
+    readiness,
+    mode,
+    writeReady: () => !c.read_only && registry !== undefined && !registry.degraded,
+    degraded: () => registry?.degraded ?? false,
+  });
+  const adminUrl = await listen(admin, adminTarget);
+
+  // 1. Store: dev and amnesia keep nothing on disk.
+  const amnesia = c.dev || c.amnesia;
+  let store: LogStore;
+  try {
+    store = opts.store ?? (amnesia ? new MemoryStore() : new SqliteStore(resolve(c.db)));
+  } catch (err) {
+    await admin.close();
+    const msg = err instanceof Error ? err.message : String(err);
+    log.fatal({ err, db: c.db }, 'store cannot open');
+    throw new StartupError(`the SQLite store at ${resolve(c.db)} cannot open: ${msg}\n  check the directory is writable, or use --amnesia`, EXIT_STORE);
+  }
+
+  // 2. Signers: dev mode holds a generated key with threshold 1.
+  let devKey: KeyFile | undefined;
+  let signers = c['governance.signers'];
+  let threshold = c['governance.threshold'];
+  if (c.dev) {
+    devKey = generateKeyFile();
+    signers = [devKey.signer_id, ...signers];
+    threshold = 1;
+    log.warn(
+      { mode: 'dev', dev_signer: devKey.signer_id, unsigned_writes: loopbackOnly, store: 'memory' },
+      loopbackOnly
+        ? 'DEV MODE: in-memory store, generated signer key, UNSIGNED WRITES ACCEPTED (loopback only). Never run this in production.'
+        : 'DEV MODE on a non-loopback listener: unsigned writes are REFUSED; in-memory store, generated signer key.',
+    );
+  }
+
+  // 3. Replay and verify the chain.
+  try {
+    const opened = await Registry.open(store, {
+      registryId: c.registry_id,
+      signers,
+      threshold,
+      allowUnsigned: c.dev && loopbackOnly,
+      devKey,
+      readCacheCap: c.read_cache_cap,
+      logger: log,
+    });
+    registry = opened.registry;
+    log.info({ entries: opened.replay.entries, head: opened.replay.head.version, ms: Math.round(opened.replay.ms) }, 'log replayed and verified');
+  } catch (err) {
+    await store.close();
+    await admin.close();
+    if (err instanceof ChainError) {
+      log.fatal({ version: err.version, reason: err.reason, store: store.location }, 'hash chain broken; refusing to start');
+      throw new StartupError(`${err.message} (store ${store.location}); refusing to start`, EXIT_CHAIN_BROKEN);
+    }
+    throw err;
+  }
+
+  // 4. API plane.
+  const built = createApiApp({ config: c, logger: log, metrics, readiness, registry, mode });
+  const hub = built.hub;
+  parts.hub = hub;
+  const api = built.api;
+  let apiUrl: string;
+  let uds: Server | undefined;
+  let udsUrl: string | undefined;
+  try {
+    apiUrl = await listen(api, apiTarget);
+    if (c['bind.uds'] !== '') {
+      const path = c['bind.uds'];
+      rmSync(path, { force: true });
+      const httpServer = api.server;
+      // Same app on a second listener: hand accepted sockets to the API's HTTP server.
+      uds = createNetServer((sock) => httpServer.emit('connection', sock));
+      await new Promise<void>((res, rej) => {
+        uds!.once('error', rej);
+        uds!.listen(path, () => res());
+      });
+      udsUrl = `unix:${path}`;
+    }
+  } catch (err) {
+    hub.close();
+    await api.close();
+    await admin.close();
+    await store.close();
+    throw new StartupError(`cannot bind the API plane on ${c['bind.api']}: ${(err as Error).message}`, EXIT_STORE);
+  }
+  setListening(true);
+
+  let closing: Promise<void> | undefined;
+  const close = (graceMs = c.shutdown_grace): Promise<void> => {
+    closing ??= (async () => {
+      readiness.markShuttingDown();
+      uds?.close();
+      await closeApps(api, admin, hub, graceMs);
+      await store.close();
+    })();
+    return closing;
+  };
+  if (opts.installSignals) installShutdown({ logger: log, readiness, graceMs: c.shutdown_grace, close });
+
+  log.info(
+    {
+      event: 'ready',
+      url: apiUrl,
+      admin_url: adminUrl,
+      ...(udsUrl !== undefined ? { uds_url: udsUrl } : {}),
+      store: store.kind,
+      db: store.kind === 'sqlite' ? store.location : null,
+      head: registry.head.version,
+      registry_id: c.registry_id,
+      mode,
+      read_only: c.read_only,
+      startup_ms: Math.round(performance.now() - t0),
+    },
+    `svc-registry ready: API ${apiUrl}, admin ${adminUrl} (${store.kind}, head ${registry.head.version}); try: curl ${apiUrl}/registry/head`,
+  );
+  return { apiUrl, adminUrl, udsUrl, registry, metrics, hub, readiness, devKey, close };
+}

@@ -1,0 +1,200 @@
+// The change stream (SPEC §2.3): resumable, bookmarked, bounded fan-out of log entries.
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ApiError, sendError, sseFrame, type Logger } from '@ron/kernel';
+import { summaryOf, type Head, type LogEntry } from './log-entry.js';
+import type { RegistryMetrics } from './metrics.js';
+import type { Registry } from './registry.js';
+import { StreamClient } from './stream-client.js';
+
+export interface StreamHubOptions {
+  registry: Registry;
+  metrics: RegistryMetrics;
+  logger: Logger;
+  heartbeatMs: number;
+  maxClients: number;
+  clientBuffer: number;
+  clientBufferBytes: number;
+}
+
+const REPLAY_PAGE = 256;
+
+/**
+ * Fans each appended entry out to live clients, formatting its frame once. New clients replay from
+ * the registry's store up to the head, then go live in the same synchronous step that checks they
+ * have caught up — so no entry is missed or repeated.
+ */
+export class StreamHub {
+  readonly #o: StreamHubOptions;
+  readonly #reg: Registry;
+  readonly #log: Logger;
+  readonly #clients = new Set<StreamClient>();
+  readonly #live = new Set<StreamClient>();
+  readonly #timer: NodeJS.Timeout;
+  readonly #unsubscribe: () => void;
+  #n = 0;
+  #closing = false;
+
+  constructor(o: StreamHubOptions) {
+    this.#o = o;
+    this.#reg = o.registry;
+    this.#log = o.logger.child({ component: 'stream' });
+    this.#unsubscribe = this.#reg.onAppend((e) => this.#fanOut(e));
+    this.#timer = setInterval(() => this.#heartbeat(), o.heartbeatMs);
+    this.#timer.unref();
+  }
+
+  get clients(): number {
+    return this.#clients.size;
+  }
+
+  /** True while the hub can accept and feed clients (readiness probe). */
+  get alive(): boolean {
+    return !this.#closing;
+  }
+
+  /** Formats an entry frame once; the string is shared by every client. */
+  static entryFrame(e: LogEntry): string {
+    return sseFrame('commit', JSON.stringify(summaryOf(e)), e.version);
+  }
+
+  #fanOut(e: LogEntry): void {
+    if (this.#live.size === 0) return;
+    const frame = StreamHub.entryFrame(e);
+    for (const c of this.#live) {
+      if (c.cursor === e.version - 1) c.push(frame, e.version);
+      else if (c.cursor < e.version - 1) {
+        // Never skip silently: fall back to replay from the store.
+        this.#live.delete(c);
+        c.live = false;
+        void this.#replay(c);
+      }
+    }
+  }
+
+  #heartbeatFrame(head: number): string {
+    return sseFrame('heartbeat', `{"n":${++this.#n},"head":${head}}`);
+  }
+
+  #heartbeat(): void {
+    if (this.#live.size === 0) return;
+    // Every live client has queued every entry up to head: the bookmark holds for all of them.
+    const frame = this.#heartbeatFrame(this.#reg.head.version);
+    for (const c of this.#live) c.push(frame);
+  }
+
+  /** Parses the resume point: `Last-Event-ID` wins over `?from=`; none = live from the current head. */
+  static resumePoint(req: FastifyRequest): number | undefined {
+    const h = req.headers['last-event-id'];
+    const q = (req.query as Record<string, unknown> | undefined)?.from;
+    const raw = typeof h === 'string' && h !== '' ? h : typeof q === 'string' && q !== '' ? q : undefined;
+    if (raw === undefined) return undefined;
+    if (!/^\d{1,16}$/.test(raw) || !Number.isSafeInteger(Number(raw)))
+      throw new ApiError('BadRequest', `resume point ${JSON.stringify(raw.slice(0, 40))} is not a version`, {
+        hint: 'Last-Event-ID / ?from= take the last version you received (0 = from the beginning)',
+      });
+    return Number(raw);
+  }
+
+  /** Handles `GET /registry/stream`. */
+  handle(req: FastifyRequest, reply: FastifyReply, headers: Record<string, string>): void {
+    if (this.#closing) {
+      sendError(req, reply, new ApiError('NotReady', 'the registry is shutting down'));
+      return;
+    }
+    const from = StreamHub.resumePoint(req);
+    if (this.#clients.size >= this.#o.maxClients) {
+      this.#o.metrics.rejection('too_many_streams').inc();
+      sendError(req, reply, new ApiError('TooManyStreams', `stream client limit of ${this.#o.maxClients} reached`, { hint: 'retry later' }));
+      return;
+    }
+    const head = this.#reg.head.version;
+    const start = from ?? head;
+    reply.hijack();
+    const client = new StreamClient(reply.raw, Math.min(start, head), {
+      maxEvents: this.#o.clientBuffer,
+      maxBytes: this.#o.clientBufferBytes,
+      headers: { ...headers, 'x-request-id': req.id },
+      onOverflow: (c) => this.#drop(c),
+      onClose: (c) => this.#gone(c),
+    });
+    this.#clients.add(client);
+    this.#o.metrics.sseConnected.inc();
+    this.#o.metrics.sseClients.set(this.#clients.size);
+    // A start beyond the head is a client from another registry or the future: reset it.
+    const floor = this.#reg.floor();
+    if (start > head || start + 1 < floor) {
+      client.end('reset', JSON.stringify({ floor, head }));
+      return;
+    }
+    void this.#replay(client);
+  }
+
+  async #replay(c: StreamClient): Promise<void> {
+    try {
+      for (;;) {
+        if (c.closed || c.overflowed) return;
+        // Caught up? Go live in this same synchronous step: the next append is cursor+1.
+        if (c.cursor >= this.#reg.head.version) {
+          c.live = true;
+          this.#live.add(c);
+          c.push(this.#heartbeatFrame(c.cursor));
+          return;
+        }
+        const floor = this.#reg.floor();
+        if (c.cursor + 1 < floor) {
+          c.end('reset', JSON.stringify({ floor, head: this.#reg.head.version }));
+          return;
+        }
+        const page = await this.#reg.range(c.cursor, REPLAY_PAGE);
+        if (page.length === 0 || page[0]!.version !== c.cursor + 1) {
+          // Trimmed under us between the floor check and the read.
+          const f = this.#reg.floor();
+          c.end('reset', JSON.stringify({ floor: f, head: this.#reg.head.version }));
+          return;
+        }
+        for (const e of page) {
+          if (e.version !== c.cursor + 1) continue;
+          if (!c.push(StreamHub.entryFrame(e), e.version)) return;
+        }
+        await c.room();
+      }
+    } catch (err) {
+      this.#log.error({ err }, 'stream replay failed');
+      c.end('error', JSON.stringify({ message: 'replay failed' }));
+    }
+  }
+
+  #drop(c: StreamClient): void {
+    this.#live.delete(c);
+    this.#o.metrics.sseDropped.inc();
+    this.#o.metrics.busLagged.inc();
+    this.#log.debug({ last_delivered: c.lastDelivered }, 'slow stream client dropped');
+    c.end('dropped', JSON.stringify({ last_delivered: c.lastDelivered, head: this.#reg.head.version }));
+    this.#gone(c);
+  }
+
+  #gone(c: StreamClient): void {
+    this.#live.delete(c);
+    if (this.#clients.delete(c)) {
+      this.#o.metrics.sseDisconnected.inc();
+      this.#o.metrics.sseClients.set(this.#clients.size);
+    }
+  }
+
+  /** Ends every stream with a final `event: shutdown {head}` and stops the heartbeat. */
+  close(): void {
+    this.#closing = true;
+    clearInterval(this.#timer);
+    this.#unsubscribe();
+    const data = JSON.stringify({ head: this.#reg.head.version });
+    for (const c of [...this.#clients]) {
+      c.end('shutdown', data);
+      this.#gone(c);
+    }
+  }
+
+  /** For tests and stats: the head every live client has been queued up to. */
+  get head(): Head {
+    return this.#reg.head;
+  }
+}
