@@ -77,6 +77,7 @@ process.on('message', (raw: unknown) => {
   }
 });
 process.once('SIGTERM', () => void stop(5000));
-process.once('SIGINT', () => void stop(5000));
+// SIGINT is ignored: interactive interrupts go to the host, which stops planes in order.
+process.on('SIGINT', () => undefined);
 // The host is gone: a plane never outlives its supervisor.
 process.on('disconnect', () => void stop(1000));

@@ -178,6 +178,10 @@ export class Supervisor {
     const proc = fork(this.#o.runner, [c.name], {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       serialization: 'json',
+      // Own process group: a terminal's Ctrl-C (or `timeout`) signalling our group must not stop
+      // planes before the gateway drains; the supervisor stops them in order. If we die, the IPC
+      // channel closes and the runner exits by itself.
+      detached: true,
     });
     c.proc = proc;
     this.#log.info({ event: 'plane_spawned', plane: c.name, pid: proc.pid }, `plane ${c.name} starting (pid ${proc.pid})`);
