@@ -14,7 +14,7 @@ export class NodeBus {
   readonly #subs = new Set<(e: NodeEvent) => void>();
 
   publish(body: NodeEventBody): NodeEvent {
-    const e = { ...body, seq: ++this.#seq, ts: new Date().toISOString() } as NodeEvent;
+    const e = { ...body, seq: ++this.#seq, ts: new Date().toISOString() };
     for (const s of this.#subs) s(e);
     return e;
   }

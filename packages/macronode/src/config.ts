@@ -137,7 +137,7 @@ export const validate = (c: MacronodeConfig): { key: string; rule: string }[] =>
   }
   if (c.metrics_addr !== '' && parseAddr(c.metrics_addr) === undefined) out.push({ key: 'metrics_addr', rule: ADDR_RULE });
   for (const s of c.services) {
-    if (!(PLANE_NAMES as readonly string[]).includes(s))
+    if (!(PLANE_NAMES).includes(s))
       out.push({ key: 'services', rule: `unknown plane "${s}" (known: ${PLANE_NAMES.join(', ')})` });
   }
   if (c['supervisor.backoff_min'] > c['supervisor.backoff_max'])

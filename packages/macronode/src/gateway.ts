@@ -6,7 +6,6 @@ import {
   type Logger,
 } from '@ron/kernel';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import { Pool } from 'undici';
 import type { MacronodeConfig } from './config.js';
@@ -104,7 +103,7 @@ export function createGateway(o: GatewayOptions): { app: FastifyInstance; close(
       );
     }
     const headers: Record<string, string | string[]> = {};
-    for (const [k, v] of Object.entries(req.headers as IncomingHttpHeaders)) {
+    for (const [k, v] of Object.entries(req.headers)) {
       if (v !== undefined && !HOP.has(k)) headers[k] = v;
     }
     headers['x-request-id'] = req.id;
@@ -116,7 +115,7 @@ export function createGateway(o: GatewayOptions): { app: FastifyInstance; close(
     try {
       const res = await poolFor(url).request({
         path: req.url,
-        method: req.method as 'GET',
+        method: req.method,
         headers,
         body: hasBody ? (req.body as Readable) : null,
         headersTimeout: timeout,
