@@ -16,6 +16,8 @@ export interface ApiRoutesOptions {
   maxInflight: number;
   timeoutMs: number;
   corsHeaders: (origin: string | undefined) => Record<string, string>;
+  /** issue 4: descriptor counts and pending proposals for /registry/stats. */
+  governance?: { state: { counts(): { published: number; deprecated: number } }; pendingProposals(): number };
 }
 
 const MAX_HISTORY = 1000;
@@ -113,8 +115,8 @@ export function apiRoutes(app: FastifyInstance, o: ApiRoutesOptions): void {
   app.get('/registry/stats', { onRequest: readGuard }, () => ({
     head: reg.head,
     floor: reg.floor(),
-    descriptors: { published: 0, deprecated: 0 },
-    pending_proposals: 0,
+    descriptors: o.governance?.state.counts() ?? { published: 0, deprecated: 0 },
+    pending_proposals: o.governance?.pendingProposals() ?? 0,
     stream_clients: o.hub.clients,
     store: { kind: reg.store.kind, degraded: reg.degraded },
     signers: { threshold: reg.threshold, count: reg.signers.length },

@@ -7,6 +7,8 @@ import { cors } from './cors.js';
 import type { RegistryMetrics } from './metrics.js';
 import type { Registry } from './registry.js';
 import { StreamHub } from './stream-hub.js';
+import { guards } from '@ron/kernel';
+import { registerGovernanceRoutes, type Governance } from './governance/index.js';
 
 export type RegistryMode = 'dev' | 'dev-forced' | 'truthful';
 
@@ -17,6 +19,10 @@ export interface RegistryAppOptions {
   readiness: Readiness;
   registry: Registry;
   mode: RegistryMode;
+  /** issue 4: governance (v1 descriptor/proposal routes); absent → those routes are not served. */
+  governance?: Governance;
+  /** issue 4: capability root key; when set, governance writes need a macaroon. */
+  capRootKey?: Uint8Array;
 }
 
 export interface RegistryApp {
@@ -99,7 +105,19 @@ export function createApiApp(o: RegistryAppOptions): { api: FastifyInstance; hub
     maxInflight: c['limits.max_inflight'],
     timeoutMs: c['timeouts.request_ms'],
     corsHeaders: corsMw.headersFor,
+    ...(o.governance !== undefined ? { governance: o.governance } : {}),
   });
+  // issue 4: governance v1 routes share the guards, body cap and read-only switch.
+  if (o.governance !== undefined) {
+    registerGovernanceRoutes(api, o.governance, {
+      head: () => o.registry.head.version,
+      readOnly: () => c.read_only,
+      readGuard: guards(o.metrics, { timeoutMs: c['timeouts.request_ms'] }),
+      writeGuard: guards(o.metrics, { bodyCap: c['limits.max_request_bytes'], concurrency: c['limits.max_inflight'], timeoutMs: c['timeouts.request_ms'] }),
+      bodyLimit: c['limits.max_request_bytes'],
+      ...(o.capRootKey !== undefined ? { capRootKey: o.capRootKey } : {}),
+    });
+  }
   o.metrics.headVersion.set(o.registry.head.version);
   return { api, hub };
 }

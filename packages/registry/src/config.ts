@@ -20,6 +20,13 @@ export const schema = {
   log_level: field.enum(LOG_LEVELS, 'info', { env: ['LOG_LEVEL', 'RUST_LOG'], flag: 'logLevel', normalize: normalizeLevel, doc: 'pino log level' }),
   'governance.threshold': field.int(1, { env: ['SIG_THRESHOLD'], flag: 'sigThreshold', min: 1, doc: 'valid distinct signatures a write needs' }),
   'governance.signers': field.list([], { env: ['SIGNER_ALLOWLIST'], flag: 'allowSigner', doc: 'allow-listed signer ids (ed25519:<base64url>)' }),
+  // issue 4 (governance): capability root key file and proposal TTL.
+  'governance.capability_key_file': field.string('', {
+    env: ['REGISTRY_CAPABILITY_KEY_FILE'],
+    flag: 'capabilityKey',
+    doc: 'macaroon root key file; when set, governance writes need Authorization: Bearer <macaroon>',
+  }),
+  'governance.proposal_ttl': field.duration(24 * 3600_000, { min: 1, doc: 'how long a governance proposal collects signatures' }),
   'limits.max_request_bytes': field.size(64 * 1024, { min: 64, doc: 'body cap on write routes (413 past it)' }),
   'limits.max_inflight': field.int(256, { min: 1, doc: 'in-flight budget on write routes (429 Busy past it)' }),
   'timeouts.request_ms': field.duration(5000, { min: 1, doc: 'request budget (408 past it)' }),

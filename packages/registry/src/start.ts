@@ -20,6 +20,8 @@ import { generateKeyFile, type KeyFile } from './signing.js';
 import { SqliteStore } from './sqlite-store.js';
 import type { LogStore } from './store.js';
 import type { StreamHub } from './stream-hub.js';
+import { readFileSync } from 'node:fs';
+import { attachGovernance, governanceMetrics, parseRootKey, type Governance } from './governance/index.js';
 
 export interface StartRegistryOptions {
   config: RegistryConfig;
@@ -43,6 +45,8 @@ export interface RunningRegistry {
   readonly readiness: Readiness;
   /** The process-held signer key in dev mode. */
   readonly devKey: KeyFile | undefined;
+  /** issue 4: the governance service over this registry's log. */
+  readonly governance: Governance;
   close(graceMs?: number): Promise<void>;
 }
 
@@ -134,8 +138,21 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Running
     throw err;
   }
 
+  // 3b. issue 4: governance read model from the same log; optional capability root key.
+  const governance = await attachGovernance(registry, { metrics: governanceMetrics(metrics), proposalTtlMs: c['governance.proposal_ttl'] });
+  let capRootKey: Uint8Array | undefined;
+  if (c['governance.capability_key_file'] !== '') {
+    try {
+      capRootKey = parseRootKey(readFileSync(c['governance.capability_key_file'], 'utf8'));
+    } catch (err) {
+      await store.close();
+      await admin.close();
+      throw new StartupError(`governance.capability_key_file ${c['governance.capability_key_file']} cannot be used: ${(err as Error).message}`, 78);
+    }
+  }
+
   // 4. API plane.
-  const built = createApiApp({ config: c, logger: log, metrics, readiness, registry, mode });
+  const built = createApiApp({ config: c, logger: log, metrics, readiness, registry, mode, governance, ...(capRootKey !== undefined ? { capRootKey } : {}) });
   const hub = built.hub;
   parts.hub = hub;
   const api = built.api;
@@ -193,5 +210,5 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Running
     },
     `svc-registry ready: API ${apiUrl}, admin ${adminUrl} (${store.kind}, head ${registry.head.version}); try: curl ${apiUrl}/registry/head`,
   );
-  return { apiUrl, adminUrl, udsUrl, registry, metrics, hub, readiness, devKey, close };
+  return { apiUrl, adminUrl, udsUrl, registry, metrics, hub, readiness, devKey, governance, close };
 }
