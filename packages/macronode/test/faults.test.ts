@@ -1,0 +1,136 @@
+import assert from 'node:assert/strict';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { sseConnect, tempDir, waitFor } from '@ron/testkit';
+import { metricValue, planeStatus, startNode } from './helpers.js';
+
+// Faults with real processes (issue 5 "Faults"). RON_TEST_FAULT is a test-only knob of the plane
+// runner: `<plane>:<crash|hang>:<marker file>`, active while the marker file exists.
+
+interface Envelope {
+  error: { code: string; message: string };
+}
+
+test('kill -9 of a plane: ServiceCrashed, /readyz 503 + Retry-After, gateway 503 NotReady, restart with backoff, ready again, restarts +1', async () => {
+  const n = await startNode({ env: { RON_SUPERVISOR__BACKOFF_MIN: '1500ms', RON_SUPERVISOR__BACKOFF_MAX: '3s' } });
+  const sse = await sseConnect(`${n.admin}/api/v1/events`);
+  try {
+    assert.equal(sse.status, 200);
+    const before = await planeStatus(n.admin, 'kv');
+    assert.equal(await metricValue(n.admin, 'service_restarts_total{service="kv"}'), 0);
+    process.kill(before.pid!, 'SIGKILL');
+
+    const crashed = await sse.next((e) => e.event === 'ServiceCrashed');
+    const data = JSON.parse(crashed.data) as { service: string; reason: string; restart_in_ms: number };
+    assert.equal(data.service, 'kv');
+    assert.equal(data.reason, 'killed by SIGKILL');
+    assert.ok(data.restart_in_ms >= 1500);
+
+    // While the plane waits out its backoff: readiness 503 with Retry-After, gateway 503 NotReady.
+    const ready = await fetch(`${n.admin}/readyz`);
+    assert.equal(ready.status, 503);
+    assert.ok(Number(ready.headers.get('retry-after')) >= 1);
+    assert.equal(((await ready.json()) as { deps: Record<string, boolean> }).deps.kv, false);
+    const verbose = await (await fetch(`${n.admin}/readyz/kv?verbose`)).text();
+    assert.match(verbose, /^\[-\]kv failed: restarting in \d+ ms after: killed by SIGKILL$/m);
+    const gw = await fetch(`${n.gateway}/v1/kv/demo/x`);
+    assert.equal(gw.status, 503);
+    assert.ok(Number(gw.headers.get('retry-after')) >= 1);
+    assert.equal(((await gw.json()) as Envelope).error.code, 'NotReady');
+    assert.equal((await planeStatus(n.admin, 'kv')).state, 'restarting');
+
+    await sse.next((e) => e.event === 'Health' && (JSON.parse(e.data) as { ok: boolean }).ok, 10_000);
+    const r2 = await fetch(`${n.admin}/readyz`);
+    assert.equal(r2.status, 200);
+    const after = await planeStatus(n.admin, 'kv');
+    assert.equal(after.state, 'running');
+    assert.equal(after.restarts, 1);
+    assert.notEqual(after.pid, before.pid);
+    assert.match(after.last_error ?? '', /SIGKILL/);
+    assert.equal(await metricValue(n.admin, 'service_restarts_total{service="kv"}'), 1);
+    assert.equal((await fetch(`${n.gateway}/v1/kv/demo/x`)).status, 404);
+  } finally {
+    sse.close();
+    await n.stop();
+  }
+});
+
+test('a plane crashing on start past max_restarts within the window is failed; readiness stays 503; reset brings it back', async () => {
+  const dir = tempDir('macronode-fault-');
+  const marker = join(dir.path, 'crash');
+  const n = await startNode({
+    env: {
+      RON_TEST_FAULT: `kv:crash:${marker}`,
+      RON_SUPERVISOR__MAX_RESTARTS: '2',
+      RON_SUPERVISOR__BACKOFF_MIN: '50ms',
+      RON_SUPERVISOR__BACKOFF_MAX: '200ms',
+    },
+  });
+  try {
+    writeFileSync(marker, '1');
+    process.kill((await planeStatus(n.admin, 'kv')).pid!, 'SIGKILL');
+    await waitFor(async () => (await planeStatus(n.admin, 'kv')).state === 'failed', 10_000);
+    const st = await planeStatus(n.admin, 'kv');
+    assert.equal(st.restarts, 2);
+    assert.equal(st.pid, null);
+    await n.prog.waitForLine((l) => l.event === 'plane_failed');
+    // Failed is terminal until reset: still 503 on a later look, no further restarts.
+    for (let i = 0; i < 3; i++) {
+      const r = await fetch(`${n.admin}/readyz?verbose`);
+      assert.equal(r.status, 503);
+      assert.match(await r.text(), /^\[-\]kv failed: failed \(restart intensity exceeded\)/m);
+      await new Promise((res) => setTimeout(res, 200));
+    }
+    assert.equal((await planeStatus(n.admin, 'kv')).restarts, 2);
+    const gw = await fetch(`${n.gateway}/v1/kv/demo/x`);
+    assert.equal(gw.status, 503);
+
+    rmSync(marker);
+    const reset = await fetch(`${n.admin}/api/v1/services/kv/reset`, { method: 'POST' });
+    assert.equal(reset.status, 200);
+    assert.deepEqual(await reset.json(), { plane: 'kv', state: 'starting' });
+    await waitFor(async () => (await fetch(`${n.admin}/readyz`)).status === 200, 10_000);
+    assert.equal((await planeStatus(n.admin, 'kv')).state, 'running');
+    const missing = await fetch(`${n.admin}/api/v1/services/nope/reset`, { method: 'POST' });
+    assert.equal(missing.status, 404);
+  } finally {
+    await n.stop();
+    dir.remove();
+  }
+});
+
+test('a hung plane (no heartbeats) is killed and restarted', async () => {
+  const dir = tempDir('macronode-fault-');
+  const marker = join(dir.path, 'hang');
+  writeFileSync(marker, '1');
+  const n = await startNode({
+    env: {
+      RON_TEST_FAULT: `kv:hang:${marker}`,
+      RON_SUPERVISOR__HEARTBEAT_INTERVAL: '100ms',
+      RON_SUPERVISOR__HEARTBEAT_TIMEOUT: '800ms',
+      RON_SUPERVISOR__BACKOFF_MIN: '300ms',
+      RON_SUPERVISOR__BACKOFF_MAX: '1s',
+    },
+  });
+  try {
+    const crash = await n.prog.waitForLine(
+      (l) => l.event === 'plane_crashed' && typeof l.reason === 'string' && l.reason.startsWith('hang: no heartbeat'),
+      10_000,
+    );
+    rmSync(marker);
+    const oldPid = Number(crash.pid);
+    await waitFor(async () => {
+      const s = await planeStatus(n.admin, 'kv');
+      return s.state === 'running' && s.restarts >= 1 && s.pid !== oldPid;
+    }, 10_000);
+    // The hung child really is gone (SIGKILL), and the node is ready again.
+    assert.throws(() => process.kill(oldPid, 0), /ESRCH/);
+    await waitFor(async () => (await fetch(`${n.admin}/readyz`)).status === 200, 5000);
+    assert.ok((await metricValue(n.admin, 'service_restarts_total{service="kv"}')) >= 1);
+  } finally {
+    await n.stop();
+    if (existsSync(marker)) rmSync(marker);
+    dir.remove();
+  }
+});
