@@ -1,1 +1,3 @@
-export {};
+export { cli, buildProgram } from './main.js';
+export { CliError } from './context.js';
+export { proposalSubject, type ProposalFile } from './proposal.js';

@@ -1,0 +1,97 @@
+// Shared CLI plumbing: global options, targets, output, errors that say what to do next.
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { parseStrictJson, type KeyFile } from '@ron/registry';
+
+/** A failure the user can act on: printed as `error: …` plus `hint: …`, exit code `code`. */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly hint?: string,
+    readonly code = 1,
+  ) {
+    super(message);
+    this.name = 'CliError';
+  }
+}
+
+export interface GlobalOptions {
+  registry?: string;
+  admin?: string;
+  registryId?: string;
+  token?: string;
+  json?: boolean;
+}
+
+export interface Ctx {
+  registryUrl: string;
+  adminUrl: string;
+  registryId: string;
+  token: string | undefined;
+  json: boolean;
+  out(line: string): void;
+  err(line: string): void;
+}
+
+function trimSlash(u: string): string {
+  return u.replace(/\/+$/, '');
+}
+
+/** Resolves targets: flag → environment → default. */
+export function ctxOf(cmd: Command): Ctx {
+  const g = cmd.optsWithGlobals<GlobalOptions>();
+  return {
+    registryUrl: trimSlash(g.registry ?? process.env.RON_REGISTRY_URL ?? 'http://127.0.0.1:9444'),
+    adminUrl: trimSlash(g.admin ?? process.env.RON_ADMIN_URL ?? 'http://127.0.0.1:8080'),
+    registryId: g.registryId ?? process.env.RON_REGISTRY_ID ?? 'default',
+    token: g.token ?? process.env.RON_REGISTRY_TOKEN,
+    json: g.json === true,
+    out: (l) => process.stdout.write(`${l}\n`),
+    err: (l) => process.stderr.write(`${l}\n`),
+  };
+}
+
+/** Reads and parses a JSON file strictly (duplicate keys are errors). */
+export function readJsonFile(path: string, what: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new CliError(`cannot read ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, 'check the path');
+  }
+  try {
+    return parseStrictJson(text);
+  } catch (err) {
+    throw new CliError(`${what} ${path} is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+/** Reads a signer key file written by `ronctl keygen`. */
+export function readKey(path: string): KeyFile {
+  const k = readJsonFile(path, 'key file') as Partial<KeyFile> | null;
+  if (k === null || typeof k !== 'object' || k.alg !== 'ed25519' || typeof k.seed !== 'string' || typeof k.signer_id !== 'string') {
+    throw new CliError(`${path} is not a signer key file`, 'create one with: ronctl keygen --out FILE');
+  }
+  return { alg: 'ed25519', signer_id: k.signer_id, seed: k.seed };
+}
+
+/** Collects a repeatable option. */
+export const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v];
+
+/** Wraps an async action: prints CliErrors as `error:`/`hint:` and sets a non-zero exit code. */
+export function action<A extends unknown[]>(fn: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    try {
+      await fn(...args);
+    } catch (err) {
+      if (err instanceof CliError) {
+        process.stderr.write(`error: ${err.message}\n`);
+        if (err.hint !== undefined) process.stderr.write(`hint: ${err.hint}\n`);
+        process.exitCode = err.code;
+        return;
+      }
+      process.stderr.write(`error: ${(err as Error).message}\n`);
+      process.exitCode = 1;
+    }
+  };
+}
