@@ -21,7 +21,7 @@ export const schema = {
   'governance.threshold': field.int(1, { env: ['SIG_THRESHOLD'], flag: 'sigThreshold', min: 1, doc: 'valid distinct signatures a write needs' }),
   'governance.signers': field.list([], { env: ['SIGNER_ALLOWLIST'], flag: 'allowSigner', doc: 'allow-listed signer ids (ed25519:<base64url>)' }),
   // issue 4 (governance): capability root key file and proposal TTL.
-  'governance.capability_key_file': field.string('', {
+  'governance.capability_key_file': field.string<string>('', {
     env: ['REGISTRY_CAPABILITY_KEY_FILE'],
     flag: 'capabilityKey',
     doc: 'macaroon root key file; when set, governance writes need Authorization: Bearer <macaroon>',

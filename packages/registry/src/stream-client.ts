@@ -97,9 +97,15 @@ export class StreamClient {
     return true;
   }
 
-  /** Resolves when the queue has room for a replay page (or the client is gone). */
+  /** Replay pacing: true while the queue is at most half full (an empty queue always takes one). */
+  canTake(len: number): boolean {
+    if (this.#frames.length === 0) return !this.#congested;
+    return !this.#congested && this.#frames.length < this.#o.maxEvents / 2 && this.#bytes + len <= this.#o.maxBytes / 2;
+  }
+
+  /** Resolves at the next flush or drain (or when the client goes away). */
   room(): Promise<void> {
-    if (this.#closed || (!this.#congested && this.#frames.length < this.#o.maxEvents / 2)) return Promise.resolve();
+    if (this.#closed) return Promise.resolve();
     return new Promise((r) => this.#drainWaiters.push(r));
   }
 

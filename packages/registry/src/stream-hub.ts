@@ -154,9 +154,14 @@ export class StreamHub {
         }
         for (const e of page) {
           if (e.version !== c.cursor + 1) continue;
-          if (!c.push(StreamHub.entryFrame(e), e.version)) return;
+          const frame = StreamHub.entryFrame(e);
+          // Replay is paced by this client's socket; it never overflows its own queue.
+          while (!c.canTake(frame.length)) {
+            await c.room();
+            if (c.closed) return;
+          }
+          if (!c.push(frame, e.version)) return;
         }
-        await c.room();
       }
     } catch (err) {
       this.#log.error({ err }, 'stream replay failed');
