@@ -123,7 +123,7 @@ test('verify prints the first fault of a tampered log: edited body, re-sealed ch
     const t = clone();
     // Rollback: replay version 1 of the descriptor as the third entry.
     const e1 = t[0]!;
-    t[2] = { ...e1, version: 3 } as LogEntry;
+    t[2] = { ...e1, version: 3 };
     cases.push(['descriptor rollback, re-sealed', reseal(t), /FAULT at version 3: descriptor svc-v version 1 does not follow 2/]);
   }
   try {
