@@ -1,0 +1,82 @@
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { test } from 'node:test';
+import { startNode } from './helpers.js';
+
+// A real non-loopback socket: a network namespace joined to the host by a veth pair on a private
+// /30 that exists only on that pair. macronode binds the host side; requests come from inside the
+// namespace, so the admin plane sees a non-loopback *socket* address.
+
+const tag = `${process.pid % 100000}`;
+const NS = `mnode${tag}`;
+const HOST_IF = `mnh${tag}`;
+const NS_IF = `mnn${tag}`;
+const octet = (process.pid % 200) + 20;
+const HOST_IP = `10.254.${octet}.1`;
+const NS_IP = `10.254.${octet}.2`;
+
+function ip(...args: string[]): void {
+  execFileSync('ip', args, { stdio: 'pipe', timeout: 10_000 });
+}
+
+function cleanup(): void {
+  spawnSync('ip', ['netns', 'del', NS], { stdio: 'ignore', timeout: 10_000 });
+  spawnSync('ip', ['link', 'del', HOST_IF], { stdio: 'ignore', timeout: 10_000 });
+}
+
+/** Sets up the namespace; returns a reason string if the kernel (or permissions) refuse it. */
+function setup(): string | undefined {
+  try {
+    cleanup();
+    ip('netns', 'add', NS);
+    ip('link', 'add', HOST_IF, 'type', 'veth', 'peer', 'name', NS_IF);
+    ip('link', 'set', NS_IF, 'netns', NS);
+    ip('addr', 'add', `${HOST_IP}/30`, 'dev', HOST_IF);
+    ip('link', 'set', HOST_IF, 'up');
+    ip('netns', 'exec', NS, 'ip', 'addr', 'add', `${NS_IP}/30`, 'dev', NS_IF);
+    ip('netns', 'exec', NS, 'ip', 'link', 'set', NS_IF, 'up');
+    ip('netns', 'exec', NS, 'ip', 'link', 'set', 'lo', 'up');
+    return undefined;
+  } catch (err) {
+    cleanup();
+    const e = err as { stderr?: Buffer; message: string };
+    return (e.stderr?.toString().trim() || e.message).split('\n')[0];
+  }
+}
+
+/** Runs fetch inside the namespace; returns {status, body, headers}. */
+function fetchFromNs(url: string, init: { method: string; headers?: Record<string, string> }): { status: number; body: string } {
+  const script = `fetch(${JSON.stringify(url)}, ${JSON.stringify(init)}).then(async (r) => { process.stdout.write(JSON.stringify({ status: r.status, body: await r.text() })); }, (e) => { process.stdout.write(JSON.stringify({ status: -1, body: String(e && e.cause || e) })); });`;
+  const r = spawnSync('ip', ['netns', 'exec', NS, process.execPath, '-e', script], { encoding: 'utf8', timeout: 15_000 });
+  if (r.status !== 0) throw new Error(`netns fetch failed: ${r.stderr}`);
+  return JSON.parse(r.stdout) as { status: number; body: string };
+}
+
+test('admin POST from a non-loopback socket without a token is refused (403), even with a spoofed X-Forwarded-For', async (t) => {
+  const refused = setup();
+  if (refused !== undefined) {
+    t.diagnostic(`skipping: the kernel refused a network namespace (${refused})`);
+    t.skip(`netns unavailable: ${refused}`);
+    return;
+  }
+  let n: Awaited<ReturnType<typeof startNode>> | undefined;
+  try {
+    n = await startNode({ httpAddr: `${HOST_IP}:0` });
+    assert.ok(n.admin.startsWith(`http://${HOST_IP}:`));
+    // GET stays open to probes from anywhere.
+    assert.equal(fetchFromNs(`${n.admin}/readyz`, { method: 'GET' }).status, 200);
+    for (const route of ['/api/v1/reload', '/api/v1/shutdown', '/api/v1/services/kv/reset']) {
+      const r = fetchFromNs(`${n.admin}${route}`, { method: 'POST', headers: { 'x-forwarded-for': '127.0.0.1' } });
+      assert.equal(r.status, 403, `${route}: ${r.body}`);
+      assert.equal((JSON.parse(r.body) as { error: { code: string } }).error.code, 'Forbidden');
+    }
+    // The same request from the host's side of the pair is also non-loopback.
+    const local = await fetch(`${n.admin}/api/v1/reload`, { method: 'POST' });
+    assert.equal(local.status, 403);
+    // The node is still running (the shutdown POST was refused).
+    assert.equal((await fetch(`${n.admin}/readyz`)).status, 200);
+  } finally {
+    if (n) await n.stop();
+    cleanup();
+  }
+});
