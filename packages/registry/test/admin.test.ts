@@ -162,3 +162,25 @@ test('config errors: threshold above the allow-list, bad signer ids, unknown key
   assert.throws(() => loadRegistryConfig({ env: {} }), /governance\.threshold/);
   assert.throws(() => loadRegistryConfig({ env: { SIG_THRESHOLD: '0', REGISTRY_DEV: '1' } }), /governance\.threshold/);
 });
+
+test('--uds also serves the API plane on a unix socket', async () => {
+  const { request } = await import('node:http');
+  const sock = join(dir.path, 'registry.sock');
+  const r = await startTestRegistry({ REGISTRY_UDS: sock });
+  try {
+    assert.equal(r.udsUrl, `unix:${sock}`);
+    const body = await new Promise<string>((resolve, reject) => {
+      const req = request({ socketPath: sock, path: '/registry/head' }, (res) => {
+        let s = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (s += d));
+        res.on('end', () => resolve(s));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal((JSON.parse(body) as { version: number }).version, 0);
+  } finally {
+    await r.close();
+  }
+});

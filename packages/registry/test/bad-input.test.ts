@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import fc from 'fast-check';
-import { rawRequest } from '@ron/testkit';
+import { openSocket, rawRequest } from '@ron/testkit';
 import { generateKeyFile } from '../src/index.js';
 import { json, startTestRegistry, type ErrorBody, type TestRegistry } from './helpers.js';
 
@@ -148,5 +148,23 @@ test('read routes with odd query strings and paths never 5xx', async () => {
     const res = await fetch(`${r.apiUrl}${p}`);
     assert.ok(res.status >= 400 && res.status < 500, `${p} → ${res.status}`);
     await res.arrayBuffer();
+  }
+});
+
+test('a body that never finishes arriving is 408 RequestTimeout', async () => {
+  const t = await startTestRegistry({ REGISTRY_TIMEOUTS__REQUEST_MS: '150' });
+  try {
+    const p = Number(new URL(t.apiUrl).port);
+    const sock = await openSocket(p, 'POST /registry/commit HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"payload_b3":');
+    const answer = await new Promise<string>((resolve) => {
+      let buf = '';
+      sock.on('data', (d: Buffer) => (buf += d.toString('latin1')));
+      sock.on('close', () => resolve(buf));
+      sock.on('error', () => resolve(buf));
+    });
+    assert.match(answer, /^HTTP\/1\.1 408 /);
+    assert.match(answer, /"code":"RequestTimeout"/);
+  } finally {
+    await t.close();
   }
 });
