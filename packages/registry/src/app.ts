@@ -8,7 +8,7 @@ import type { RegistryMetrics } from './metrics.js';
 import type { Registry } from './registry.js';
 import { StreamHub } from './stream-hub.js';
 import { guards } from '@ron/kernel';
-import { registerGovernanceRoutes, type Governance } from './governance/index.js';
+import { governanceSnapshot, registerGovernanceRoutes, type Governance } from './governance/index.js';
 
 export type RegistryMode = 'dev' | 'dev-forced' | 'truthful';
 
@@ -87,6 +87,8 @@ export function createApiApp(o: RegistryAppOptions): { api: FastifyInstance; hub
     maxClients: c['sse.max_clients'],
     clientBuffer: c['sse.client_buffer'],
     clientBufferBytes: c['sse.client_buffer_bytes'],
+    // issue 4: `?snapshot=1` sends the current descriptors first.
+    ...(o.governance !== undefined ? { snapshot: governanceSnapshot(o.governance) } : {}),
   });
   const api = createServer({
     logger: o.logger.child({ plane: 'api' }),

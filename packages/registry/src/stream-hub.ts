@@ -14,6 +14,11 @@ export interface StreamHubOptions {
   maxClients: number;
   clientBuffer: number;
   clientBufferBytes: number;
+  /**
+   * issue 4: `?snapshot=1` support — the current descriptors as `[event, data]` pairs, taken
+   * synchronously at the head the snapshot describes. Absent → `?snapshot` is ignored.
+   */
+  snapshot?: () => Iterable<[string, string]>;
 }
 
 const REPLAY_PAGE = 256;
@@ -108,7 +113,9 @@ export class StreamHub {
       return;
     }
     const head = this.#reg.head.version;
-    const start = from ?? head;
+    // issue 4: a snapshot describes the head, so live entries follow from there.
+    const snapshot = this.#o.snapshot !== undefined && (req.query as Record<string, unknown> | undefined)?.snapshot === '1';
+    const start = snapshot ? head : (from ?? head);
     reply.hijack();
     const client = new StreamClient(reply.raw, Math.min(start, head), {
       maxEvents: this.#o.clientBuffer,
@@ -126,7 +133,31 @@ export class StreamHub {
       client.end('reset', JSON.stringify({ floor, head }));
       return;
     }
+    if (snapshot) {
+      void this.#snapshot(client, head);
+      return;
+    }
     void this.#replay(client);
+  }
+
+  /** issue 4: descriptors as of `head`, then `event: synced {head}`, then replay/live from `head`. */
+  async #snapshot(c: StreamClient, head: number): Promise<void> {
+    try {
+      const frames = [...this.#o.snapshot!()].map(([event, data]) => sseFrame(event, data));
+      for (const frame of frames) {
+        while (!c.canTake(frame.length)) {
+          await c.room();
+          if (c.closed) return;
+        }
+        if (!c.push(frame)) return;
+      }
+      if (!c.push(sseFrame('synced', JSON.stringify({ head })))) return;
+    } catch (err) {
+      this.#log.error({ err }, 'stream snapshot failed');
+      c.end('error', JSON.stringify({ message: 'snapshot failed' }));
+      return;
+    }
+    await this.#replay(c);
   }
 
   async #replay(c: StreamClient): Promise<void> {

@@ -234,3 +234,40 @@ test('read-only: governance writes are shed with 503 ReadOnly, reads continue', 
     await r.close(1000);
   }
 });
+
+test('stream ?snapshot=1: current descriptors, then synced {head}, then only live entries', async () => {
+  const r = await start({}, 1, 1);
+  try {
+    const pub = async (id: string, v: number): Promise<void> => {
+      const subj = publish(svc(id, v));
+      const p = await call(r, 'POST', '/v1/registry/proposals', body(subj, [s(r.ks[0]!, subj)]));
+      assert.equal((await call(r, 'POST', `/v1/registry/apply/${String(p.body.proposal_id)}`)).status, 200);
+    };
+    await pub('svc-b', 1);
+    await pub('svc-a', 1);
+    await pub('svc-a', 2);
+    const head = r.registry.head.version;
+    const c = await sseConnect(`${r.apiUrl}/registry/stream?snapshot=1`);
+    try {
+      const synced = await c.next((e) => e.event === 'synced');
+      assert.deepEqual(JSON.parse(synced.data), { head });
+      const before = c.events.slice(0, c.events.indexOf(synced));
+      assert.deepEqual(
+        before.filter((e) => e.event === 'descriptor').map((e) => {
+          const d = JSON.parse(e.data) as { id: string; version: number };
+          return [d.id, d.version];
+        }),
+        [['svc-a', 2], ['svc-b', 1]],
+      );
+      assert.equal(before.filter((e) => e.event === 'commit').length, 0);
+      await pub('svc-c', 1);
+      const live = await c.next((e) => e.event === 'commit');
+      assert.equal(live.id, String(head + 1));
+      assert.equal(c.events.filter((e) => e.event === 'commit').length, 1);
+    } finally {
+      c.close();
+    }
+  } finally {
+    await r.close(1000);
+  }
+});

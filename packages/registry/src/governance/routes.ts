@@ -132,3 +132,10 @@ export function registerGovernanceRoutes(app: FastifyInstance, gov: Governance, 
     return reply.send(await gov.apply(proposal_id));
   });
 }
+
+/** Stream `?snapshot=1` frames: one `event: descriptor` per latest descriptor, in id order. */
+export function governanceSnapshot(gov: Governance): () => Iterable<[string, string]> {
+  return function* () {
+    for (const r of gov.state.all()) yield ['descriptor', JSON.stringify(descriptorView(r))];
+  };
+}
