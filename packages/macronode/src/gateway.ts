@@ -112,6 +112,8 @@ export function createGateway(o: GatewayOptions): { app: FastifyInstance; close(
     headers['x-forwarded-for'] = typeof xff === 'string' && xff !== '' ? `${xff}, ${peer}` : peer;
     const hasBody = req.body !== undefined && req.body !== null;
     const timeout = o.config().write_timeout;
+    // Event streams are long-lived: no body timeout (the planes send heartbeats).
+    const streaming = (req.headers.accept ?? '').includes('text/event-stream') || req.url.includes('/stream');
     try {
       const res = await poolFor(url).request({
         path: req.url,
@@ -119,7 +121,7 @@ export function createGateway(o: GatewayOptions): { app: FastifyInstance; close(
         headers,
         body: hasBody ? (req.body as Readable) : null,
         headersTimeout: timeout,
-        bodyTimeout: timeout,
+        bodyTimeout: streaming ? 0 : timeout,
       });
       reply.code(res.statusCode);
       for (const [k, v] of Object.entries(res.headers)) {

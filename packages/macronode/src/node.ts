@@ -7,6 +7,7 @@ import { loadMacronodeConfig, testFault, type LoadInput, type Loaded, type Macro
 import { createGateway } from './gateway.js';
 import { MacronodeMetrics } from './metrics.js';
 import { PLANE_NAMES } from './planes/names.js';
+import { ensureSignerKey } from './planes/signer-key.js';
 import { PLANES } from './planes/table.js';
 import { effectiveAfterReload, planReload } from './reload.js';
 import { Supervisor, type PlaneStatus } from './supervisor/supervisor.js';
@@ -99,9 +100,19 @@ export class Macronode {
       this.#metricsApp = admin.metricsOnly();
       this.#metricsUrl = await listen(this.#metricsApp, parseAddr(c.metrics_addr)!);
     }
-    // 2. Planes, in table order (their reverse is the shutdown order).
+    // 2. The local signer key (registry writes stay signature-gated), created on first run.
+    if (c.services.includes('registry')) {
+      const key = ensureSignerKey(c);
+      if (key.created)
+        this.log.warn(
+          { event: 'signer_key_created', path: key.path, signer_id: key.signerId, threshold: c['registry.sig_threshold'] },
+          `created the local signer key ${key.path} (threshold ${c['registry.sig_threshold']}); keep it safe — it signs registry writes`,
+        );
+      else this.log.info({ path: key.path ?? '(ephemeral: amnesia)', signer_id: key.signerId }, 'using the local signer key');
+    }
+    // 3. Planes, in table order (their reverse is the shutdown order).
     for (const name of PLANE_NAMES) if (c.services.includes(name)) this.supervisor.add(name);
-    // 3. Gateway: bound now, answers 503 NotReady for planes still starting.
+    // 4. Gateway: bound now, answers 503 NotReady for planes still starting.
     this.#gateway = createGateway({ config: () => this.#cfg, logger: this.log, metrics: this.metrics, supervisor: this.supervisor });
     this.#gatewayUrl = await listen(this.#gateway.app, parseAddr(c.gateway_addr)!);
     this.#gatewayOpen = true;

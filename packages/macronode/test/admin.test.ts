@@ -46,7 +46,7 @@ describe('macronode admin plane and gateway (real process)', () => {
   test('/readyz, ?verbose, /readyz/<plane>, /healthz, /version', async () => {
     const r = await fetch(`${n.admin}/readyz`);
     assert.equal(r.status, 200);
-    assert.deepEqual(await r.json(), { ready: true, deps: { config: true, network: true, gateway: true, kv: true }, mode: 'truthful' });
+    assert.deepEqual(await r.json(), { ready: true, deps: { config: true, network: true, gateway: true, registry: true, kv: true }, mode: 'truthful' });
     const v = await (await fetch(`${n.admin}/readyz?verbose`)).text();
     assert.match(v, /^\[\+\]config ok$/m);
     assert.match(v, /^\[\+\]kv ok$/m);
@@ -74,7 +74,7 @@ describe('macronode admin plane and gateway (real process)', () => {
 
   test('/metrics: supervisor series prewarmed for every plane', async () => {
     const text = await (await fetch(`${n.admin}/metrics`)).text();
-    for (const s of ['service_restarts_total{service="kv"} 0', 'service_up{service="kv"} 1', 'bus_lagged_total{service="kv"} 0', 'service_up{service="gateway"} 1'])
+    for (const s of ['service_restarts_total{service="registry"} 0', 'service_restarts_total{service="kv"} 0', 'service_up{service="kv"} 1', 'bus_lagged_total{service="kv"} 0', 'service_up{service="gateway"} 1'])
       assert.ok(text.includes(s), s);
     assert.match(text, /^service_uptime_seconds\{service="kv"\} /m);
     assert.match(text, /^macronode_http_requests_total\{/m);

@@ -53,7 +53,11 @@ test('SIGTERM under load: readiness flips first, in-flight requests finish, gate
   const gw = idx((l) => l.event === 'gateway_closed');
   const kvStopping = idx((l) => l.event === 'plane_stopping' && l.plane === 'kv');
   const kvStopped = idx((l) => l.event === 'plane_stopped' && l.plane === 'kv');
+  const regStopping = idx((l) => l.event === 'plane_stopping' && l.plane === 'registry');
+  const regStopped = idx((l) => l.event === 'plane_stopped' && l.plane === 'registry');
   const admin = idx((l) => l.event === 'admin_closed');
-  assert.ok(gw >= 0 && kvStopping > gw && kvStopped > kvStopping && admin > kvStopped, `order ${gw} ${kvStopping} ${kvStopped} ${admin}`);
+  // Started registry → kv, so stopped kv → registry, one at a time, after the gateway drained.
+  assert.ok(gw >= 0 && kvStopping > gw && kvStopped > kvStopping, `order ${gw} ${kvStopping} ${kvStopped}`);
+  assert.ok(regStopping > kvStopped && regStopped > regStopping && admin > regStopped, `order ${kvStopped} ${regStopping} ${regStopped} ${admin}`);
   await n.stop();
 });

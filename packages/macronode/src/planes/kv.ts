@@ -1,5 +1,4 @@
 import { loadConfig } from '@ron/kernel';
-import { micronodeSchema, startMicronode, validateMicronodeConfig } from '@ron/micronode';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { PlaneModule } from './plane.js';
@@ -19,6 +18,8 @@ export const kvPlane: PlaneModule = {
     };
   },
   async start(o, log) {
+    // Loaded here, in the plane's own process only.
+    const { micronodeSchema, startMicronode, validateMicronodeConfig } = await import('@ron/micronode');
     const engine = o.engine as 'mem' | 'sqlite';
     if (engine === 'sqlite') mkdirSync(join(String(o.path), '..'), { recursive: true });
     const { config } = loadConfig({

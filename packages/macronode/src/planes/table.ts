@@ -1,7 +1,9 @@
 import { kvPlane } from './kv.js';
 import type { PlaneModule } from './plane.js';
+import { registryPlane } from './registry.js';
 
 /** Every plane module by name (the one table to extend when a plane is added). */
 export const PLANES: Readonly<Record<string, PlaneModule>> = Object.freeze({
+  registry: registryPlane,
   kv: kvPlane,
 });

@@ -1,0 +1,58 @@
+import { loadConfig } from '@ron/kernel';
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import type { PlaneModule } from './plane.js';
+import { ensureSignerKey } from './signer-key.js';
+
+/**
+ * registry: svc-registry (SPEC §2) started through its public entry point, its store under
+ * data_dir, writes signature-gated by the node's local signer key (threshold `registry.sig_threshold`).
+ */
+export const registryPlane: PlaneModule = {
+  name: 'registry',
+  prefixes: ['/registry', '/v1/registry'],
+  tryIt: 'curl {gateway}/registry/head ; sign writes with the key file below (ronctl registry publish --key <file>)',
+  options(c) {
+    const key = ensureSignerKey(c);
+    return {
+      db: resolve(c.data_dir, 'registry', 'registry.db'),
+      amnesia: c.amnesia,
+      signer_id: key.signerId,
+      signer_key: key.path,
+      threshold: c['registry.sig_threshold'],
+      shutdown_grace: c.shutdown_grace,
+    };
+  },
+  async start(o, log) {
+    // Loaded here, in the plane's own process only (keeps the host and other planes lean).
+    const { registrySchema, startRegistry, validateRegistryConfig } = await import('@ron/registry');
+    const amnesia = o.amnesia === true;
+    if (!amnesia) mkdirSync(dirname(String(o.db)), { recursive: true });
+    const { config } = loadConfig({
+      schema: registrySchema,
+      env: {},
+      flags: {
+        bind: '127.0.0.1:0',
+        adminBind: '127.0.0.1:0',
+        db: String(o.db),
+        amnesia: amnesia ? true : undefined,
+        sigThreshold: String(o.threshold),
+        allowSigner: [String(o.signer_id)],
+        logLevel: log.level,
+      },
+      validate: validateRegistryConfig,
+    });
+    const running = await startRegistry({ config, logger: log });
+    return {
+      url: running.apiUrl,
+      info: {
+        admin_url: running.adminUrl,
+        store: amnesia ? 'memory' : o.db,
+        signer_id: o.signer_id,
+        signer_key: o.signer_key ?? '(ephemeral: amnesia)',
+        threshold: o.threshold,
+      },
+      close: (g) => running.close(g),
+    };
+  },
+};

@@ -1,0 +1,42 @@
+import { generateKeyFile, publicKeyFromSignerId, type KeyFile } from '@ron/registry';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import type { MacronodeConfig } from '../config.js';
+
+export interface SignerKey {
+  /** Where the key lives; null when ephemeral (amnesia without an explicit key file). */
+  path: string | null;
+  signerId: string;
+  created: boolean;
+}
+
+const ephemeral = new Map<string, KeyFile>();
+
+/**
+ * The node's local signer key (threshold 1 by default): read from `registry.signer_key` or
+ * `<data_dir>/keys/signer.key`, created (mode 0600) on first run. With amnesia and no explicit key
+ * file, a key is generated in memory for the life of this process and never written.
+ */
+export function ensureSignerKey(c: MacronodeConfig): SignerKey {
+  const explicit = c['registry.signer_key'];
+  if (c.amnesia && explicit === '') {
+    let k = ephemeral.get(c.data_dir);
+    if (k === undefined) {
+      k = generateKeyFile();
+      ephemeral.set(c.data_dir, k);
+    }
+    return { path: null, signerId: k.signer_id, created: false };
+  }
+  const path = resolve(explicit !== '' ? explicit : resolve(c.data_dir, 'keys', 'signer.key'));
+  try {
+    const k = JSON.parse(readFileSync(path, 'utf8')) as KeyFile;
+    if (typeof k.signer_id !== 'string' || publicKeyFromSignerId(k.signer_id) === undefined) throw new Error(`${path} is not a signer key file`);
+    return { path, signerId: k.signer_id, created: false };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const k = generateKeyFile();
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  writeFileSync(path, `${JSON.stringify(k, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
+  return { path, signerId: k.signer_id, created: true };
+}
