@@ -110,6 +110,8 @@ export function codeForStatus(status: number): ErrorCode {
       return 'RequestTimeout';
     case 409:
       return 'Conflict';
+    case 410:
+      return 'Gone';
     case 411:
       return 'LengthRequired';
     case 412:
@@ -124,6 +126,8 @@ export function codeForStatus(status: number): ErrorCode {
       return 'HeadersTooLarge';
     case 429:
       return 'RateLimited';
+    case 502:
+      return 'BadGateway';
     case 503:
       return 'NotReady';
     default:

@@ -68,6 +68,19 @@ const kRelease = Symbol('ron.guard.release');
 type GuardedRequest = FastifyRequest & { [kRelease]?: () => void };
 
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
+/**
+ * A rejected request whose unread body is at most this long keeps its connection: node discards
+ * (never decodes) the remaining bytes after the answer. Longer, unknown or chunked bodies close it.
+ */
+const DRAIN_MAX = 64 * 1024;
+
+function mustClose(h: FastifyRequest['headers']): boolean {
+  if (h['transfer-encoding'] !== undefined) return true;
+  const cl = h['content-length'];
+  if (cl === undefined) return false;
+  const n = Number(cl);
+  return !(n >= 0 && n <= DRAIN_MAX);
+}
 
 /**
  * The ingress guards of SPEC §1.4 as one `onRequest` hook, cheapest check first, all before any body
@@ -121,7 +134,7 @@ export function guards(metrics: HttpMetrics, opts: GuardOptions = {}): onRequest
           'UnsupportedEncoding',
           `Content-Encoding '${ce.slice(0, 64)}' is not accepted; send the body uncompressed`,
           { 'accept-encoding': 'identity' },
-          true,
+          mustClose(h),
         );
       }
     }

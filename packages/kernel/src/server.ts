@@ -15,6 +15,7 @@ import { ApiError, codeForStatus, envelope } from './errors.js';
 import type { HttpMetrics, RouteMetrics } from './metrics.js';
 import { isValidRequestId, ulid } from './request-id.js';
 import { sendError } from './reply.js';
+import { LazyChildLogger } from './logger.js';
 
 export interface ServerOptions {
   logger: Logger;
@@ -114,6 +115,8 @@ export function createServer(opts: ServerOptions): FastifyInstance {
     requestTimeout: opts.requestTimeoutMs ?? 0,
     return503OnClosing: true,
     routerOptions: { maxParamLength: opts.maxParamLength ?? 200 },
+    // SPEC §1.2: unknown fields on write bodies are rejected (400), never silently stripped.
+    ajv: { customOptions: { removeAdditional: false } },
     forceCloseConnections: 'idle',
     ...(opts.serverFactory ? { serverFactory: opts.serverFactory } : {}),
     genReqId(raw) {
@@ -134,6 +137,11 @@ export function createServer(opts: ServerOptions): FastifyInstance {
     },
     clientErrorHandler: clientError,
   });
+  // Per-request loggers are built lazily: a pino child per request is the largest avoidable cost
+  // on a hot route, and most requests never log a line.
+  app.setChildLoggerFactory(
+    (logger, bindings, childOpts) => new LazyChildLogger(logger as Logger, bindings, childOpts) as unknown as FastifyBaseLogger,
+  );
 
   // Prewarm per-route series as routes are declared, and cache their label children.
   app.addHook('onRoute', (route: RouteOptions) => {
