@@ -12,8 +12,7 @@ export function createLogger(service: string, level = 'info'): Logger {
   });
 }
 
-type LogFn = (...args: unknown[]) => void;
-const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
+type Level = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
 
 /**
  * A per-request child logger that builds the real pino child only when a line is actually written
@@ -37,9 +36,10 @@ export class LazyChildLogger {
     return (this.#real ??= this.#parent.child(this.#bindings, this.#opts));
   }
 
-  #write(level: (typeof LEVELS)[number], args: unknown[]): void {
+  #write(level: Level, args: unknown[]): void {
     if (this.#real === undefined && !this.#parent.isLevelEnabled(level)) return;
-    (this.logger[level] as LogFn)(...args);
+    const real = this.logger;
+    Reflect.apply(real[level], real, args);
   }
 
   fatal(...args: unknown[]): void {

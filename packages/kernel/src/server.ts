@@ -140,7 +140,7 @@ export function createServer(opts: ServerOptions): FastifyInstance {
   // Per-request loggers are built lazily: a pino child per request is the largest avoidable cost
   // on a hot route, and most requests never log a line.
   app.setChildLoggerFactory(
-    (logger, bindings, childOpts) => new LazyChildLogger(logger as Logger, bindings, childOpts) as unknown as FastifyBaseLogger,
+    (logger, bindings, childOpts) => new LazyChildLogger(logger as Logger, bindings, childOpts),
   );
 
   // Prewarm per-route series as routes are declared, and cache their label children.

@@ -242,16 +242,17 @@ describe('server factory (inject)', () => {
 
   test('rate limit: burst passes, then 429 RateLimited with ceiling Retry-After and RateLimit headers; tarpit still answers', async () => {
     const codes: number[] = [];
-    let last;
+    let last: Awaited<ReturnType<typeof t.app.inject>> | undefined;
     for (let i = 0; i < 4; i++) {
       last = await t.app.inject({ url: '/rl' });
       codes.push(last.statusCode);
     }
     assert.deepEqual(codes.slice(0, 2), [200, 200]);
     assert.equal(codes[3], 429);
-    assert.equal(last!.headers['retry-after'], '1');
-    assert.equal(last!.headers['ratelimit-policy'], '2;w=2');
-    assert.match(String(last!.headers.ratelimit), /^limit=2, remaining=0, reset=1$/);
+    assert.ok(last);
+    assert.equal(last.headers['retry-after'], '1');
+    assert.equal(last.headers['ratelimit-policy'], '2;w=2');
+    assert.match(String(last.headers.ratelimit), /^limit=2, remaining=0, reset=1$/);
     assert.equal((await t.app.inject({ url: '/tarpit' })).statusCode, 200);
     // The tarpit timer is unref'd (it must not hold a closing process); keep this test's loop alive.
     const keep = setInterval(() => {}, 1000);

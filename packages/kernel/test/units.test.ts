@@ -14,7 +14,7 @@ test('durations: "250ms", "5s", "1m", "1h", bare numbers are ms', () => {
   assert.equal(parseDuration(42), 42);
   assert.equal(parseDuration(' 5s '), 5000);
   for (const bad of ['', 'soon', '5 parsecs', '-1s', '5S', 's', '1d', Number.NaN, -5, null, {}, true])
-    assert.equal(parseDuration(bad), undefined, String(bad));
+    assert.equal(parseDuration(bad), undefined, JSON.stringify(bad));
 });
 
 test('sizes: bytes, "64KiB", "1MiB", "1GiB", decimal KB/MB', () => {
