@@ -27,6 +27,8 @@ const HOP = new Set([
   'host',
 ]);
 
+const SMALL_BODY = 64 * 1024;
+
 export interface GatewayOptions {
   config: () => MacronodeConfig;
   logger: Logger;
@@ -131,6 +133,9 @@ export function createGateway(o: GatewayOptions): { app: FastifyInstance; close(
         await res.body.dump();
         return reply.send();
       }
+      // Small bodies are buffered (one write, cheaper than piping a stream); large ones stream.
+      const len = Number(res.headers['content-length'] ?? NaN);
+      if (len <= SMALL_BODY) return reply.send(Buffer.from(await res.body.arrayBuffer()));
       return reply.send(res.body);
     } catch (err) {
       req.log.warn({ plane, err: (err as Error).message }, 'upstream plane unreachable');

@@ -1,0 +1,98 @@
+#!/usr/bin/env node
+// macronode benchmark (issue 5 "Performance"), standalone: `node benchmarks/macronode.mjs`.
+//   1. start → ready with every plane (median of fresh starts; budget < 1.5 s)
+//   2. crash → ready again for one plane (kill -9 kv, first restart; budget < 1 s)
+//   3. gateway overhead: KV GET through the gateway vs directly to the kv plane (ratio; budget ≥ 0.60)
+//   4. RSS per process at idle
+// Prints a markdown table. Uses benchmarks/lib/harness.mjs (taskset pinning, wrk, interleaved rounds).
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { coldStart, ensureLoadTool, interleave, machine, median, renderTable, scratchDir, startProgram, stopAll } from './lib/harness.mjs';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const BIN = join(root, 'packages/macronode/bin/macronode.js');
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const DURATION = Number(process.env.BENCH_DURATION_S ?? 3);
+let seq = 0;
+const nodeOpts = (cpu) => ({
+  ...(cpu !== undefined ? { cpu } : {}),
+  bin: BIN,
+  args: ['run', '--http-addr', '127.0.0.1:0', '--gateway-addr', '127.0.0.1:0', '--data-dir', scratchDir(`macronode-${++seq}`)],
+  env: { LOG_LEVEL: 'info', RON_CONFIG: '' },
+  timeoutMs: 20_000,
+});
+const json = async (url) => (await fetch(url)).json();
+const rssMiB = (pid) => {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+};
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+try {
+  const tool = await ensureLoadTool();
+  process.stderr.write(`${machine?.() ?? ''}\n`);
+
+  // 1. Cold start to ready (every plane).
+  // Pinned like every contender (host and its planes share one core), and on both cores as deployed.
+  const cold = await coldStart(() => nodeOpts(), 5);
+  const coldAll = await coldStart(() => nodeOpts('0-1'), 5);
+
+  // 2. Crash → ready again (first restart of kv), one fresh node per sample.
+  const crash = [];
+  for (let i = 0; i < 3; i++) {
+    const n = await startProgram(nodeOpts());
+    const pid = (await json(`${n.url}/api/v1/status`)).services.kv.pid;
+    const t0 = performance.now();
+    process.kill(pid, 'SIGKILL');
+    // Wait until the supervisor has seen the crash, then until kv is ready again.
+    for (;;) {
+      const s = (await json(`${n.url}/api/v1/status`)).services.kv;
+      if (s.restarts >= 1 && s.state === 'running') break;
+      await sleep(2);
+    }
+    crash.push(performance.now() - t0);
+    await n.stop();
+  }
+
+  // 3. Gateway overhead and 4. RSS at idle, on one node.
+  const n = await startProgram(nodeOpts());
+  const gw = String(n.ready.gateway_url);
+  await fetch(`${gw}/v1/kv/bench/k`, { method: 'PUT', body: 'x'.repeat(256) });
+  await sleep(1000);
+  const status = await json(`${n.url}/api/v1/status`);
+  const rss = [['macronode host (admin + gateway + supervisor)', n.pid]];
+  for (const [name, s] of Object.entries(status.services)) if (name !== 'gateway' && s.pid) rss.push([`plane ${name}`, s.pid]);
+  const rssRows = rss.map(([label, pid]) => [label, pid, rssMiB(pid)]);
+  const kvUrl = status.services.kv.url;
+  const results = await interleave(
+    [
+      { name: 'kv-direct', label: 'KV GET direct to the kv plane', url: kvUrl, path: '/v1/kv/bench/k' },
+      { name: 'kv-gateway', label: 'KV GET through the gateway', url: gw, path: '/v1/kv/bench/k' },
+    ],
+    { rounds: ROUNDS, durationS: DURATION, tool },
+  );
+  await n.stop();
+
+  const ratio = results[1].rps / results[0].rps;
+  const out = [
+    '## macronode',
+    '',
+    '| measure | value | budget |',
+    '|---|---|---|',
+    `| start → ready, every plane (median of ${cold.runs.length}, wall from spawn, pinned to one core) | ${cold.medianMs.toFixed(0)} ms (self-reported ${cold.selfReportedMs ?? 'n/a'} ms) | < 1500 ms |`,
+    `| start → ready, every plane, both cores (median of ${coldAll.runs.length}) | ${coldAll.medianMs.toFixed(0)} ms (self-reported ${coldAll.selfReportedMs ?? 'n/a'} ms) | < 1500 ms |`,
+    `| kill -9 kv → kv ready again (median of ${crash.length}, first restart incl. 100 ms min backoff) | ${median(crash).toFixed(0)} ms | < 1000 ms |`,
+    `| gateway overhead: KV GET via gateway / direct | ${ratio.toFixed(2)} | ≥ 0.60 |`,
+    '',
+    renderTable(results, { ratios: ['kv-direct'] }),
+    '',
+    '| process (idle) | pid | RSS MiB |',
+    '|---|---|---|',
+    ...rssRows.map(([l, p, r]) => `| ${l} | ${p} | ${r.toFixed(1)} |`),
+    `| **total** | | ${rssRows.reduce((a, r) => a + r[2], 0).toFixed(1)} |`,
+  ];
+  console.log(out.join('\n'));
+} finally {
+  await stopAll();
+}
