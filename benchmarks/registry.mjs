@@ -1,0 +1,229 @@
+#!/usr/bin/env node
+// svc-registry benchmark (issue 3, SPEC §6). Standalone; prints a markdown report to stdout.
+//   npx tsc -b && node benchmarks/registry.mjs
+//   BENCH_ROUNDS=5 BENCH_SECONDS=3 node benchmarks/registry.mjs
+// Measures: GET /registry/head vs bare node:http (interleaved, wrk pinned to another core), store-level
+// appends/s (memory, SQLite), Registry.commit/s (Ed25519 verify included) with 0 and 100 stream clients,
+// HTTP signed commits/s, one commit delivered to 1 000 stream clients, cold start, 50 000-entry replay.
+import { request } from 'node:http';
+import { dirname, join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import { coldStart, ensureLoadTool, interleave, machine, median, renderTable, scratchDir, startBare, startProgram, stopAll } from './lib/harness.mjs';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const BIN = join(root, 'packages/registry/bin/svc-registry.js');
+const reg = await import(join(root, 'packages/registry/dist/src/index.js'));
+const { createLogger } = await import(join(root, 'packages/kernel/dist/src/index.js'));
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
+const log = (s) => process.stderr.write(`${s}\n`);
+
+await reg.initChain();
+const key = reg.generateKeyFile();
+const sign = (payload, version) => reg.signBytes(key, reg.signedBytes({ registry: 'default', op: 'commit', payload_b3: payload, version }));
+const pct = (xs, p) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+};
+
+function sealed(count, start = 1, prev = 'b3:0') {
+  const out = [];
+  for (let v = start; v < start + count; v++) {
+    const e = reg.seal({ version: v, op: 'commit', payload_b3: `b3:bench${v}`, prev_b3: prev, committed_at: new Date().toISOString(), signatures: [] });
+    prev = e.entry_b3;
+    out.push(e);
+  }
+  return out;
+}
+
+/** Store level: seal (BLAKE3 over JCS) + append, sequential, like the single writer. */
+async function storeAppends(store, n) {
+  let prev = 'b3:0';
+  const t0 = performance.now();
+  for (let v = 1; v <= n; v++) {
+    const e = reg.seal({ version: v, op: 'commit', payload_b3: `b3:p${v}`, prev_b3: prev, committed_at: new Date().toISOString(), signatures: [] });
+    await store.append(e);
+    prev = e.entry_b3;
+  }
+  return n / ((performance.now() - t0) / 1000);
+}
+
+function sseClient(url, onEvent) {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { headers: { accept: 'text/event-stream' } }, (res) => {
+      let buf = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk) => {
+        buf += chunk;
+        let i;
+        while ((i = buf.indexOf('\n\n')) >= 0) {
+          const block = buf.slice(0, i);
+          buf = buf.slice(i + 2);
+          if (block.startsWith('event: commit')) onEvent(block);
+        }
+      });
+      resolve({ close: () => req.destroy() });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function inProcessRegistry(env = {}) {
+  const { config } = reg.loadRegistryConfig({
+    env: { REGISTRY_ADDR: '127.0.0.1:0', METRICS_ADDR: '127.0.0.1:0', AMNESIA: '1', SIGNER_ALLOWLIST: key.signer_id, SIG_THRESHOLD: '1', ...env },
+  });
+  return reg.startRegistry({ config, logger: createLogger('svc-registry', 'silent'), defaultCollectors: false });
+}
+
+/** Registry.commit (quorum check with one Ed25519 verify + seal + append + fan-out), signatures made up front. */
+async function coreCommits(r, n) {
+  const base = r.registry.head.version;
+  const sigs = Array.from({ length: n }, (_, i) => sign(`b3:c${base + i + 1}`, base + i + 1));
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) {
+    await r.registry.commit({ payload_b3: `b3:c${base + i + 1}`, signatures: [sigs[i]] });
+    if (i % 32 === 0) await new Promise((res) => setImmediate(res)); // let sockets drain, as HTTP would
+  }
+  return n / ((performance.now() - t0) / 1000);
+}
+
+async function main() {
+  const report = [];
+  const tool = await ensureLoadTool();
+
+  // 1. Read plane vs bare node:http, interleaved.
+  const bare = await startBare();
+  const head = await startProgram({ bin: BIN, args: ['--amnesia', '--bind', '127.0.0.1:0', '--admin-bind', '127.0.0.1:0', '--allow-signer', key.signer_id] });
+  for (let v = 1; v <= 10; v++) {
+    const res = await fetch(`${head.url}/registry/commit`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ payload_b3: `b3:h${v}`, signatures: [sign(`b3:h${v}`, v)] }) });
+    if (res.status !== 200) throw new Error(`preload commit: ${res.status}`);
+  }
+  const results = await interleave(
+    [
+      { name: 'bare', label: 'bare node:http JSON', url: bare.url, path: '/' },
+      { name: 'head', label: 'svc-registry GET /registry/head', url: head.url, path: '/registry/head' },
+      { name: 'version', label: 'svc-registry GET /v1/registry/version', url: head.url, path: '/v1/registry/version' },
+    ],
+    { rounds: ROUNDS, durationS: SECONDS, connections: 16, tool },
+  );
+  await Promise.all([bare.stop(), head.stop()]);
+  report.push(`### Read plane (16 connections, ${ROUNDS} interleaved rounds × ${SECONDS} s, medians)\n`);
+  report.push(renderTable(results, { ratios: ['bare'] }));
+
+  // 2. Store level appends.
+  const rows = [];
+  const memRates = [];
+  const sqlRates = [];
+  for (let i = 0; i < 3; i++) {
+    memRates.push(await storeAppends(new reg.MemoryStore(), 50_000));
+    const d = scratchDir(`store${i}`);
+    mkdirSync(d, { recursive: true });
+    const s = new reg.SqliteStore(join(d, 'r.db'));
+    sqlRates.push(await storeAppends(s, 2_000));
+    await s.close();
+  }
+  rows.push(['store append (seal + append), memory', `${median(memRates).toFixed(0)} /s`]);
+  rows.push(['store append (seal + append), SQLite WAL synchronous=FULL', `${median(sqlRates).toFixed(0)} /s`]);
+
+  // 3. Registry.commit with 0 and 100 stream clients (in one process: clients cost CPU here too).
+  {
+    const r = await inProcessRegistry({ REGISTRY_SSE__MAX_CLIENTS: '2000' });
+    const zero = await coreCommits(r, 3000);
+    let received = 0;
+    const clients = await Promise.all(Array.from({ length: 100 }, () => sseClient(`${r.apiUrl}/registry/stream`, () => received++)));
+    const hundred = await coreCommits(r, 3000);
+    const deadline = Date.now() + 20_000;
+    while (received < 100 * 3000 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 20));
+    for (const c of clients) c.close();
+    rows.push(['Registry.commit (1 Ed25519 verify each), 0 stream clients', `${zero.toFixed(0)} /s`]);
+    rows.push(['Registry.commit, 100 stream clients attached (same process)', `${hundred.toFixed(0)} /s (delivered ${received}/${100 * 3000})`]);
+    await r.close(1000);
+  }
+
+  // 4. HTTP signed commits/s (client signs too; 4 pipelines racing is pointless: versions are serial).
+  for (const [label, args] of [
+    ['memory', ['--amnesia']],
+    ['SQLite', ['--db', join(scratchDir('http'), 'r.db')]],
+  ]) {
+    const p = await startProgram({ bin: BIN, args: [...args, '--bind', '127.0.0.1:0', '--admin-bind', '127.0.0.1:0', '--allow-signer', key.signer_id] });
+    const n = 1500;
+    const bodies = Array.from({ length: n }, (_, i) => JSON.stringify({ payload_b3: `b3:x${i + 1}`, signatures: [sign(`b3:x${i + 1}`, i + 1)] }));
+    const t0 = performance.now();
+    for (const body of bodies) {
+      const res = await fetch(`${p.url}/registry/commit`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      if (res.status !== 200) throw new Error(`commit ${res.status}`);
+      await res.arrayBuffer();
+    }
+    rows.push([`HTTP POST /registry/commit sequential, ${label}`, `${(n / ((performance.now() - t0) / 1000)).toFixed(0)} /s`]);
+    await p.stop();
+  }
+
+  // 5. One commit delivered to 1 000 stream clients (registry in its own process).
+  {
+    const p = await startProgram({ bin: BIN, args: ['--amnesia', '--bind', '127.0.0.1:0', '--admin-bind', '127.0.0.1:0', '--allow-signer', key.signer_id], env: { REGISTRY_SSE__MAX_CLIENTS: '2000' } });
+    const lat = [];
+    let t0 = 0;
+    const clients = [];
+    for (let i = 0; i < 1000; i += 100)
+      clients.push(...(await Promise.all(Array.from({ length: 100 }, () => sseClient(`${p.url}/registry/stream`, () => lat.push(performance.now() - t0))))));
+    await new Promise((res) => setTimeout(res, 300));
+    const all = [];
+    for (let v = 1; v <= 5; v++) {
+      lat.length = 0;
+      const body = JSON.stringify({ payload_b3: `b3:fan${v}`, signatures: [sign(`b3:fan${v}`, v)] });
+      t0 = performance.now();
+      const res = await fetch(`${p.url}/registry/commit`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      await res.arrayBuffer();
+      const deadline = Date.now() + 10_000;
+      while (lat.length < 1000 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      all.push(pct(lat, 99));
+    }
+    for (const c of clients) c.close();
+    rows.push(['one commit → 1 000 stream clients, p99 delivery (commit sent → event parsed)', `${median(all).toFixed(1)} ms (median of 5)`]);
+    await p.stop();
+  }
+
+  // 6. Cold start and 50 000-entry replay.
+  const cold = await coldStart(() => ({ bin: BIN, args: ['--amnesia', '--bind', '127.0.0.1:0', '--admin-bind', '127.0.0.1:0', '--allow-signer', key.signer_id] }), 7);
+  rows.push(['cold start to ready (spawn → ready line), amnesia', `${cold.medianMs.toFixed(0)} ms (self-reported ${cold.selfReportedMs} ms)`]);
+  {
+    const d = scratchDir('replay');
+    mkdirSync(d, { recursive: true });
+    const path = join(d, 'r.db');
+    await new reg.SqliteStore(path).close();
+    const db = new Database(path);
+    const ins = db.prepare('INSERT INTO registry_log (version, op, entry) VALUES (?, ?, ?)');
+    db.transaction(() => {
+      for (const e of sealed(50_000)) ins.run(e.version, e.op, reg.canonicalJson(e));
+    })();
+    db.close();
+    const times = [];
+    for (let i = 0; i < 3; i++) {
+      const s = new reg.SqliteStore(path);
+      const t0 = performance.now();
+      await reg.Registry.open(s, { registryId: 'default', signers: [key.signer_id], threshold: 1 });
+      times.push(performance.now() - t0);
+      await s.close();
+    }
+    rows.push(['boot replay + chain verification of 50 000 entries (SQLite)', `${median(times).toFixed(0)} ms`]);
+    const c = await coldStart(() => ({ bin: BIN, args: ['--db', path, '--bind', '127.0.0.1:0', '--admin-bind', '127.0.0.1:0', '--allow-signer', key.signer_id] }), 3);
+    rows.push(['cold start to ready with a 50 000-entry SQLite log', `${c.medianMs.toFixed(0)} ms`]);
+  }
+
+  report.push('\n### Writes, stream, start-up\n');
+  report.push('| measurement | result |\n|---|---|');
+  for (const [a, b] of rows) report.push(`| ${a} | ${b} |`);
+  const by = Object.fromEntries(results.map((r) => [r.name, r]));
+  report.push(`\nhead/bare ratio: ${(by.head.rps / by.bare.rps).toFixed(2)} (budget ≥ 0.70); head p99 ${by.head.p99.toFixed(3)} ms (budget < 5 ms)`);
+  report.push(`\nMachine: ${JSON.stringify(machine())}`);
+  process.stdout.write(`## svc-registry benchmark\n\n${report.join('\n')}\n`);
+}
+
+try {
+  await main();
+} finally {
+  await stopAll();
+}
