@@ -65,13 +65,26 @@ export function apiRoutes(app: FastifyInstance, o: ApiRoutesOptions): void {
     done();
   };
 
-  const head = (_req: FastifyRequest, reply: FastifyReply): void => {
-    void reply.send(reg.head);
+  // Hot read routes: no guards (nothing to wait for), JSON serialized once per head change.
+  let cachedFor = -1;
+  let headJson = '';
+  let versionJson = '';
+  const refresh = (): void => {
+    const h = reg.head;
+    if (h.version === cachedFor) return;
+    cachedFor = h.version;
+    headJson = JSON.stringify(h);
+    versionJson = `{"version":${h.version}}`;
   };
-  app.get('/registry/head', { onRequest: readGuard }, head);
-  app.get('/v1/registry/head', { onRequest: readGuard }, head);
-  app.get('/v1/registry/version', { onRequest: readGuard }, (_req, reply) => {
-    void reply.send({ version: reg.head.version });
+  const head = (_req: FastifyRequest, reply: FastifyReply): void => {
+    refresh();
+    void reply.type('application/json; charset=utf-8').send(headJson);
+  };
+  app.get('/registry/head', head);
+  app.get('/v1/registry/head', head);
+  app.get('/v1/registry/version', (_req, reply) => {
+    refresh();
+    void reply.type('application/json; charset=utf-8').send(versionJson);
   });
 
   app.post('/registry/commit', { onRequest: [writeGuard, readOnly] }, async (req) => {
