@@ -120,7 +120,7 @@ export class StreamHub {
     const client = new StreamClient(reply.raw, Math.min(start, head), {
       maxEvents: this.#o.clientBuffer,
       maxBytes: this.#o.clientBufferBytes,
-      headers: { ...headers, 'x-request-id': req.id },
+      headers: { ...headers, 'x-request-id': req.id, 'x-corr-id': req.id },
       onOverflow: (c) => this.#drop(c),
       onClose: (c) => this.#gone(c),
     });

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { sseConnect, waitFor, type SseEvent } from '@ron/testkit';
-import { MemoryStore } from '../src/index.js';
+import { MemoryStore, type LogEntry, type LogStore } from '../src/index.js';
 import { json, startTestRegistry, type ErrorBody } from './helpers.js';
 
 const commits = (events: SseEvent[]): number[] => events.filter((e) => e.event === 'commit').map((e) => Number(e.id));
@@ -98,6 +98,69 @@ test('resume while commits land during the replay: no gap, no duplicate', async 
     await writer;
     await c.next((e) => e.id === '650', 15_000);
     assert.deepEqual(commits(c.events), range(1, 650));
+    c.close();
+  } finally {
+    await r.close();
+  }
+});
+
+/** A store whose reads can be held open, to land commits in the middle of a replay. */
+class GatedStore implements LogStore {
+  readonly kind = 'memory' as const;
+  readonly location = 'gated';
+  readonly inner = new MemoryStore();
+  #gate: Promise<void> | undefined;
+  #open: (() => void) | undefined;
+  waiting = 0;
+  hold(): void {
+    this.#gate = new Promise((r) => (this.#open = r));
+  }
+  release(): void {
+    this.#gate = undefined;
+    this.#open?.();
+  }
+  append(e: LogEntry): Promise<void> {
+    return this.inner.append(e);
+  }
+  async range(after: number, limit: number): Promise<LogEntry[]> {
+    if (this.#gate !== undefined) {
+      this.waiting++;
+      await this.#gate;
+    }
+    return this.inner.range(after, limit);
+  }
+  get(v: number): Promise<LogEntry | undefined> {
+    return this.inner.get(v);
+  }
+  last(): Promise<LogEntry | undefined> {
+    return this.inner.last();
+  }
+  floor(): number {
+    return this.inner.floor();
+  }
+  isOpen(): boolean {
+    return this.inner.isOpen();
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+test('deterministic: commits that land while the replay read is in flight are delivered once, in order', async () => {
+  const store = new GatedStore();
+  const r = await startTestRegistry({ READ_CACHE_CAP: '0' }, { threshold: 1, store });
+  try {
+    for (let i = 1; i <= 5; i++) assert.equal((await r.commit(`b3:g${i}`)).status, 200);
+    store.hold();
+    const c = await sseConnect(`${r.apiUrl}/registry/stream?from=2`);
+    await waitFor(() => store.waiting === 1);
+    // The replay is parked inside its store read: commit 6..8 now.
+    for (let i = 6; i <= 8; i++) assert.equal((await r.commit(`b3:g${i}`)).status, 200);
+    store.release();
+    await c.next((e) => e.id === '8');
+    await r.commit('b3:g9');
+    await c.next((e) => e.id === '9');
+    assert.deepEqual(commits(c.events), [3, 4, 5, 6, 7, 8, 9]);
     c.close();
   } finally {
     await r.close();
