@@ -134,3 +134,39 @@ test('a hung plane (no heartbeats) is killed and restarted', async () => {
     dir.remove();
   }
 });
+
+test('chaos: planes killed in a loop end running or failed exactly as the policy says', async () => {
+  const n = await startNode({
+    env: { RON_SUPERVISOR__MAX_RESTARTS: '3', RON_SUPERVISOR__BACKOFF_MIN: '20ms', RON_SUPERVISOR__BACKOFF_MAX: '100ms' },
+  });
+  try {
+    // kv: killed 4 times as soon as it is back → the 4th crash exceeds 3 restarts in the window.
+    for (let i = 0; i < 4; i++) {
+      const pid = await waitFor(async () => {
+        const s = await planeStatus(n.admin, 'kv');
+        return s.state === 'running' ? s.pid : null;
+      }, 10_000);
+      process.kill(pid!, 'SIGKILL');
+      await waitFor(async () => (await planeStatus(n.admin, 'kv')).pid !== pid, 5000);
+    }
+    // registry: killed twice → within budget, running again.
+    for (let i = 0; i < 2; i++) {
+      const pid = await waitFor(async () => {
+        const s = await planeStatus(n.admin, 'registry');
+        return s.state === 'running' ? s.pid : null;
+      }, 10_000);
+      process.kill(pid!, 'SIGKILL');
+      await waitFor(async () => (await planeStatus(n.admin, 'registry')).pid !== pid, 5000);
+    }
+    await waitFor(async () => (await planeStatus(n.admin, 'kv')).state === 'failed', 10_000);
+    await waitFor(async () => (await planeStatus(n.admin, 'registry')).state === 'running', 10_000);
+    assert.equal((await planeStatus(n.admin, 'kv')).restarts, 3);
+    assert.equal((await planeStatus(n.admin, 'registry')).restarts, 2);
+    assert.equal(await metricValue(n.admin, 'service_restarts_total{service="kv"}'), 3);
+    assert.equal(await metricValue(n.admin, 'service_up{service="kv"}'), 0);
+    assert.equal(await metricValue(n.admin, 'service_up{service="registry"}'), 1);
+    assert.equal((await fetch(`${n.admin}/readyz`)).status, 503);
+  } finally {
+    await n.stop();
+  }
+});

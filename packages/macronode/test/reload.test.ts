@@ -70,6 +70,20 @@ test('reload: live keys applied, a plane setting restarts only that plane, a bad
     process.kill(n.prog.pid, 'SIGHUP');
     await waitFor(async () => (await status()).log_level === 'warn', 5000);
     assert.equal((await status()).last_reload?.source, 'SIGHUP');
+
+    // 6. Disabling a plane stops it (gateway 404, gone from readiness); enabling starts it again.
+    writeFileSync(file, 'log_level = "warn"\nservices = ["registry"]\n[kv]\nstorage_engine = "mem"\n');
+    r = await reload();
+    assert.equal(r.status, 200);
+    assert.deepEqual(((await r.json()) as { applied: string[] }).applied, ['services']);
+    assert.equal((await fetch(`${n.gateway}/v1/kv/demo/x`)).status, 404);
+    const ready = (await (await fetch(`${n.admin}/readyz`)).json()) as { ready: boolean; deps: Record<string, boolean> };
+    assert.equal(ready.ready, true);
+    assert.equal('kv' in ready.deps, false);
+    writeFileSync(file, 'log_level = "warn"\nservices = ["registry", "kv"]\n[kv]\nstorage_engine = "mem"\n');
+    assert.equal((await reload()).status, 200);
+    await waitFor(async () => (await fetch(`${n.admin}/readyz/kv`)).status === 200, 10_000);
+    assert.equal((await fetch(`${n.gateway}/v1/kv/demo/x`)).status, 404, 'kv answers again (key absent in the fresh mem store)');
   } finally {
     sse.close();
     await n.stop();
