@@ -1,5 +1,5 @@
 import { ApiError, SseStream, TokenBucket, buildInfo, createServer, guards, methodNotAllowed, sendError } from '@ron/kernel';
-import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, FastifyServerFactory, onRequestHookHandler } from 'fastify';
 import { authorize } from './auth.js';
 import type { Macronode } from './node.js';
 
@@ -10,7 +10,7 @@ const NODE_MIN = '20.0.0';
  * token configured, a loopback *socket* address). Every route carries the admin rate limit; all but
  * the event stream carry the write timeout.
  */
-export function createAdmin(node: Macronode): { app: FastifyInstance; metricsOnly(): FastifyInstance } {
+export function createAdmin(node: Macronode, serverFactory?: FastifyServerFactory): { app: FastifyInstance; metricsOnly(): FastifyInstance } {
   const cfg = node.config;
   const m = node.metrics;
   const app = createServer({
@@ -18,6 +18,7 @@ export function createAdmin(node: Macronode): { app: FastifyInstance; metricsOnl
     metrics: m.http,
     keepAliveTimeoutMs: cfg.idle_timeout,
     requestTimeoutMs: cfg.read_timeout,
+    ...(serverFactory ? { serverFactory } : {}),
   });
   // Admin POSTs carry no meaningful body; accept (and ignore) any small one.
   app.removeAllContentTypeParsers();

@@ -5,7 +5,7 @@ import {
   sendError,
   type Logger,
 } from '@ron/kernel';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, FastifyServerFactory } from 'fastify';
 import type { Readable } from 'node:stream';
 import { Pool } from 'undici';
 import type { MacronodeConfig } from './config.js';
@@ -34,6 +34,8 @@ export interface GatewayOptions {
   logger: Logger;
   metrics: MacronodeMetrics;
   supervisor: Supervisor;
+  /** HTTPS listener factory when TLS is configured. */
+  serverFactory?: FastifyServerFactory | undefined;
 }
 
 /**
@@ -49,6 +51,7 @@ export function createGateway(o: GatewayOptions): { app: FastifyInstance; close(
     keepAliveTimeoutMs: cfg.idle_timeout,
     requestTimeoutMs: cfg.read_timeout,
     maxParamLength: 2048,
+    ...(o.serverFactory ? { serverFactory: o.serverFactory } : {}),
   });
   const pools = new Map<string, Pool>();
   const poolFor = (url: string): Pool => {

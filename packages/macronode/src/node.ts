@@ -1,4 +1,6 @@
-import { ConfigError, buildInfo, closeWithGrace, listen, parseAddr, type Logger } from '@ron/kernel';
+import { ConfigError, buildInfo, closeWithGrace, isLoopbackHost, listen, parseAddr, type Logger } from '@ron/kernel';
+import type { SecureContextOptions } from 'node:tls';
+import { httpsFactory, readTls, swapTls } from './tls.js';
 import type { FastifyInstance } from 'fastify';
 import { fileURLToPath } from 'node:url';
 import { createAdmin } from './admin.js';
@@ -93,9 +95,16 @@ export class Macronode {
   async start(): Promise<void> {
     const c = this.#cfg;
     // 1. Admin first: truthful /readyz (503) while planes come up.
-    const admin = createAdmin(this);
+    const adminTls = httpsFactory(c, 'admin');
+    const gatewayTls = httpsFactory(c, 'gateway');
+    if (adminTls === undefined && c.admin_token === '' && !isLoopbackHost((parseAddr(c.http_addr) as { host: string }).host))
+      this.log.warn(
+        { http_addr: c.http_addr },
+        'the admin plane listens on a non-loopback address without TLS and without admin_token: POST routes refuse every caller (403); set admin_token and tls.admin.*',
+      );
+    const admin = createAdmin(this, adminTls);
     this.#admin = admin.app;
-    this.#adminUrl = await listen(admin.app, parseAddr(c.http_addr)!);
+    this.#adminUrl = await listen(admin.app, parseAddr(c.http_addr)!, adminTls ? 'https' : 'http');
     if (c.metrics_addr !== '') {
       this.#metricsApp = admin.metricsOnly();
       this.#metricsUrl = await listen(this.#metricsApp, parseAddr(c.metrics_addr)!);
@@ -113,8 +122,14 @@ export class Macronode {
     // 3. Planes, in table order (their reverse is the shutdown order).
     for (const name of PLANE_NAMES) if (c.services.includes(name)) this.supervisor.add(name);
     // 4. Gateway: bound now, answers 503 NotReady for planes still starting.
-    this.#gateway = createGateway({ config: () => this.#cfg, logger: this.log, metrics: this.metrics, supervisor: this.supervisor });
-    this.#gatewayUrl = await listen(this.#gateway.app, parseAddr(c.gateway_addr)!);
+    this.#gateway = createGateway({
+      config: () => this.#cfg,
+      logger: this.log,
+      metrics: this.metrics,
+      supervisor: this.supervisor,
+      serverFactory: gatewayTls,
+    });
+    this.#gatewayUrl = await listen(this.#gateway.app, parseAddr(c.gateway_addr)!, gatewayTls ? 'https' : 'http');
     this.#gatewayOpen = true;
     this.metrics.up.set({ service: 'gateway' }, 1);
     await this.supervisor.waitCriticalReady(c['supervisor.start_timeout'] + 5000);
@@ -212,7 +227,27 @@ export class Macronode {
     }
     const old = this.#cfg;
     const plan = planReload(old, next.config);
-    const changed = plan.applied.length + plan.restartRequired.length + plan.restarted.length > 0;
+    // TLS: re-read certificates (also when the paths did not change: files rotated in place) before
+    // anything is applied, so an unreadable file rejects the whole reload.
+    const swaps: [FastifyInstance, SecureContextOptions][] = [];
+    try {
+      for (const [l, app] of [['admin', this.#admin], ['gateway', this.#gateway?.app]] as const) {
+        if (app === undefined || (old[`tls.${l}.cert`] === '') !== (next.config[`tls.${l}.cert`] === '')) continue;
+        const opts = readTls(next.config, l);
+        if (opts !== undefined) swaps.push([app, opts]);
+      }
+    } catch (err) {
+      const message = (err as Error).message;
+      this.#lastReload = { at, source, ok: false, version: this.#version, error: message };
+      this.log.error({ event: 'reload_rejected', source }, `reload rejected, old config keeps running: ${message}`);
+      return { ok: false, message };
+    }
+    for (const [app, opts] of swaps) swapTls(app.server, opts);
+    for (const [app] of swaps) {
+      const l = app === this.#admin ? 'tls.admin' : 'tls.gateway';
+      if (!plan.applied.some((k) => k.startsWith(`${l}.`))) plan.applied.push(l);
+    }
+    const changed = plan.applied.length + plan.restartRequired.length + plan.restarted.length + swaps.length > 0;
     const eff = effectiveAfterReload(old, next.config, plan);
     for (const w of next.warnings) this.log.warn(w);
     this.#cfg = eff;

@@ -31,6 +31,17 @@ const RESTART_REQUIRED = new Set([
   'supervisor.heartbeat_interval',
 ]);
 
+/** TLS on/off or mTLS on/off needs a new listener; swapping files on a TLS listener is live. */
+function tlsModeChanged(old: MacronodeConfig, next: MacronodeConfig, key: string): boolean {
+  const m = /^tls\.(admin|gateway)\./.exec(key);
+  if (!m) return false;
+  const l = m[1] as 'admin' | 'gateway';
+  return (
+    (old[`tls.${l}.cert`] === '') !== (next[`tls.${l}.cert`] === '') ||
+    (old[`tls.${l}.client_ca`] === '') !== (next[`tls.${l}.client_ca`] === '')
+  );
+}
+
 const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
 
 /**
@@ -43,7 +54,7 @@ export function planReload(old: MacronodeConfig, next: MacronodeConfig): ReloadP
   const plan: ReloadPlan = { applied: [], restarted: [], restartRequired: [], enable: [], disable: [] };
   for (const k of Object.keys(n)) {
     if (same(o[k], n[k])) continue;
-    if (RESTART_REQUIRED.has(k) || k.startsWith('tls.')) plan.restartRequired.push(k);
+    if (RESTART_REQUIRED.has(k) || tlsModeChanged(old, next, k)) plan.restartRequired.push(k);
     else plan.applied.push(k);
   }
   const eff = effectiveAfterReload(old, next, plan) as Record<string, unknown>;
