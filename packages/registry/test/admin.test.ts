@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { ConfigError } from '@ron/kernel';
 import { tempDir } from '@ron/testkit';
-import { generateKeyFile, loadRegistryConfig } from '../src/index.js';
+import { MemoryStore, generateKeyFile, loadRegistryConfig, type LogEntry } from '../src/index.js';
 import { json, startTestRegistry, type ErrorBody } from './helpers.js';
 
 const dir = tempDir('ron-registry-admin-');
@@ -180,6 +180,46 @@ test('--uds also serves the API plane on a unix socket', async () => {
       req.end();
     });
     assert.equal((JSON.parse(body) as { version: number }).version, 0);
+  } finally {
+    await r.close();
+  }
+});
+
+/** A memory store whose appends can be made to fail (a full or broken disk). */
+class FlakyStore extends MemoryStore {
+  failing = false;
+  override append(e: LogEntry): Promise<void> {
+    return this.failing ? Promise.reject(new Error('SQLITE_FULL: database or disk is full')) : super.append(e);
+  }
+}
+
+test('a failing store: commit is 503 StoreUnavailable and not applied; readiness stays up with degraded and write_ready false; recovery clears it', async () => {
+  const store = new FlakyStore();
+  const r = await startTestRegistry({}, { threshold: 1, store });
+  try {
+    assert.equal((await r.commit('b3:one')).status, 200);
+    store.failing = true;
+    const res = await r.commit('b3:two');
+    assert.equal(res.status, 503);
+    const body = await json<ErrorBody>(res);
+    assert.equal(body.error.code, 'StoreUnavailable');
+    assert.doesNotMatch(body.error.message, /SQLITE|disk/);
+    assert.equal(r.registry.head.version, 1);
+    const ready = await fetch(`${r.adminUrl}/readyz`);
+    assert.equal(ready.status, 200);
+    const rb = await json(ready);
+    assert.equal(rb.degraded, true);
+    assert.equal(rb.write_ready, false);
+    assert.equal((await fetch(`${r.apiUrl}/registry/1`)).status, 200);
+    store.failing = false;
+    const ok = await r.commit('b3:two');
+    assert.equal(ok.status, 200);
+    assert.equal((await json<{ version: number }>(ok)).version, 2);
+    const after = await json(await fetch(`${r.adminUrl}/readyz`));
+    assert.equal(after.degraded, false);
+    assert.equal(after.write_ready, true);
+    const m = await (await fetch(`${r.adminUrl}/metrics`)).text();
+    assert.match(m, /^registry_commits_total\{result="store_error"\} 1$/m);
   } finally {
     await r.close();
   }
