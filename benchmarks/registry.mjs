@@ -143,6 +143,51 @@ async function main() {
     await r.close(1000);
   }
 
+  // 3b. Store-level appends (no signature check) fanned out to 100 stream clients in another process.
+  {
+    const { createApiApp } = await import(join(root, 'packages/registry/dist/src/app.js'));
+    const { Readiness, listen, parseAddr } = await import(join(root, 'packages/kernel/dist/src/index.js'));
+    const { config } = reg.loadRegistryConfig({ env: { AMNESIA: '1', SIGNER_ALLOWLIST: key.signer_id, SIG_THRESHOLD: '1', REGISTRY_SSE__MAX_CLIENTS: '2000' } });
+    const results = [];
+    for (const clientsN of [0, 100]) {
+      const { registry } = await reg.Registry.open(new reg.MemoryStore(), { registryId: 'default', signers: [key.signer_id], threshold: 1, readCacheCap: 0 });
+      const metrics = new reg.RegistryMetrics({ defaultCollectors: false });
+      const { api, hub } = createApiApp({ config, logger: createLogger('svc-registry', 'silent'), metrics, readiness: new Readiness(), registry, mode: 'truthful' });
+      const url = await listen(api, parseAddr('127.0.0.1:0'));
+      const N = 50_000;
+      let child;
+      if (clientsN > 0) {
+        const script = `
+          const http = require('node:http');
+          let got = 0, open = 0; const want = ${clientsN} * ${N};
+          for (let i = 0; i < ${clientsN}; i++) http.get('${url}/registry/stream', { headers: { accept: 'text/event-stream' } }, (res) => {
+            if (++open === ${clientsN}) console.log('ready');
+            res.setEncoding('utf8');
+            res.on('data', (c) => { let i = -1; while ((i = c.indexOf('event: commit', i + 1)) >= 0) got++; if (got >= want) { console.log('done ' + got); process.exit(0); } });
+          });`;
+        const { spawn } = await import('node:child_process');
+        child = spawn('taskset', ['-c', '1', process.execPath, '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+        await new Promise((res) => child.stdout.once('data', res));
+        await new Promise((res) => setTimeout(res, 200));
+      }
+      const done = child ? new Promise((res) => child.stdout.on('data', (d) => String(d).includes('done') && res())) : Promise.resolve();
+      const t0 = performance.now();
+      for (let i = 1; i <= N; i++) {
+        await registry.appendGoverned({ op: 'signers', payload_b3: `b3:s${i}`, body: null, signatures: [] });
+        if (i % 64 === 0) await new Promise((res) => setImmediate(res));
+      }
+      const appendMs = performance.now() - t0;
+      await Promise.race([done, new Promise((res) => setTimeout(res, 60_000))]);
+      const deliveredMs = performance.now() - t0;
+      child?.kill('SIGTERM');
+      hub.close();
+      await api.close();
+      results.push([clientsN, N / (appendMs / 1000), N / (deliveredMs / 1000)]);
+    }
+    for (const [n, a, d] of results)
+      rows.push([`store-level append + chain + fan-out, ${n} stream clients${n ? ' (clients in another process)' : ''}`, `${a.toFixed(0)} /s appended${n ? `, all ${n}×50 000 events delivered at ${d.toFixed(0)} entries/s` : ''}`]);
+  }
+
   // 4. HTTP signed commits/s (client signs too; 4 pipelines racing is pointless: versions are serial).
   for (const [label, args] of [
     ['memory', ['--amnesia']],

@@ -31,11 +31,12 @@ async function main() {
   }
 
   const contenders = [
-    { name: 'bare', label: 'bare node:http JSON', url: bare.url, path: '/' },
-    { name: 'healthz', label: 'micronode GET /healthz', url: mem.url, path: '/healthz' },
-    { name: 'readyz', label: 'micronode GET /readyz', url: mem.url, path: '/readyz' },
+    { name: 'bare', label: 'bare node:http JSON', url: bare.url, pid: bare.pid, path: '/' },
+    { name: 'healthz', pid: mem.pid, label: 'micronode GET /healthz', url: mem.url, path: '/healthz' },
+    { name: 'readyz', pid: mem.pid, label: 'micronode GET /readyz', url: mem.url, path: '/readyz' },
     {
       name: 'reject415',
+      pid: mem.pid,
       label: 'hot reject: PUT gzip → 415',
       url: mem.url,
       method: 'PUT',
@@ -43,10 +44,10 @@ async function main() {
       headers: { 'Content-Encoding': 'gzip' },
       body: 'x',
     },
-    { name: 'get_mem', label: 'KV GET 256 B (mem)', url: mem.url, path: '/v1/kv/bench/k256' },
-    { name: 'get_sqlite', label: 'KV GET 256 B (sqlite)', url: sql.url, path: '/v1/kv/bench/k256' },
-    { name: 'put_mem', label: 'KV PUT 256 B unique (mem)', url: mem.url, method: 'PUT', path: '/v1/kv/wbench/k', uniqueBody: true, bodySize: 256 },
-    { name: 'put_sqlite', label: 'KV PUT 256 B unique (sqlite)', url: sql.url, method: 'PUT', path: '/v1/kv/wbench/k', uniqueBody: true, bodySize: 256 },
+    { name: 'get_mem', pid: mem.pid, label: 'KV GET 256 B (mem)', url: mem.url, path: '/v1/kv/bench/k256' },
+    { name: 'get_sqlite', pid: sql.pid, label: 'KV GET 256 B (sqlite)', url: sql.url, path: '/v1/kv/bench/k256' },
+    { name: 'put_mem', pid: mem.pid, label: 'KV PUT 256 B unique (mem)', url: mem.url, method: 'PUT', path: '/v1/kv/wbench/k', uniqueBody: true, bodySize: 256 },
+    { name: 'put_sqlite', pid: sql.pid, label: 'KV PUT 256 B unique (sqlite)', url: sql.url, method: 'PUT', path: '/v1/kv/wbench/k', uniqueBody: true, bodySize: 256 },
   ];
   const results = await interleave(contenders, { rounds: ROUNDS, durationS: SECONDS, connections: CONNS, tool });
   await Promise.all([bare.stop(), mem.stop(), sql.stop()]);

@@ -8,7 +8,7 @@
 //   const results = await interleave([{ name: 'bare', url: bare.url, path: '/' }, ...], { rounds: 5, tool });
 //   console.log(renderTable(results, { baseline: 'bare' }));
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -158,11 +158,37 @@ export function parseWrk(out) {
   const p99 = toMs(/^\s+99%\s+(\S+)/m.exec(out)?.[1] ?? '');
   const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
   const sockErr = /Socket errors: (.*)/.exec(out)?.[1];
-  return { rps, p50, p99, non2xx, errors: sockErr ?? null };
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
+  return { rps, p50, p99, non2xx, errors: sockErr ?? null, requests };
 }
 
-/** One load run against one contender; returns { rps, p50, p99, non2xx, errors }. */
-export function measure(c, { tool = 'wrk', durationS = 3, connections = 16, threads = 1 } = {}) {
+const CLK_TCK = 100; // Linux USER_HZ for /proc/<pid>/stat
+
+/** CPU seconds (user + system) a process has used so far, from /proc; NaN where unavailable. */
+export function cpuSeconds(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / CLK_TCK;
+  } catch {
+    return NaN;
+  }
+}
+
+/**
+ * One load run against one contender; returns { rps, p50, p99, non2xx, errors, cpuUs }. With
+ * `c.pid`, `cpuUs` is the server's CPU time per request in µs: on a shared, noisy machine it tracks
+ * the server's own cost even when the load generator is starved.
+ */
+export function measure(c, opts = {}) {
+  const cpu0 = c.pid ? cpuSeconds(c.pid) : NaN;
+  const r = measureLoad(c, opts);
+  const cpu1 = c.pid ? cpuSeconds(c.pid) : NaN;
+  r.cpuUs = r.requests > 0 ? ((cpu1 - cpu0) * 1e6) / r.requests : NaN;
+  return r;
+}
+
+function measureLoad(c, { tool = 'wrk', durationS = 3, connections = 16, threads = 1 } = {}) {
   const url = new URL(c.url);
   if (tool === 'wrk') {
     const script = join(scratch, `${c.name.replace(/[^a-z0-9]+/gi, '_')}.lua`);
@@ -182,7 +208,7 @@ export function measure(c, { tool = 'wrk', durationS = 3, connections = 16, thre
     `${url.origin}${c.uniqueBody ? `${c.path}0` : c.path}`,
   ]);
   const j = JSON.parse(execFileSync(cmd, argv, { encoding: 'utf8', maxBuffer: 1 << 22 }));
-  return { rps: j.requests.average, p50: j.latency.p50, p99: j.latency.p99, non2xx: j.non2xx ?? 0, errors: j.errors || null };
+  return { rps: j.requests.average, p50: j.latency.p50, p99: j.latency.p99, non2xx: j.non2xx ?? 0, errors: j.errors || null, requests: j.requests.total };
 }
 
 export function median(xs) {
@@ -207,7 +233,7 @@ export async function interleave(contenders, { rounds = 5, durationS = 3, warmup
       await c.before?.();
       const m = measure(c, { tool, durationS, connections });
       runs.get(c.name).push(m);
-      log(`round ${r}/${rounds} ${c.name.padEnd(22)} ${m.rps.toFixed(0).padStart(7)} req/s  p50 ${m.p50.toFixed(3)} ms  p99 ${m.p99.toFixed(3)} ms${m.non2xx ? `  non-2xx ${m.non2xx}` : ''}${m.errors ? `  errors: ${m.errors}` : ''}`);
+      log(`round ${r}/${rounds} ${c.name.padEnd(22)} ${m.rps.toFixed(0).padStart(7)} req/s  p50 ${m.p50.toFixed(3)} ms  p99 ${m.p99.toFixed(3)} ms  cpu ${m.cpuUs.toFixed(1)} µs/req${m.non2xx ? `  non-2xx ${m.non2xx}` : ''}${m.errors ? `  errors: ${m.errors}` : ''}`);
     }
   }
   return contenders.map((c) => {
@@ -219,6 +245,7 @@ export async function interleave(contenders, { rounds = 5, durationS = 3, warmup
       rps: median(rs.map((x) => x.rps)),
       p50: median(rs.map((x) => x.p50)),
       p99: median(rs.map((x) => x.p99)),
+      cpuUs: median(rs.map((x) => x.cpuUs)),
       non2xx: rs.reduce((a, x) => a + x.non2xx, 0),
     };
   });
@@ -242,10 +269,19 @@ export async function coldStart(opts, n = 7) {
 export function renderTable(results, { ratios = [] } = {}) {
   const by = new Map(results.map((r) => [r.name, r]));
   const refs = ratios.length ? ratios : [];
-  const head = ['contender', 'req/s (median)', 'p50 ms', 'p99 ms', ...refs.map((x) => `vs ${x}`)];
+  const head = ['contender', 'req/s (median)', 'p50 ms', 'p99 ms', ...refs.map((x) => `vs ${x}`), 'server CPU µs/req', ...refs.map((x) => `CPU-based vs ${x}`)];
   const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
   for (const r of results) {
-    const cells = [r.label, r.rps.toFixed(0), r.p50.toFixed(3), r.p99.toFixed(3), ...refs.map((x) => (by.get(x) ? `${(r.rps / by.get(x).rps).toFixed(2)}` : ''))];
+    const cells = [
+      r.label,
+      r.rps.toFixed(0),
+      r.p50.toFixed(3),
+      r.p99.toFixed(3),
+      ...refs.map((x) => (by.get(x) ? `${(r.rps / by.get(x).rps).toFixed(2)}` : '')),
+      Number.isFinite(r.cpuUs) ? r.cpuUs.toFixed(1) : 'n/a',
+      // Throughput a saturated core would give, relative to the reference: inverse CPU cost.
+      ...refs.map((x) => (by.get(x) && Number.isFinite(r.cpuUs) ? `${(by.get(x).cpuUs / r.cpuUs).toFixed(2)}` : '')),
+    ];
     lines.push(`| ${cells.join(' | ')} |`);
   }
   return lines.join('\n');

@@ -57,7 +57,12 @@ export class ApiError extends Error {
   readonly headers: Record<string, string>;
 
   constructor(code: ErrorCode, message: string, opts: ApiErrorOptions = {}) {
+    // A 4xx/503 is expected control flow (guards answer thousands per second): capturing a stack
+    // trace would be the most expensive part of the answer. 5xx keep theirs for the log.
+    const limit = Error.stackTraceLimit;
+    if (ERROR_CODES[code] < 500 || ERROR_CODES[code] === 503) Error.stackTraceLimit = 0;
     super(message);
+    Error.stackTraceLimit = limit;
     this.name = 'ApiError';
     this.code = code;
     this.status = ERROR_CODES[code];
@@ -79,13 +84,26 @@ export interface ErrorEnvelope {
   };
 }
 
+// The envelope's `ts` has second precision: format it once per second.
+let tsSecond = -1;
+let tsText = '';
+function nowTs(): string {
+  const now = Date.now();
+  const sec = Math.floor(now / 1000);
+  if (sec !== tsSecond) {
+    tsSecond = sec;
+    tsText = new Date(sec * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  }
+  return tsText;
+}
+
 export function envelope(err: ApiError, requestId: string): ErrorEnvelope {
   const body: ErrorEnvelope = {
     error: {
       code: err.code,
       message: err.message,
       retryable: err.retryable,
-      ts: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      ts: nowTs(),
       request_id: requestId,
     },
   };
