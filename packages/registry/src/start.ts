@@ -139,7 +139,12 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Running
   }
 
   // 3b. issue 4: governance read model from the same log; optional capability root key.
-  const governance = await attachGovernance(registry, { metrics: governanceMetrics(metrics), proposalTtlMs: c['governance.proposal_ttl'] });
+  const governance = await attachGovernance(registry, {
+    metrics: governanceMetrics(metrics),
+    proposalTtlMs: c['governance.proposal_ttl'],
+    // Dev mode's unsigned writes extend to governance proposals (loopback only, like commits).
+    ...(c.dev && loopbackOnly && devKey !== undefined ? { devKey } : {}),
+  });
   let capRootKey: Uint8Array | undefined;
   if (c['governance.capability_key_file'] !== '') {
     try {

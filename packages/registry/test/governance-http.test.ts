@@ -271,3 +271,17 @@ test('stream ?snapshot=1: current descriptors, then synced {head}, then only liv
     await r.close(1000);
   }
 });
+
+test('dev mode (loopback): an unsigned proposal is signed by the process-held key', async () => {
+  const r = await start({ REGISTRY_DEV: '1' }, 1, 1);
+  try {
+    const subj = publish(svc('svc-dev', 1));
+    const p = await call(r, 'POST', '/v1/registry/proposals', body(subj, []));
+    assert.equal(p.status, 202);
+    assert.equal(p.body.state, 'ready');
+    assert.equal((p.body.signatures as { signer_id: string }[])[0]!.signer_id, r.devKey!.signer_id);
+    assert.equal((await call(r, 'POST', `/v1/registry/apply/${String(p.body.proposal_id)}`)).status, 200);
+  } finally {
+    await r.close(1000);
+  }
+});

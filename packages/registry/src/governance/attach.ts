@@ -1,6 +1,7 @@
 // Wires governance onto a Registry: boot replay of the log, live folding of appends, rotation → commit allow-list.
 import type { Registry } from '../registry.js';
 import { Governance, REJECT_REASONS, type GovernanceMetrics, type UpdateResult } from './governance.js';
+import type { KeyFile } from '../signing.js';
 import { initialSignerSet } from './signer-set.js';
 
 export interface AttachGovernanceOptions {
@@ -8,6 +9,8 @@ export interface AttachGovernanceOptions {
   proposalTtlMs?: number;
   maxPendingProposals?: number;
   now?: () => number;
+  /** Dev mode on loopback: sign unsigned proposals with this key. */
+  devKey?: KeyFile;
 }
 
 /**
@@ -25,6 +28,7 @@ export async function attachGovernance(reg: Registry, o: AttachGovernanceOptions
     ...(o.proposalTtlMs !== undefined ? { proposalTtlMs: o.proposalTtlMs } : {}),
     ...(o.maxPendingProposals !== undefined ? { maxPendingProposals: o.maxPendingProposals } : {}),
     ...(o.now !== undefined ? { now: o.now } : {}),
+    ...(o.devKey !== undefined ? { devKey: o.devKey } : {}),
   });
   // 1. Fold the retained log (boot), 2. then every append as it becomes durable.
   let after = reg.floor() - 1;
