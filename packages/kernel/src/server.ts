@@ -7,6 +7,7 @@ import Fastify, {
   type FastifyReply,
   type FastifyRequest,
   type RouteOptions,
+  type onResponseHookHandler,
 } from 'fastify';
 import type { Logger } from 'pino';
 import { STATUS_CODES } from 'node:http';
@@ -144,6 +145,8 @@ export function createServer(opts: ServerOptions): FastifyInstance {
   );
 
   // Prewarm per-route series as routes are declared, and cache their label children.
+  // Per-route metrics: each route gets its own onResponse hook holding its cached label children,
+  // so the request path does no lookups (request.routeOptions builds a new object on every read).
   app.addHook('onRoute', (route: RouteOptions) => {
     const methods = Array.isArray(route.method) ? route.method : [route.method];
     const config = (route.config ?? {}) as MetricsConfig;
@@ -154,6 +157,21 @@ export function createServer(opts: ServerOptions): FastifyInstance {
       perMethod.set(m, rm);
     }
     route.config = { ...config, [kRouteMetrics]: perMethod };
+    const url = route.url;
+    const single = methods.length === 1 ? perMethod.get(methods[0]!) : undefined;
+    const observe: onResponseHookHandler = (req, reply, done) => {
+      let rm = single !== undefined && req.method === single.method ? single : perMethod.get(req.method);
+      if (rm === undefined) {
+        // e.g. the HEAD route Fastify derives from a GET route shares this hook.
+        rm = metrics.route(req.method, url);
+        perMethod.set(req.method, rm);
+      }
+      rm.status(reply.statusCode).inc();
+      rm.latency.observe(reply.elapsedTime / 1000);
+      done();
+    };
+    const existing = route.onResponse;
+    route.onResponse = existing === undefined ? [observe] : [...(Array.isArray(existing) ? existing : [existing]), observe];
   });
   unmatchedFor('GET').status(404);
 
@@ -163,16 +181,11 @@ export function createServer(opts: ServerOptions): FastifyInstance {
     done();
   });
 
-  app.addHook('onResponse', (req, reply, done) => {
-    const per = (req.routeOptions.config as MetricsConfig | undefined)?.[kRouteMetrics];
-    const rm = (per !== undefined && req.is404 !== true ? per.get(req.method) : undefined) ?? unmatchedFor(req.method);
-    rm.status(reply.statusCode).inc();
-    rm.latency.observe(reply.elapsedTime / 1000);
-    done();
-  });
-
   app.setNotFoundHandler((req: FastifyRequest, reply: FastifyReply) => {
     sendError(req, reply, new ApiError('NotFound', `no route for ${req.method} ${req.url.split('?')[0] ?? ''}`));
+    const rm = unmatchedFor(req.method);
+    rm.status(404).inc();
+    rm.latency.observe(reply.elapsedTime / 1000);
   });
 
   app.setErrorHandler((err: FastifyError, req, reply) => {
