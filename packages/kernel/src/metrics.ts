@@ -29,6 +29,8 @@ export interface HttpMetricsOptions {
   defaultCollectors?: boolean;
 }
 
+const PROMTOOL_MISNAMED = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
+
 type CounterChild = ReturnType<Counter<string>['labels']>;
 
 /**
@@ -172,7 +174,12 @@ export class HttpMetrics {
   readonly #rejectionChildren = new Map<string, FastCounter>();
 
   constructor(opts: HttpMetricsOptions) {
-    if (opts.defaultCollectors !== false) collectDefaultMetrics({ register: this.registry });
+    if (opts.defaultCollectors !== false) {
+      collectDefaultMetrics({ register: this.registry });
+      // prom-client names three gauges `*_total`, which `promtool check metrics` rejects (SPEC §1.1);
+      // their per-type twins (nodejs_active_handles{type}, …) stay.
+      for (const n of PROMTOOL_MISNAMED) this.registry.removeSingleMetric(n);
+    }
     const fastCounters = this.#fastCounters;
     this.requests = new Counter({
       name: opts.requestsName,

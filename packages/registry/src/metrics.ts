@@ -13,7 +13,7 @@ export class RegistryMetrics extends HttpMetrics {
   readonly commits: Record<CommitResult, Inc>;
   readonly commitLatency: Histogram;
   readonly headVersion: Gauge;
-  readonly descriptors: Gauge<'state'>;
+  readonly descriptors: MonotonicCounter;
   readonly updates: Record<(typeof UPDATE_RESULTS)[number], Inc>;
   readonly sseClients: Gauge;
   readonly sseConnected: Counter;
@@ -39,7 +39,17 @@ export class RegistryMetrics extends HttpMetrics {
       registers: r,
     });
     this.headVersion = new Gauge({ name: 'registry_head_version', help: 'Current head version', registers: r });
-    this.descriptors = new Gauge({ name: 'registry_descriptors_total', help: 'Descriptors by state', labelNames: ['state'], registers: r });
+    // A counter of descriptors that have *entered* each state: states are additive (published →
+    // deprecated) so it only grows, and promtool accepts the SPEC's `_total` name only on counters.
+    // Current published = published − deprecated.
+    this.descriptors = new MonotonicCounter(
+      new Counter({
+        name: 'registry_descriptors_total',
+        help: 'Descriptors that have entered each state (published includes those later deprecated)',
+        labelNames: ['state'],
+        registers: r,
+      }),
+    );
     const updates = new Counter({
       name: 'registry_update_total',
       help: 'Write outcomes: applied, rejected (quorum/validation) or invalid_sig',
@@ -60,5 +70,24 @@ export class RegistryMetrics extends HttpMetrics {
     this.headVersion.set(0);
     this.sseClients.set(0);
     for (const c of [this.sseConnected, this.sseDisconnected, this.sseDropped, this.busLagged]) c.inc(0);
+  }
+}
+
+/** A labelled counter driven by absolute totals: `set(n)` adds the increase since the last set. */
+export class MonotonicCounter {
+  readonly #c: Counter<'state'>;
+  readonly #last = new Map<string, number>();
+  constructor(c: Counter<'state'>) {
+    this.#c = c;
+  }
+  labels(state: string): { set(n: number): void } {
+    return {
+      set: (n: number) => {
+        const last = this.#last.get(state) ?? 0;
+        if (n > last) this.#c.labels(state).inc(n - last);
+        else if (n === 0 && last === 0) this.#c.labels(state).inc(0);
+        this.#last.set(state, Math.max(n, last));
+      },
+    };
   }
 }

@@ -59,7 +59,8 @@ export function governanceMetrics(m: RegistryMetricsLike): GovernanceMetrics {
     update: (result) => m.updates[result].inc(),
     rejected: (reason) => m.rejection(reason).inc(),
     descriptors: (counts) => {
-      m.descriptors.labels('published').set(counts.published);
+      // Entered-state totals: every deprecated descriptor was published first.
+      m.descriptors.labels('published').set(counts.published + counts.deprecated);
       m.descriptors.labels('deprecated').set(counts.deprecated);
     },
   };
