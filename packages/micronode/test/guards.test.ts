@@ -49,6 +49,7 @@ describe('guards (real process)', () => {
     );
     assert.equal(r.status, 415);
     assert.equal(r.headers['accept-encoding'], 'identity');
+    assert.equal(r.headers['x-request-id'], 'enc-2');
     assertEnvelope(r.body, 'UnsupportedEncoding', 'enc-2');
     assert.equal(await rejections(node.url, 'stacked_encoding'), before + 1);
   });
