@@ -12,9 +12,19 @@ export interface StreamClientOptions {
   onClose: (c: StreamClient) => void;
 }
 
+/** A queued chunk: one frame (string) or a batch of frames shared by many clients (Buffer). */
+interface Item {
+  data: string | Buffer;
+  events: number;
+  bytes: number;
+  /** Highest entry version inside, 0 for none (heartbeat). */
+  version: number;
+}
+
 /**
  * Frames queued in one event-loop turn go out in one socket write. While the socket is congested
- * frames wait; past the bound the client overflows — the writer never waits (SPEC §2.3).
+ * frames wait; past the bound (events or bytes) the client overflows — the writer never waits
+ * (SPEC §2.3).
  */
 export class StreamClient {
   /** Highest version handed to the socket. */
@@ -25,8 +35,8 @@ export class StreamClient {
   live = false;
   readonly #res: ServerResponse;
   readonly #o: StreamClientOptions;
-  #frames: string[] = [];
-  #versions: number[] = [];
+  #items: Item[] = [];
+  #events = 0;
   #bytes = 0;
   #scheduled = false;
   #congested = false;
@@ -50,13 +60,12 @@ export class StreamClient {
     res.write(`retry: ${o.retryMs ?? 2000}\n\n`);
     res.on('drain', () => {
       this.#congested = false;
-      this.#flush();
+      this.flush();
       this.#wake();
     });
     res.on('close', () => {
       this.#closed = true;
-      this.#frames = [];
-      this.#versions = [];
+      this.#items = [];
       this.#wake();
       o.onClose(this);
     });
@@ -70,37 +79,52 @@ export class StreamClient {
     return this.#overflowed;
   }
 
-  /** Queued frames not yet written. */
+  /** Queued events not yet written. */
   get pending(): number {
-    return this.#frames.length;
+    return this.#events;
   }
 
-  /** Queues a preformatted frame; `version` > 0 marks an entry frame. False once closed/overflowed. */
+  /** Queues one preformatted frame; `version` > 0 marks an entry frame. False once closed/overflowed. */
   push(frame: string, version = 0): boolean {
+    return this.#enqueue({ data: frame, events: 1, bytes: frame.length, version }, true);
+  }
+
+  /**
+   * Queues a batch of consecutive entry frames already encoded once for every client; the caller
+   * flushes (it runs at the end of the turn). False once closed/overflowed.
+   */
+  pushBatch(buf: Buffer, events: number, lastVersion: number): boolean {
+    return this.#enqueue({ data: buf, events, bytes: buf.length, version: lastVersion }, false);
+  }
+
+  #enqueue(item: Item, schedule: boolean): boolean {
     if (this.#closed || this.#overflowed) return false;
-    if (this.#frames.length >= this.#o.maxEvents || this.#bytes + frame.length > this.#o.maxBytes) {
+    if (this.#events + item.events > this.#o.maxEvents || this.#bytes + item.bytes > this.#o.maxBytes) {
       this.#overflowed = true;
-      this.#frames = [];
-      this.#versions = [];
+      this.#items = [];
+      this.#events = 0;
       this.#bytes = 0;
       this.#o.onOverflow(this);
       return false;
     }
-    this.#frames.push(frame);
-    this.#versions.push(version);
-    this.#bytes += frame.length;
-    if (version > 0) this.cursor = version;
-    if (!this.#scheduled && !this.#congested) {
+    this.#items.push(item);
+    this.#events += item.events;
+    this.#bytes += item.bytes;
+    if (item.version > 0) this.cursor = item.version;
+    if (schedule && !this.#scheduled && !this.#congested) {
       this.#scheduled = true;
-      setImmediate(() => this.#flush());
+      setImmediate(() => {
+        this.#scheduled = false;
+        this.flush();
+      });
     }
     return true;
   }
 
   /** Replay pacing: true while the queue is at most half full (an empty queue always takes one). */
   canTake(len: number): boolean {
-    if (this.#frames.length === 0) return !this.#congested;
-    return !this.#congested && this.#frames.length < this.#o.maxEvents / 2 && this.#bytes + len <= this.#o.maxBytes / 2;
+    if (this.#items.length === 0) return !this.#congested;
+    return !this.#congested && this.#events < this.#o.maxEvents / 2 && this.#bytes + len <= this.#o.maxBytes / 2;
   }
 
   /** Resolves at the next flush or drain (or when the client goes away). */
@@ -112,11 +136,18 @@ export class StreamClient {
   /** Writes pending frames and a final event, then ends the response. */
   end(event?: string, data?: string): void {
     if (this.#closed) return;
-    if (!this.#overflowed) this.#flushNow();
+    if (!this.#overflowed) this.#writeQueued();
     if (event !== undefined) this.#res.write(sseFrame(event, data ?? '{}'));
     this.#closed = true;
     this.#res.end();
     this.#wake();
+  }
+
+  /** Writes everything queued in one socket write, unless the socket is congested. */
+  flush(): void {
+    if (this.#closed || this.#congested) return;
+    this.#writeQueued();
+    if (!this.#congested) this.#wake();
   }
 
   #wake(): void {
@@ -125,26 +156,23 @@ export class StreamClient {
     for (const f of w) f();
   }
 
-  #flush(): void {
-    this.#scheduled = false;
-    if (this.#closed || this.#congested) return;
-    this.#flushNow();
-    if (!this.#congested) this.#wake();
-  }
-
-  #flushNow(): void {
-    const n = this.#frames.length;
+  #writeQueued(): void {
+    const items = this.#items;
+    const n = items.length;
     if (n === 0) return;
-    const chunk = n === 1 ? this.#frames[0]! : this.#frames.join('');
+    let chunk: string | Buffer;
+    if (n === 1) chunk = items[0]!.data;
+    else if (items.every((i) => typeof i.data === 'string')) chunk = items.map((i) => i.data).join('');
+    else chunk = Buffer.concat(items.map((i) => (typeof i.data === 'string' ? Buffer.from(i.data) : i.data)));
     for (let i = n - 1; i >= 0; i--) {
-      const v = this.#versions[i]!;
+      const v = items[i]!.version;
       if (v > 0) {
         this.lastDelivered = v;
         break;
       }
     }
-    this.#frames = [];
-    this.#versions = [];
+    this.#items = [];
+    this.#events = 0;
     this.#bytes = 0;
     if (!this.#res.write(chunk)) this.#congested = true;
   }

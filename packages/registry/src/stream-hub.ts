@@ -62,12 +62,41 @@ export class StreamHub {
     return sseFrame('commit', JSON.stringify(summaryOf(e)), e.version);
   }
 
+  // Entries appended in one event-loop turn are collected, encoded once into one Buffer and that
+  // same Buffer is queued on every live client: one socket write per client per turn, no per-client
+  // string joins or UTF-8 encoding.
+  #batch: string[] = [];
+  #batchFirst = 0;
+  #batchLast = 0;
+  #batchScheduled = false;
+
   #fanOut(e: LogEntry): void {
     if (this.#live.size === 0) return;
-    const frame = StreamHub.entryFrame(e);
+    if (this.#batch.length === 0) this.#batchFirst = e.version;
+    this.#batch.push(StreamHub.entryFrame(e));
+    this.#batchLast = e.version;
+    if (!this.#batchScheduled) {
+      this.#batchScheduled = true;
+      setImmediate(() => this.#flushBatch());
+    }
+  }
+
+  #flushBatch(): void {
+    this.#batchScheduled = false;
+    const frames = this.#batch;
+    if (frames.length === 0) return;
+    const first = this.#batchFirst;
+    const last = this.#batchLast;
+    this.#batch = [];
+    let buf: Buffer | undefined;
     for (const c of this.#live) {
-      if (c.cursor === e.version - 1) c.push(frame, e.version);
-      else if (c.cursor < e.version - 1) {
+      if (c.cursor === first - 1) {
+        buf ??= Buffer.from(frames.length === 1 ? frames[0]! : frames.join(''), 'utf8');
+        if (c.pushBatch(buf, frames.length, last)) c.flush();
+      } else if (c.cursor >= first && c.cursor < last) {
+        // Went live mid-batch (its replay already covered the start): only the newer frames.
+        for (let v = c.cursor + 1; v <= last; v++) if (!c.push(frames[v - first]!, v)) break;
+      } else if (c.cursor < first - 1) {
         // Never skip silently: fall back to replay from the store.
         this.#live.delete(c);
         c.live = false;
@@ -82,6 +111,8 @@ export class StreamHub {
 
   #heartbeat(): void {
     if (this.#live.size === 0) return;
+    // Entries still waiting in the turn's batch must be queued first, or the bookmark would lie.
+    this.#flushBatch();
     // Every live client has queued every entry up to head: the bookmark holds for all of them.
     const frame = this.#heartbeatFrame(this.#reg.head.version);
     for (const c of this.#live) c.push(frame);
@@ -219,6 +250,7 @@ export class StreamHub {
 
   /** Ends every stream with a final `event: shutdown {head}` and stops the heartbeat. */
   close(): void {
+    this.#flushBatch();
     this.#closing = true;
     clearInterval(this.#timer);
     this.#unsubscribe();
