@@ -49,15 +49,23 @@ test('SIGTERM under load: readiness flips first, in-flight requests finish, gate
   assert.ok(statuses.filter((s) => s === 404).length > 0, 'load ran');
   assert.ok(statuses.every((s) => s === 404 || s === 503 || s === 0), `unexpected statuses ${[...new Set(statuses)].join(',')}`);
 
-  const idx = (pred: (l: Record<string, unknown>) => boolean): number => n.prog.lines.findIndex(pred);
-  const gw = idx((l) => l.event === 'gateway_closed');
-  const kvStopping = idx((l) => l.event === 'plane_stopping' && l.plane === 'kv');
-  const kvStopped = idx((l) => l.event === 'plane_stopped' && l.plane === 'kv');
-  const regStopping = idx((l) => l.event === 'plane_stopping' && l.plane === 'registry');
-  const regStopped = idx((l) => l.event === 'plane_stopped' && l.plane === 'registry');
-  const admin = idx((l) => l.event === 'admin_closed');
+  // Order by each line's timestamp: the host and its planes write to one pipe from several
+  // processes, so arrival order is not event order. Each step below happens-after the previous one.
+  const at = (pred: (l: Record<string, unknown>) => boolean, what: string): number => {
+    const l = n.prog.lines.find(pred);
+    assert.ok(l, `missing log line: ${what}`);
+    return Date.parse(String(l.time));
+  };
+  const steps = [
+    at((l) => typeof l.msg === 'string' && l.msg.startsWith('shutting down'), 'shutting down'),
+    at((l) => l.event === 'gateway_closed', 'gateway_closed'),
+    at((l) => l.event === 'plane_stopping' && l.plane === 'kv', 'kv stopping'),
+    at((l) => l.event === 'plane_stopped' && l.plane === 'kv', 'kv stopped'),
+    at((l) => l.event === 'plane_stopping' && l.plane === 'registry', 'registry stopping'),
+    at((l) => l.event === 'plane_stopped' && l.plane === 'registry', 'registry stopped'),
+    at((l) => l.event === 'admin_closed', 'admin_closed'),
+  ];
   // Started registry → kv, so stopped kv → registry, one at a time, after the gateway drained.
-  assert.ok(gw >= 0 && kvStopping > gw && kvStopped > kvStopping, `order ${gw} ${kvStopping} ${kvStopped}`);
-  assert.ok(regStopping > kvStopped && regStopped > regStopping && admin > regStopped, `order ${kvStopped} ${regStopping} ${regStopped} ${admin}`);
+  for (let i = 1; i < steps.length; i++) assert.ok(steps[i]! >= steps[i - 1]!, `step ${i} out of order: ${steps.join(' ')}`);
   await n.stop();
 });

@@ -41,7 +41,12 @@ async function stop(graceMs: number): Promise<void> {
 
 async function start(m: Extract<ParentMessage, { type: 'start' }>): Promise<void> {
   const mod = PLANES[m.plane];
-  log = createLogger('macronode', m.logLevel).child({ plane: m.plane });
+  // The plane writes its own JSON lines to the inherited stdout. Its ready line is renamed
+  // `plane_ready`: only the host's `event:"ready"` marks the whole node ready.
+  log = createLogger('macronode', m.logLevel).child(
+    { plane: m.plane },
+    { formatters: { log: (o: object) => ((o as { event?: unknown }).event === 'ready' ? { ...o, event: 'plane_ready' } : o) } },
+  );
   if (mod === undefined) {
     log.fatal(`unknown plane ${m.plane}`);
     process.exit(2);

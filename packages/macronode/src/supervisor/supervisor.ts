@@ -176,7 +176,9 @@ export class Supervisor {
     c.lastHb = Date.now();
     this.#setState(c, 'starting');
     const proc = fork(this.#o.runner, [c.name], {
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      // stdout inherited (one writer per process keeps each process's lines in order); stderr is
+      // read for the last error line.
+      stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
       serialization: 'json',
       // Own process group: a terminal's Ctrl-C (or `timeout`) signalling our group must not stop
       // planes before the gateway drains; the supervisor stops them in order. If we die, the IPC
@@ -185,22 +187,6 @@ export class Supervisor {
     });
     c.proc = proc;
     this.#log.info({ event: 'plane_spawned', plane: c.name, pid: proc.pid }, `plane ${c.name} starting (pid ${proc.pid})`);
-    // Child logs go to our stdout, tagged; its own ready line is renamed so only the node's
-    // `event:"ready"` marks the whole node ready.
-    createInterface({ input: proc.stdout! }).on('line', (line) => {
-      let out = line;
-      if (line.startsWith('{')) {
-        try {
-          const o = JSON.parse(line) as Record<string, unknown>;
-          if (o.event === 'ready') o.event = 'plane_ready';
-          o.plane ??= c.name;
-          out = JSON.stringify(o);
-        } catch {
-          // not JSON: forwarded as is
-        }
-      }
-      process.stdout.write(`${out}\n`);
-    });
     createInterface({ input: proc.stderr! }).on('line', (line) => {
       process.stderr.write(`[${c.name}] ${line}\n`);
       c.lastError = line.slice(0, 300);
