@@ -1,15 +1,20 @@
 import { Counter, Gauge } from 'prom-client';
-import { HttpMetrics } from '@ron/kernel';
+import { FastCounter, HttpMetrics } from '@ron/kernel';
 
 export const KV_OPS = ['get', 'head', 'put', 'del', 'list'] as const;
 export type KvOp = (typeof KV_OPS)[number];
 
-/** Every micronode metric (SPEC §3), defined and prewarmed here. */
+/**
+ * Every micronode metric (SPEC §3), defined and prewarmed here. Request-path updates are plain
+ * arithmetic (`FastCounter`, a number for the gauge); prom-client series are brought up to date
+ * when `/metrics` is scraped.
+ */
 export class MicronodeMetrics extends HttpMetrics {
   readonly inflight: Gauge;
-  readonly kvOps: Record<KvOp, { inc(n?: number): void }>;
-  readonly bytesIn: { inc(n?: number): void };
-  readonly bytesOut: { inc(n?: number): void };
+  readonly kvOps: Record<KvOp, FastCounter>;
+  readonly bytesIn: FastCounter;
+  readonly bytesOut: FastCounter;
+  readonly #inflight = { n: 0 };
 
   constructor(opts: { defaultCollectors?: boolean } = {}) {
     super({
@@ -18,28 +23,47 @@ export class MicronodeMetrics extends HttpMetrics {
       rejectionsName: 'micronode_rejections_total',
       ...opts,
     });
+    const inflight = this.#inflight;
     this.inflight = new Gauge({
       name: 'micronode_ready_inflight_current',
       help: 'Requests currently in flight on guarded routes',
       registers: [this.registry],
+      collect() {
+        this.set(inflight.n);
+      },
     });
+    const fast: FastCounter[] = [];
+    const flush = (): void => {
+      for (const c of fast) c.flush();
+    };
     const ops = new Counter({
       name: 'micronode_kv_ops_total',
       help: 'KV operations by op',
       labelNames: ['op'],
       registers: [this.registry],
+      collect: flush,
     });
     const bytes = new Counter({
       name: 'micronode_kv_bytes_total',
       help: 'KV value bytes by direction (in = written, out = read)',
       labelNames: ['dir'],
       registers: [this.registry],
+      collect: flush,
     });
-    this.kvOps = Object.fromEntries(KV_OPS.map((op) => [op, ops.labels(op)])) as Record<KvOp, { inc(n?: number): void }>;
-    this.bytesIn = bytes.labels('in');
-    this.bytesOut = bytes.labels('out');
-    this.bytesIn.inc(0);
-    this.bytesOut.inc(0);
-    for (const op of KV_OPS) this.kvOps[op].inc(0);
+    const child = (counter: Counter<string>, label: string): FastCounter => {
+      const series = counter.labels(label);
+      series.inc(0); // prewarm
+      const c = new FastCounter(series);
+      fast.push(c);
+      return c;
+    };
+    this.kvOps = Object.fromEntries(KV_OPS.map((op) => [op, child(ops, op)])) as Record<KvOp, FastCounter>;
+    this.bytesIn = child(bytes, 'in');
+    this.bytesOut = child(bytes, 'out');
+  }
+
+  /** Moves the in-flight count by +1/-1 (the guards' `onInflight`). */
+  inflightDelta(d: 1 | -1): void {
+    this.#inflight.n += d;
   }
 }

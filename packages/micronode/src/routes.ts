@@ -64,7 +64,7 @@ function decodeCursor(c: string): string {
 /** KV routes of SPEC §3, each behind the ingress guards. */
 export function kvRoutes(app: FastifyInstance, opts: KvRoutesOptions): void {
   const { metrics, store } = opts;
-  const inflight = (d: 1 | -1): void => metrics.inflight.inc(d);
+  const inflight = (d: 1 | -1): void => metrics.inflightDelta(d);
   const base: GuardOptions = { timeoutMs: opts.timeoutMs, rateLimit: opts.rateLimit, onInflight: inflight };
   const readGuard = guards(metrics, base);
   // Each write route carries its own in-flight budget.
