@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { sseConnect } from '@ron/testkit';
 import { startNode, type TestNode } from './helpers.js';
 
 describe('macronode admin plane and gateway (real process)', () => {
   let n: TestNode;
   before(async () => {
-    n = await startNode();
+    n = await startNode({ args: ['--metrics-addr', '127.0.0.1:0'] });
   });
   after(async () => {
     const r = await n.stop();
@@ -78,6 +79,13 @@ describe('macronode admin plane and gateway (real process)', () => {
       assert.ok(text.includes(s), s);
     assert.match(text, /^service_uptime_seconds\{service="kv"\} /m);
     assert.match(text, /^macronode_http_requests_total\{/m);
+    // The optional separate metrics listener serves the same exposition.
+    const s = (await (await fetch(`${n.admin}/api/v1/status`)).json()) as { addresses: { metrics: string } };
+    assert.match(s.addresses.metrics, /^http:\/\/127\.0\.0\.1:\d+$/);
+    const m2 = await fetch(`${s.addresses.metrics}/metrics`);
+    assert.equal(m2.status, 200);
+    assert.match(m2.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
+    assert.ok((await m2.text()).includes('service_up{service="kv"}'));
   });
 
   test('mutating routes are POST-only: 405 with Allow', async () => {
@@ -121,5 +129,47 @@ describe('admin token (real process)', () => {
     assert.equal(ok.status, 200);
     // GET routes stay open to probes.
     assert.equal((await fetch(`${n.admin}/api/v1/status`)).status, 200);
+  });
+});
+
+describe('admin rate limit, dev-forced readiness and POST /api/v1/shutdown (real process)', () => {
+  let n: TestNode;
+  before(async () => {
+    n = await startNode({ env: { RON_LIMITS__ADMIN_RPS: '2', RON_LIMITS__ADMIN_BURST: '3', MACRONODE_DEV_READY: '1' } });
+  });
+  after(async () => {
+    await n.stop();
+  });
+
+  test('admin routes carry a rate limit: 429 RateLimited with Retry-After past the burst', async () => {
+    const statuses: number[] = [];
+    let limited: Response | undefined;
+    for (let i = 0; i < 6; i++) {
+      const r = await fetch(`${n.admin}/api/v1/status`);
+      statuses.push(r.status);
+      if (r.status === 429) limited = r;
+      else await r.arrayBuffer();
+    }
+    assert.ok(limited, `no 429 in ${statuses.join(',')}`);
+    assert.ok(Number(limited.headers.get('retry-after')) >= 1);
+    assert.equal(((await limited.json()) as { error: { code: string } }).error.code, 'RateLimited');
+  });
+
+  test('MACRONODE_DEV_READY=1 reports mode dev-forced', async () => {
+    await new Promise((r) => setTimeout(r, 1600)); // let the bucket refill
+    const r = (await (await fetch(`${n.admin}/readyz`)).json()) as { ready: boolean; mode: string };
+    assert.equal(r.ready, true);
+    assert.equal(r.mode, 'dev-forced');
+  });
+
+  test('POST /api/v1/shutdown answers 202, emits Shutdown on the event stream, and the node exits 0', async () => {
+    await new Promise((r) => setTimeout(r, 1600));
+    const sse = await sseConnect(`${n.admin}/api/v1/events`);
+    const r = await fetch(`${n.admin}/api/v1/shutdown`, { method: 'POST' });
+    assert.equal(r.status, 202);
+    await sse.next((e) => e.event === 'Shutdown');
+    await sse.ended;
+    const exit = await n.prog.exited;
+    assert.equal(exit.code, 0);
   });
 });
