@@ -51,6 +51,19 @@ function conds(req: FastifyRequest): { ifMatch: '*' | string[] | undefined; ifNo
   };
 }
 
+/** The named query parameters as single strings; a repeated one is a 400, not a crash. */
+function query<K extends string>(req: FastifyRequest, names: readonly K[]): Partial<Record<K, string>> {
+  const q = req.query as Record<string, unknown>;
+  const out: Partial<Record<K, string>> = {};
+  for (const n of names) {
+    const v = q[n];
+    if (v === undefined) continue;
+    if (typeof v !== 'string') throw new ApiError('BadRequest', `query parameter '${n}' must be given once`);
+    out[n] = v;
+  }
+  return out;
+}
+
 function encodeCursor(key: string): string {
   return Buffer.from(key, 'utf8').toString('base64url');
 }
@@ -129,7 +142,7 @@ export function kvRoutes(app: FastifyInstance, opts: KvRoutesOptions): void {
   app.get('/v1/kv/:bucket', { onRequest: readGuard }, (req, reply) => {
     const { bucket } = req.params as { bucket: string };
     checkBucket(bucket);
-    const q = req.query as Record<string, string | undefined>;
+    const q = query(req, ['prefix', 'limit', 'cursor']);
     const prefix = q.prefix ?? '';
     if (Buffer.byteLength(prefix) > 1024 || CONTROL.test(prefix)) throw new ApiError('BadRequest', 'invalid prefix');
     const limit = q.limit === undefined ? 100 : Number(q.limit);

@@ -29,6 +29,10 @@ const path = fc.oneof(
   fc.tuple(fc.stringMatching(/^[a-z0-9]{1,8}$/), fc.string({ maxLength: 20 }), fc.string({ maxLength: 20 }), fc.string({ maxLength: 8 })).map(
     ([b, p, c, l]) => `/v1/kv/${b}?prefix=${encodeURIComponent(p)}&cursor=${encodeURIComponent(c)}&limit=${encodeURIComponent(l)}`,
   ),
+  // Repeated and bracketed query parameters (parsed into arrays/objects by some parsers).
+  fc.tuple(fc.constantFrom('prefix', 'cursor', 'limit', 'prefix[a]', 'limit[]'), fc.string({ maxLength: 6 })).map(
+    ([k, v]) => `/v1/kv/b?${k}=${encodeURIComponent(v)}&${k}=${encodeURIComponent(v)}x`,
+  ),
 );
 const headerValue = fc.stringMatching(/^[\x20-\x7e]{0,40}$/);
 const headers = fc.record(

@@ -188,7 +188,7 @@ for (const engine of ['mem', 'sqlite'] as const) {
     });
 
     test('listing: bad cursor and out-of-bounds limits → 400 envelope', async () => {
-      for (const q of ['cursor=%21%21not-base64', 'cursor=Zm9v%3D', 'limit=0', 'limit=1001', 'limit=abc', 'limit=1.5', 'limit=-1']) {
+      for (const q of ['prefix=a&prefix=b', 'cursor=YQ&cursor=Yg', 'limit=1&limit=2', 'cursor=%21%21not-base64', 'cursor=Zm9v%3D', 'limit=0', 'limit=1001', 'limit=abc', 'limit=1.5', 'limit=-1']) {
         const r = await fetch(`${base}/list?${q}`, { headers: { 'x-request-id': 'lst-1' } });
         assert.equal(r.status, 400, q);
         assertEnvelope(await r.text(), 'BadRequest', 'lst-1');
