@@ -35,15 +35,21 @@ function dataDir(c: MacronodeConfig): Check[] {
     return [{ name: 'data dir', verdict: 'fail', detail: `${dir} not writable: ${(err as Error).message}` }];
   }
   const out: Check[] = [{ name: 'data dir', verdict: 'ok', detail: `${dir} writable` }];
-  try {
-    const kvDir = join(dir, 'kv');
-    mkdirSync(kvDir, { recursive: true });
-    const db = new Database(join(kvDir, 'micronode.db'));
-    db.pragma('journal_mode = WAL');
-    db.close();
-    out.push({ name: 'kv store', verdict: 'ok', detail: `${join(kvDir, 'micronode.db')} opens` });
-  } catch (err) {
-    out.push({ name: 'kv store', verdict: 'fail', detail: (err as Error).message });
+  // Each plane's SQLite store opens (created if missing, as the plane would).
+  for (const [plane, file] of [
+    ['kv', join(dir, 'kv', 'micronode.db')],
+    ['registry', join(dir, 'registry', 'registry.db')],
+  ] as const) {
+    if (!c.services.includes(plane)) continue;
+    try {
+      mkdirSync(join(file, '..'), { recursive: true });
+      const db = new Database(file);
+      db.pragma('journal_mode = WAL');
+      db.close();
+      out.push({ name: `${plane} store`, verdict: 'ok', detail: `${file} opens` });
+    } catch (err) {
+      out.push({ name: `${plane} store`, verdict: 'fail', detail: `${file}: ${(err as Error).message}` });
+    }
   }
   return out;
 }

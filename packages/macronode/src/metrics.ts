@@ -41,6 +41,8 @@ export class MacronodeMetrics {
       },
     });
     for (const s of services) this.prewarm(s);
+    // The admin event stream is a bus subscriber too.
+    this.lagged.inc({ service: 'admin_events' }, 0);
   }
 
   prewarm(service: string): void {

@@ -170,3 +170,26 @@ test('chaos: planes killed in a loop end running or failed exactly as the policy
     await n.stop();
   }
 });
+
+test('kill -9 of the host: planes notice the closed IPC channel and exit on their own', async () => {
+  const n = await startNode();
+  try {
+    const pids = [(await planeStatus(n.admin, 'kv')).pid!, (await planeStatus(n.admin, 'registry')).pid!];
+    n.prog.proc.kill('SIGKILL');
+    await n.prog.exited;
+    await waitFor(
+      () =>
+        pids.every((pid) => {
+          try {
+            process.kill(pid, 0);
+            return false;
+          } catch {
+            return true;
+          }
+        }),
+      10_000,
+    );
+  } finally {
+    await n.stop();
+  }
+});
