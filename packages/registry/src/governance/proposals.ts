@@ -21,9 +21,14 @@ export interface ProposalBookOptions {
   now: () => number;
 }
 
-/** Proposals by id. Expired ones answer 410 Gone for another TTL, then 404 (forgotten). */
+/**
+ * Proposals by id. Expired ones answer 410 Gone for another TTL, then 404 (forgotten). With a fixed
+ * TTL, insertion order is expiry order, so sweeping and counting touch only what changes.
+ */
 export class ProposalBook {
   readonly #byId = new Map<string, Proposal>();
+  /** Unapplied proposals in creation (= expiry) order. */
+  readonly #pending = new Map<string, Proposal>();
   readonly #o: ProposalBookOptions;
 
   constructor(o: ProposalBookOptions) {
@@ -38,7 +43,14 @@ export class ProposalBook {
     const now = this.#o.now();
     const p: Proposal = { id: ulid(now), subject, signatures, created_at: now, expires_at: now + this.#o.ttlMs };
     this.#byId.set(p.id, p);
+    this.#pending.set(p.id, p);
     return p;
+  }
+
+  /** Records that a proposal was applied (it no longer counts as pending and never expires). */
+  markApplied(p: Proposal, applied: { version: number; committed_at: string }): void {
+    p.applied = applied;
+    this.#pending.delete(p.id);
   }
 
   /** The proposal, or 404 NotFound / 410 Gone when expired (applied proposals never expire). */
@@ -46,7 +58,7 @@ export class ProposalBook {
     const p = this.#byId.get(id);
     const now = this.#o.now();
     if (p === undefined || (p.applied === undefined && now >= p.expires_at + this.#o.ttlMs)) {
-      throw new ApiError('NotFound', `no proposal ${id}`, { hint: 'list pending work with GET /registry/stats or propose again' });
+      throw new ApiError('NotFound', `no proposal ${id}`, { hint: 'propose again (proposals are forgotten a TTL after they expire)' });
     }
     if (p.applied === undefined && now >= p.expires_at) {
       throw new ApiError('Gone', `proposal ${id} expired at ${new Date(p.expires_at).toISOString()}`, { hint: 'propose again and collect signatures within the TTL' });
@@ -54,18 +66,23 @@ export class ProposalBook {
     return p;
   }
 
+  /** Unapplied, unexpired proposals. */
   pending(): number {
     const now = this.#o.now();
-    let n = 0;
-    for (const p of this.#byId.values()) if (p.applied === undefined && now < p.expires_at) n++;
-    return n;
+    for (const [id, p] of this.#pending) {
+      if (now < p.expires_at) break;
+      this.#pending.delete(id);
+    }
+    return this.#pending.size;
   }
 
-  /** Forgets proposals past twice their TTL (and applied ones after the same grace). */
+  /** Forgets proposals a TTL past their expiry (applied ones too: re-apply then answers 404). */
   sweep(): void {
     const now = this.#o.now();
     for (const [id, p] of this.#byId) {
-      if (now >= p.expires_at + this.#o.ttlMs) this.#byId.delete(id);
+      if (now < p.expires_at + this.#o.ttlMs) break;
+      this.#byId.delete(id);
+      this.#pending.delete(id);
     }
   }
 }
