@@ -224,15 +224,23 @@ export class Governance {
     return subject.op === 'signers' ? evaluateQuorum(sigs, bytes, cur, subject.signers) : evaluateQuorum(sigs, bytes, cur);
   }
 
-  /** Progress without crypto: stored signatures were verified over the subject when added. */
+  /**
+   * Progress without crypto: every stored signature was verified over the (immutable) subject bytes
+   * when it was added, so only membership in the set(s) in force is re-checked — signers rotated out
+   * since they signed stop counting.
+   */
   #progress(p: Proposal): QuorumOutcome {
     const cur = this.state.signerSet();
-    const has = (set: SignerSet): number => p.signatures.filter((s) => set.signers.includes(s.signer_id)).length;
-    if (p.subject.op !== 'signers') return { counted: [], have: has(cur), need: cur.threshold };
+    const inSet = (set: SignerSet): Signature[] => p.signatures.filter((s) => set.signers.includes(s.signer_id));
+    if (p.subject.op !== 'signers') {
+      const counted = inSet(cur);
+      return { counted, have: counted.length, need: cur.threshold };
+    }
     const next = p.subject.signers;
-    const c = { have: Math.min(has(cur), cur.threshold), need: cur.threshold };
-    const n = { have: Math.min(has(next), next.threshold), need: next.threshold };
-    return { counted: [], have: c.have + n.have, need: c.need + n.need, detail: { current: c, next: n } };
+    const counted = p.signatures.filter((s) => cur.signers.includes(s.signer_id) || next.signers.includes(s.signer_id));
+    const c = { have: Math.min(inSet(cur).length, cur.threshold), need: cur.threshold };
+    const n = { have: Math.min(inSet(next).length, next.threshold), need: next.threshold };
+    return { counted, have: c.have + n.have, need: c.need + n.need, detail: { current: c, next: n } };
   }
 
   status(p: Proposal): ProposalStatus {
@@ -315,8 +323,7 @@ export class Governance {
       });
       if (p.applied !== undefined) return out(p.applied);
       this.state.checkApplicable(p.subject);
-      const q = this.#quorum(p.subject, this.#liveSignatures(p));
-      if (q.error !== undefined) throw new ApiError('BadSignature', q.error);
+      const q = this.#progress(p);
       if (!quorumMet(q)) {
         const msg =
           q.detail !== undefined
