@@ -155,6 +155,10 @@ test('attacks over HTTP: right 4xx with the envelope, nothing applied, counters 
   assert.ok((await metric(reg, 'registry_update_total', 'result="rejected"')) >= rejected0 + 4);
   assert.equal(await metric(reg, 'rejected_total', 'reason="stale_version"'), stale0 + 1);
   assert.equal((await call(reg, 'POST', '/v1/registry/apply/01NOPE')).status, 404);
+  const wrong = await call(reg, 'DELETE', '/v1/registry/descriptors/svc-x');
+  assert.equal(wrong.status, 405);
+  assert.equal(wrong.headers.get('allow'), 'GET, HEAD, OPTIONS');
+  assert.equal((await call(reg, 'GET', '/v1/registry/apply/01NOPE')).status, 405);
   assert.equal((await call(reg, 'GET', '/v1/registry/proposals/01NOPE')).status, 404);
 });
 

@@ -1,5 +1,5 @@
 // v1 governance routes (SPEC §2.2): descriptors, regions map, proposals, approvals, apply.
-import { ApiError } from '@ron/kernel';
+import { ApiError, sendError } from '@ron/kernel';
 import type { FastifyInstance, FastifyRequest, onRequestHookHandler } from 'fastify';
 import { checkCapability, type CapabilityScope } from './capabilities.js';
 import { DESCRIPTOR_ID_RE, DESCRIPTOR_KINDS, type DescriptorKind } from './descriptor.js';
@@ -131,6 +131,28 @@ export function registerGovernanceRoutes(app: FastifyInstance, gov: Governance, 
     const { proposal_id } = req.params as { proposal_id: string };
     return reply.send(await gov.apply(proposal_id));
   });
+
+  // 405 with Allow for a wrong method on a known path (OPTIONS stays free for CORS preflight).
+  const paths: [string, string[]][] = [
+    ['/v1/registry/descriptors/:id', ['GET']],
+    ['/v1/registry/descriptors', ['GET']],
+    ['/v1/registry/regions/map', ['GET']],
+    ['/v1/registry/signers', ['GET']],
+    ['/v1/registry/proposals', ['POST']],
+    ['/v1/registry/proposals/:id', ['GET']],
+    ['/v1/registry/proposals/:id/approvals', ['POST']],
+    ['/v1/registry/apply/:proposal_id', ['POST']],
+  ];
+  for (const [url, allowed] of paths) {
+    const allow = [...allowed, ...(allowed.includes('GET') ? ['HEAD'] : []), 'OPTIONS'].join(', ');
+    app.route({
+      method: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'].filter((m) => !allowed.includes(m)),
+      url,
+      handler(req, reply) {
+        sendError(req, reply, new ApiError('MethodNotAllowed', `${req.method} is not allowed on ${url}`, { headers: { allow } }));
+      },
+    });
+  }
 }
 
 /** Stream `?snapshot=1` frames: one `event: descriptor` per latest descriptor, in id order. */
