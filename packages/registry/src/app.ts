@@ -97,7 +97,8 @@ export function createApiApp(o: RegistryAppOptions): { api: FastifyInstance; hub
     corrIdAlias: true,
   });
   const corsMw = cors({ origins: c['cors.allowed_origins'], permissive: c.dev });
-  api.addHook('onRequest', corsMw.hook);
+  // Same-origin only (the default) never emits CORS headers: no per-request hook at all.
+  if (c.dev || c['cors.allowed_origins'].length > 0) api.addHook('onRequest', corsMw.hook);
   apiRoutes(api, {
     registry: o.registry,
     hub,
