@@ -27,6 +27,9 @@ test('fresh registry: /healthz 200 empty, /readyz truthful and write_ready, /ver
     assert.deepEqual(v.deprecations, []);
     assert.equal(v.mode, 'truthful');
     for (const k of ['version', 'commit', 'built_at']) assert.equal(typeof v[k], 'string');
+    // Default CORS is same-origin only: no Access-Control-* headers for any origin.
+    const cross = await fetch(`${r.apiUrl}/registry/head`, { headers: { origin: 'https://other.example' } });
+    assert.equal(cross.headers.get('access-control-allow-origin'), null);
   } finally {
     await r.close();
   }
