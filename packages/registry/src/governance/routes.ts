@@ -102,7 +102,16 @@ export function registerGovernanceRoutes(app: FastifyInstance, gov: Governance, 
     });
   });
 
-  app.get('/v1/registry/regions/map', read, (_req, reply) => reply.send({ version: o.head(), regions: gov.state.regions() }));
+  // The derived view is rebuilt only when a service changes; its JSON text only when it or the head does.
+  let mapCache: { regions: unknown; head: number; text: string } | undefined;
+  app.get('/v1/registry/regions/map', read, (_req, reply) => {
+    const regions = gov.state.regions();
+    const head = o.head();
+    if (mapCache === undefined || mapCache.regions !== regions || mapCache.head !== head) {
+      mapCache = { regions, head, text: JSON.stringify({ version: head, regions }) };
+    }
+    return reply.type('application/json; charset=utf-8').send(mapCache.text);
+  });
 
   app.get('/v1/registry/signers', read, (_req, reply) =>
     reply.send({ current: gov.state.signerSet(), history: gov.state.signerSets() }),
