@@ -108,6 +108,8 @@ test('publish over HTTP: 202 proposal, approvals over time, 200 apply, idempoten
     assert.deepEqual((map.body.regions as Record<string, unknown>)['us-east-1'], {
       services: [{ id: 'svc-storage@us-east-1', addr: '10.0.0.5:9000', tls: true, weight: 3 }],
     });
+    assert.ok((await metric(reg, 'registry_descriptors_total', 'state="published"')) >= 1);
+    assert.ok((await metric(reg, 'registry_update_total', 'result="applied"')) >= 1);
     const stats = await call(reg, 'GET', '/registry/stats');
     assert.ok((stats.body.descriptors as { published: number }).published >= 1);
     // Same log, chain and stream as commits.

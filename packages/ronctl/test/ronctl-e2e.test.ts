@@ -1,10 +1,11 @@
 // ronctl end to end against the real svc-registry bin: keygen → propose → approve → apply → get →
 // watch → rotate → publish → verify, all through the real ronctl bin.
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { tempDir } from '@ron/testkit';
+import { signBytes, signedBytes, type KeyFile } from '@ron/registry';
 import { lines, ronctl, startRegistryBin } from './helpers.js';
 
 test('keygen → propose → approve → apply → get → watch → rotate → publish → verify', async () => {
@@ -70,6 +71,22 @@ test('keygen → propose → approve → apply → get → watch → rotate → 
     const pub = await ronctl(['registry', 'publish', '--file', 'svc2.json', '--key', 'c.key', '--key', 'd.key'], env, cwd);
     assert.equal(pub.code, 0, pub.stderr);
 
+    // An opaque commit shares the log: after the rotation it must be signed by the new set.
+    const key = (n: string): KeyFile => JSON.parse(readFileSync(join(cwd, `${n}.key`), 'utf8')) as KeyFile;
+    const commit = async (names: string[]): Promise<number> => {
+      const version = (JSON.parse((await ronctl(['--json', 'registry', 'head'], env, cwd)).stdout) as { version: number }).version + 1;
+      const bytes = signedBytes({ registry: 'default', op: 'commit', payload_b3: 'b3:SGVsbG8=', version });
+      const res = await fetch(`${reg.url}/registry/commit`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ payload_b3: 'b3:SGVsbG8=', signatures: names.map((n) => signBytes(key(n), bytes)) }),
+      });
+      await res.text();
+      return res.status;
+    };
+    assert.equal(await commit(['a', 'b']), 422);
+    assert.equal(await commit(['c', 'd']), 200);
+
     // The watcher saw exactly versions 1, 2, 3 in order.
     const w = await watcher;
     assert.equal(w.code, 0, w.stderr);
@@ -78,7 +95,7 @@ test('keygen → propose → approve → apply → get → watch → rotate → 
     // Verify the whole log, with the genesis set pinned and as reported.
     const v1 = await ronctl(['registry', 'verify', '--signer', `${a},${b}`, '--threshold', '2'], env, cwd);
     assert.equal(v1.code, 0, v1.stderr);
-    assert.match(v1.stdout, /^ok: 3 entries verified up to head 3; chain b3:[0-9a-f]{64}; 2 signer set\(s\)/);
+    assert.match(v1.stdout, /^ok: 4 entries verified up to head 4; chain b3:[0-9a-f]{64}; 2 signer set\(s\)/);
     const v2 = await ronctl(['--json', 'registry', 'verify'], env, cwd);
     assert.equal((JSON.parse(v2.stdout) as { ok: boolean }).ok, true);
     // A wrong trust anchor or registry id is a fault at the first entry.
