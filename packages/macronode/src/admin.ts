@@ -97,8 +97,9 @@ export function createAdmin(node: Macronode, serverFactory?: FastifyServerFactor
   });
 
   const metricsHandler = async (_req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
-    const text = await m.render();
-    return reply.type('text/plain; version=0.0.4; charset=utf-8').send(text);
+    // The gateway plane's own series (gateway_http_*) come from its process over IPC.
+    const [text, gw] = await Promise.all([m.render(), node.supervisor.planeMetrics('gateway', 1000)]);
+    return reply.type('text/plain; version=0.0.4; charset=utf-8').send(gw === '' ? text : `${text}\n${gw}`);
   };
   app.get('/metrics', { onRequest: limited }, metricsHandler);
 

@@ -113,6 +113,10 @@ export const schema = {
   'supervisor.heartbeat_timeout': field.duration(5000, { min: 20, doc: 'missed-heartbeat window: a plane silent this long is hung and killed' }),
   'supervisor.start_timeout': field.duration(15_000, { min: 100, doc: 'a plane not ready within this is killed and counted as a crash' }),
 
+  'gateway.restart': field.enum(restartPolicy, 'permanent', { doc: 'gateway child spec restart policy' }),
+  'gateway.critical': field.bool(true, { doc: 'gateway down flips /readyz to 503' }),
+  'gateway.shutdown_ms': field.duration(12_000, { min: 0, doc: 'SIGTERM→SIGKILL grace for the gateway (covers its drain)' }),
+
   'kv.restart': field.enum(restartPolicy, 'permanent', { doc: 'kv child spec restart policy' }),
   'kv.critical': field.bool(true, { doc: 'kv down flips /readyz to 503' }),
   'kv.shutdown_ms': field.duration(5000, { min: 0, doc: 'SIGTERM→SIGKILL grace for kv' }),

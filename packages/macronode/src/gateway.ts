@@ -8,10 +8,7 @@ import {
 import type { FastifyInstance, FastifyReply, FastifyRequest, FastifyServerFactory } from 'fastify';
 import type { Readable } from 'node:stream';
 import { Pool } from 'undici';
-import type { MacronodeConfig } from './config.js';
-import type { MacronodeMetrics } from './metrics.js';
-import { PLANES } from './planes/table.js';
-import type { Supervisor } from './supervisor/supervisor.js';
+import type { HttpMetrics } from '@ron/kernel';
 
 // Hop-by-hop headers (RFC 9110 §7.6.1) are never forwarded in either direction.
 const HOP = new Set([
@@ -29,13 +26,37 @@ const HOP = new Set([
 
 const SMALL_BODY = 64 * 1024;
 
+/** One routed plane as the supervisor last reported it. */
+export interface RouteEntry {
+  url: string | null;
+  state: string;
+  /** Epoch ms of the next restart attempt, if one is scheduled. */
+  retry_at: number | null;
+}
+
+/** What the host pushes to the gateway over IPC on every state change (and on reload). */
+export interface RouteTable {
+  planes: Record<string, RouteEntry>;
+  /** Path prefix → plane name, for every plane this build knows. */
+  prefixes: Record<string, string>;
+  limits: { max_body_bytes: number; write_timeout: number };
+}
+
 export interface GatewayOptions {
-  config: () => MacronodeConfig;
   logger: Logger;
-  metrics: MacronodeMetrics;
-  supervisor: Supervisor;
+  metrics: HttpMetrics;
+  routes: () => RouteTable;
+  idleTimeoutMs: number;
+  readTimeoutMs: number;
+  maxInflight: number;
   /** HTTPS listener factory when TLS is configured. */
   serverFactory?: FastifyServerFactory | undefined;
+}
+
+/** Whole seconds until the next restart attempt (Retry-After), at least 1. */
+function retryAfter(e: RouteEntry | undefined): number {
+  if (e?.retry_at == null) return e?.state === 'failed' ? 30 : 1;
+  return Math.max(1, Math.ceil((e.retry_at - Date.now()) / 1000));
 }
 
 /**
@@ -44,12 +65,11 @@ export interface GatewayOptions {
  * Retry-After — never a hang or a 500.
  */
 export function createGateway(o: GatewayOptions): { app: FastifyInstance; close(): Promise<void> } {
-  const cfg = o.config();
   const app = createServer({
     logger: o.logger.child({ component: 'gateway' }),
-    metrics: o.metrics.gateway,
-    keepAliveTimeoutMs: cfg.idle_timeout,
-    requestTimeoutMs: cfg.read_timeout,
+    metrics: o.metrics,
+    keepAliveTimeoutMs: o.idleTimeoutMs,
+    requestTimeoutMs: o.readTimeoutMs,
     maxParamLength: 2048,
     ...(o.serverFactory ? { serverFactory: o.serverFactory } : {}),
   });
@@ -59,7 +79,7 @@ export function createGateway(o: GatewayOptions): { app: FastifyInstance; close(
     if (p === undefined) {
       // A plane restarted on a new port: drop pools to URLs no plane serves any more.
       for (const [u, old] of pools) {
-        if (!o.supervisor.names().some((n) => o.supervisor.url(n) === u)) {
+        if (!Object.values(o.routes().planes).some((e) => e.url === u)) {
           pools.delete(u);
           void old.close().catch(() => undefined);
         }
@@ -78,12 +98,12 @@ export function createGateway(o: GatewayOptions): { app: FastifyInstance; close(
     void reply.send({ ok: true, service: 'svc-gateway', profile: 'macronode' });
   });
 
-  const edge = guards(o.metrics.gateway, { concurrency: cfg['limits.gateway_max_inflight'] });
+  const edge = guards(o.metrics, { concurrency: o.maxInflight });
   const bodyCap = (req: FastifyRequest, reply: FastifyReply, done: () => void): void => {
-    const cap = o.config()['limits.max_body_bytes'];
+    const cap = o.routes().limits.max_body_bytes;
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > cap) {
-      o.metrics.gateway.rejection('body_cap').inc();
+      o.metrics.rejection('body_cap').inc();
       reply.header('connection', 'close');
       sendError(req, reply, new ApiError('PayloadTooLarge', `body of ${declared} bytes exceeds the ${cap}-byte limit`));
       return;
@@ -92,18 +112,20 @@ export function createGateway(o: GatewayOptions): { app: FastifyInstance; close(
   };
 
   const proxy = async (plane: string, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
-    if (!o.supervisor.has(plane)) {
+    const table = o.routes();
+    const entry = table.planes[plane];
+    if (entry === undefined) {
       return sendError(req, reply, new ApiError('NotFound', `plane ${plane} is not enabled on this node`, { hint: 'add it to `services`' }));
     }
-    const url = o.supervisor.url(plane);
-    if (url === undefined) {
-      const state = o.supervisor.state(plane) ?? 'stopped';
+    const url = entry.state === 'running' ? entry.url : null;
+    if (url === null) {
+      const state = entry.state;
       return sendError(
         req,
         reply,
         new ApiError('NotReady', `plane ${plane} is not ready (${state})`, {
           hint: 'retry after the Retry-After delay; see GET /api/v1/status on the admin plane',
-          headers: { 'retry-after': String(o.supervisor.retryAfter(plane)) },
+          headers: { 'retry-after': String(retryAfter(table.planes[plane])) },
         }),
       );
     }
@@ -116,7 +138,7 @@ export function createGateway(o: GatewayOptions): { app: FastifyInstance; close(
     const xff = req.headers['x-forwarded-for'];
     headers['x-forwarded-for'] = typeof xff === 'string' && xff !== '' ? `${xff}, ${peer}` : peer;
     const hasBody = req.body !== undefined && req.body !== null;
-    const timeout = o.config().write_timeout;
+    const timeout = table.limits.write_timeout;
     // Event streams are long-lived: no body timeout (the planes send heartbeats).
     const streaming = (req.headers.accept ?? '').includes('text/event-stream') || req.url.includes('/stream');
     try {
@@ -148,23 +170,21 @@ export function createGateway(o: GatewayOptions): { app: FastifyInstance; close(
         reply,
         new ApiError('NotReady', `plane ${plane} is unavailable`, {
           hint: 'the plane is restarting or overloaded; retry',
-          headers: { 'retry-after': String(o.supervisor.retryAfter(plane)) },
+          headers: { 'retry-after': String(retryAfter(table.planes[plane])) },
         }),
       );
     }
   };
 
   const methods = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
-  for (const mod of Object.values(PLANES)) {
-    for (const prefix of mod.prefixes) {
-      for (const url of [prefix, `${prefix}/*`]) {
-        app.route({
-          method: [...methods],
-          url,
-          onRequest: [edge, bodyCap],
-          handler: (req, reply) => proxy(mod.name, req, reply),
-        });
-      }
+  for (const [prefix, plane] of Object.entries(o.routes().prefixes)) {
+    for (const url of [prefix, `${prefix}/*`]) {
+      app.route({
+        method: [...methods],
+        url,
+        onRequest: [edge, bodyCap],
+        handler: (req, reply) => proxy(plane, req, reply),
+      });
     }
   }
 

@@ -43,7 +43,7 @@ async function run(flags: Flags): Promise<void> {
   const shutdown = installShutdown({
     logger: log,
     graceMs: c.shutdown_grace + planeGrace + 1000,
-    close: () => node.close(node.config.shutdown_grace),
+    close: () => node.close(),
   });
   node.requestShutdown = () => void shutdown();
   process.on('SIGHUP', () => {
@@ -54,11 +54,17 @@ async function run(flags: Flags): Promise<void> {
   } catch (err) {
     const msg = err instanceof Error ? err.message : String(err);
     log.fatal({ event: 'start_failed', err: msg }, `macronode could not start: ${msg}`);
-    await node.close(500).catch(() => undefined);
+    await node.close().catch(() => undefined);
     throw new StartupError(`macronode could not start: ${msg}`, 1);
   }
   const urls = node.urls;
-  const planes = Object.fromEntries(node.supervisor.names().map((n) => [n, node.supervisor.status(n)]));
+  // The gateway is named by gateway_url; `planes` lists the planes behind it.
+  const planes = Object.fromEntries(
+    node.supervisor
+      .names()
+      .filter((n) => n !== 'gateway')
+      .map((n) => [n, node.supervisor.status(n)]),
+  );
   log.info(
     {
       event: 'ready',

@@ -9,12 +9,6 @@ export class MacronodeMetrics {
     rejectionsName: 'macronode_rejections_total',
     extraReasons: ['auth'],
   });
-  readonly gateway = new HttpMetrics({
-    requestsName: 'gateway_http_requests_total',
-    latencyName: 'gateway_request_latency_seconds',
-    rejectionsName: 'gateway_rejections_total',
-    defaultCollectors: false,
-  });
   readonly restarts: Counter<'service'>;
   readonly up: Gauge<'service'>;
   readonly uptime: Gauge<'service'>;
@@ -51,8 +45,7 @@ export class MacronodeMetrics {
     this.lagged.inc({ service }, 0);
   }
 
-  async render(): Promise<string> {
-    const [a, b] = await Promise.all([this.http.render(), this.gateway.registry.metrics()]);
-    return `${a}\n${b}`;
+  render(): Promise<string> {
+    return this.http.render();
   }
 }

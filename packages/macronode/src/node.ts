@@ -1,12 +1,12 @@
 import { ConfigError, buildInfo, closeWithGrace, isLoopbackHost, listen, parseAddr, type Logger } from '@ron/kernel';
 import type { SecureContextOptions } from 'node:tls';
-import { httpsFactory, readTls, swapTls } from './tls.js';
+import { httpsFactory, readTls, swapTls, tlsFiles, type TlsFiles } from './tls.js';
 import type { FastifyInstance } from 'fastify';
 import { fileURLToPath } from 'node:url';
 import { createAdmin } from './admin.js';
 import { NodeBus } from './bus.js';
 import { loadMacronodeConfig, testFault, type LoadInput, type Loaded, type MacronodeConfig } from './config.js';
-import { createGateway } from './gateway.js';
+import type { RouteEntry, RouteTable } from './gateway.js';
 import { MacronodeMetrics } from './metrics.js';
 import { PLANE_NAMES } from './planes/names.js';
 import { ensureSignerKey } from './planes/signer-key.js';
@@ -52,11 +52,11 @@ export class Macronode {
   #lastReload: Record<string, unknown> | null = null;
   #admin: FastifyInstance | undefined;
   #metricsApp: FastifyInstance | undefined;
-  #gateway: ReturnType<typeof createGateway> | undefined;
   #adminUrl: string | undefined;
   #gatewayUrl: string | undefined;
   #metricsUrl: string | undefined;
-  #gatewayOpen = false;
+  /** The gateway's bound address, pinned after its first start so restarts keep the port. */
+  #gatewayPinned: string | undefined;
   #shuttingDown = false;
   #reloading: Promise<ReloadResult> | undefined;
   /** Called by POST /api/v1/shutdown; set by main to the process's shutdown. */
@@ -67,9 +67,7 @@ export class Macronode {
     this.#cfg = o.loaded.config;
     this.#input = o.input;
     this.log = o.logger;
-    this.metrics = new MacronodeMetrics(['gateway', ...PLANE_NAMES], (s) =>
-      s === 'gateway' ? (this.#gatewayOpen ? (Date.now() - this.startedAt) / 1000 : 0) : this.supervisor.uptime(s),
-    );
+    this.metrics = new MacronodeMetrics(['gateway', ...PLANE_NAMES], (s) => this.supervisor.uptime(s));
     this.supervisor = new Supervisor({
       config: () => this.#cfg,
       logger: this.log,
@@ -77,6 +75,11 @@ export class Macronode {
       metrics: this.metrics,
       runner: RUNNER,
       fault: testFault(),
+      onChange: () => this.#pushRoutes(),
+      onSpawn: (name) => {
+        if (name === 'gateway') this.#pushRoutes();
+      },
+      adjust: (name, options) => (name === 'gateway' && this.#gatewayPinned ? { ...options, addr: this.#gatewayPinned } : options),
     });
   }
 
@@ -96,7 +99,8 @@ export class Macronode {
     const c = this.#cfg;
     // 1. Admin first: truthful /readyz (503) while planes come up.
     const adminTls = httpsFactory(c, 'admin');
-    const gatewayTls = httpsFactory(c, 'gateway');
+    // Fail fast (exit 78) on unreadable gateway TLS files; the gateway plane reads them itself.
+    httpsFactory(c, 'gateway');
     if (adminTls === undefined && c.admin_token === '' && !isLoopbackHost((parseAddr(c.http_addr) as { host: string }).host))
       this.log.warn(
         { http_addr: c.http_addr },
@@ -121,32 +125,53 @@ export class Macronode {
     }
     // 3. Planes, in table order (their reverse is the shutdown order).
     for (const name of PLANE_NAMES) if (c.services.includes(name)) this.supervisor.add(name);
-    // 4. Gateway: bound now, answers 503 NotReady for planes still starting.
-    this.#gateway = createGateway({
-      config: () => this.#cfg,
-      logger: this.log,
-      metrics: this.metrics,
-      supervisor: this.supervisor,
-      serverFactory: gatewayTls,
-    });
-    this.#gatewayUrl = await listen(this.#gateway.app, parseAddr(c.gateway_addr)!, gatewayTls ? 'https' : 'http');
-    this.#gatewayOpen = true;
-    this.metrics.up.set({ service: 'gateway' }, 1);
+    // 4. The gateway plane last: it routes to planes as they come up (503 NotReady until then).
+    this.supervisor.add('gateway');
     await this.supervisor.waitCriticalReady(c['supervisor.start_timeout'] + 5000);
+  }
+
+  #routeTable(): RouteTable & { tls: TlsFiles } {
+    const now = Date.now();
+    const planes: Record<string, RouteEntry> = {};
+    for (const n of this.supervisor.names()) {
+      if (n === 'gateway') continue;
+      const st = this.supervisor.status(n)!;
+      planes[n] = { url: st.url, state: st.state, retry_at: st.next_restart_in_ms !== null ? now + st.next_restart_in_ms : null };
+    }
+    const prefixes: Record<string, string> = {};
+    for (const mod of Object.values(PLANES)) for (const p of mod.prefixes) prefixes[p] = mod.name;
+    const c = this.#cfg;
+    return {
+      planes,
+      prefixes,
+      limits: { max_body_bytes: c['limits.max_body_bytes'], write_timeout: c.write_timeout },
+      tls: tlsFiles(c, 'gateway'),
+    };
+  }
+
+  #pushRoutes(): void {
+    const url = this.supervisor.url('gateway');
+    if (url !== undefined) {
+      this.#gatewayUrl = url;
+      if (this.#gatewayPinned === undefined) {
+        const u = new URL(url);
+        this.#gatewayPinned = `${u.hostname}:${u.port}`;
+      }
+    }
+    if (this.supervisor.has('gateway')) this.supervisor.send('gateway', { type: 'routes', table: this.#routeTable() });
   }
 
   readiness(): ReadyReport {
     const deps: Record<string, boolean> = {
       config: true,
       network: this.#adminUrl !== undefined && this.#gatewayUrl !== undefined,
-      gateway: this.#gatewayOpen,
+      gateway: false,
     };
     const reasons: Record<string, string> = {
       config: 'ok',
       network: deps.network ? 'ok' : 'listeners not bound',
-      gateway: this.#gatewayOpen ? 'ok' : 'gateway not accepting',
     };
-    let ready = deps.network! && deps.gateway!;
+    let ready = deps.network!;
     let retryAfter = Infinity;
     for (const name of this.supervisor.names()) {
       const ok = this.supervisor.state(name) === 'running';
@@ -172,19 +197,7 @@ export class Macronode {
   }
 
   status(): Record<string, unknown> {
-    const services: Record<string, PlaneStatus | Record<string, unknown>> = {
-      gateway: {
-        state: this.#gatewayOpen ? 'running' : this.#shuttingDown ? 'stopping' : 'starting',
-        pid: process.pid,
-        url: this.#gatewayUrl ?? null,
-        restarts: 0,
-        uptime_seconds: this.#gatewayOpen ? Math.round((Date.now() - this.startedAt) / 100) / 10 : 0,
-        critical: true,
-        hosted: 'in-process',
-        last_error: null,
-        last_exit: null,
-      },
-    };
+    const services: Record<string, PlaneStatus> = {};
     for (const n of this.supervisor.names()) services[n] = this.supervisor.status(n)!;
     const r = this.readiness();
     const b = buildInfo();
@@ -230,12 +243,15 @@ export class Macronode {
     // TLS: re-read certificates (also when the paths did not change: files rotated in place) before
     // anything is applied, so an unreadable file rejects the whole reload.
     const swaps: [FastifyInstance, SecureContextOptions][] = [];
+    let gatewayTls = false;
     try {
-      for (const [l, app] of [['admin', this.#admin], ['gateway', this.#gateway?.app]] as const) {
-        if (app === undefined || (old[`tls.${l}.cert`] === '') !== (next.config[`tls.${l}.cert`] === '')) continue;
-        const opts = readTls(next.config, l);
-        if (opts !== undefined) swaps.push([app, opts]);
+      if (this.#admin && (old['tls.admin.cert'] === '') === (next.config['tls.admin.cert'] === '')) {
+        const opts = readTls(next.config, 'admin');
+        if (opts !== undefined) swaps.push([this.#admin, opts]);
       }
+      // The gateway plane re-reads its own files; read them here first so a bad file rejects the reload.
+      if ((old['tls.gateway.cert'] === '') === (next.config['tls.gateway.cert'] === ''))
+        gatewayTls = readTls(next.config, 'gateway') !== undefined;
     } catch (err) {
       const message = (err as Error).message;
       this.#lastReload = { at, source, ok: false, version: this.#version, error: message };
@@ -243,11 +259,9 @@ export class Macronode {
       return { ok: false, message };
     }
     for (const [app, opts] of swaps) swapTls(app.server, opts);
-    for (const [app] of swaps) {
-      const l = app === this.#admin ? 'tls.admin' : 'tls.gateway';
-      if (!plan.applied.some((k) => k.startsWith(`${l}.`))) plan.applied.push(l);
-    }
-    const changed = plan.applied.length + plan.restartRequired.length + plan.restarted.length + swaps.length > 0;
+    if (swaps.length > 0 && !plan.applied.some((k) => k.startsWith('tls.admin.'))) plan.applied.push('tls.admin');
+    if (gatewayTls && !plan.applied.some((k) => k.startsWith('tls.gateway.'))) plan.applied.push('tls.gateway');
+    const changed = plan.applied.length + plan.restartRequired.length + plan.restarted.length > 0;
     const eff = effectiveAfterReload(old, next.config, plan);
     for (const w of next.warnings) this.log.warn(w);
     this.#cfg = eff;
@@ -261,6 +275,9 @@ export class Macronode {
     for (const name of plan.disable) await this.supervisor.remove(name);
     for (const name of PLANE_NAMES) if (plan.enable.includes(name)) this.supervisor.add(name);
     for (const name of plan.restarted) await this.supervisor.restart(name);
+    // The gateway learns live limits and TLS paths from its route table; then swaps certificates.
+    this.#pushRoutes();
+    if (gatewayTls) this.supervisor.send('gateway', { type: 'tls_reload' });
     const body = {
       version: this.#version,
       applied: plan.applied,
@@ -274,19 +291,12 @@ export class Macronode {
   }
 
   /**
-   * Ordered shutdown (SPEC §4.4): readiness flips → gateway stops accepting and drains → planes stop
-   * in reverse start order → admin closes.
+   * Ordered shutdown (SPEC §4.4): readiness flips → planes stop in reverse start order, so the
+   * gateway (started last) stops accepting and drains first → admin closes.
    */
-  async close(graceMs: number): Promise<void> {
+  async close(): Promise<void> {
     this.#shuttingDown = true;
     this.bus.publish({ type: 'Shutdown' });
-    if (this.#gateway) {
-      this.#gatewayOpen = false;
-      this.metrics.up.set({ service: 'gateway' }, 0);
-      await closeWithGrace(this.#gateway.app, graceMs);
-      await this.#gateway.close();
-      this.log.info({ event: 'gateway_closed' }, 'gateway closed (drained)');
-    }
     await this.supervisor.stopAll();
     this.log.info({ event: 'planes_stopped' }, 'all planes stopped');
     if (this.#metricsApp) await closeWithGrace(this.#metricsApp, 1000);
@@ -300,10 +310,11 @@ export class Macronode {
     const a = this.#adminUrl ?? '';
     const lines = [
       `admin    ${a}  (curl ${a}/readyz?verbose ; curl ${a}/api/v1/status)`,
-      `gateway  ${g}  (curl ${g}/ingress/ping)`,
+      `gateway  ${g} pid ${this.supervisor.status('gateway')?.pid ?? '-'}  try: curl ${g}/ingress/ping`,
     ];
     if (this.#metricsUrl) lines.push(`metrics  ${this.#metricsUrl}/metrics`);
     for (const n of this.supervisor.names()) {
+      if (n === 'gateway') continue;
       const s = this.supervisor.status(n)!;
       const mod = PLANES[n]!;
       lines.push(`${n.padEnd(8)} ${s.url ?? '(not ready)'} pid ${s.pid ?? '-'}  try: ${mod.tryIt.replaceAll('{gateway}', g)}`);

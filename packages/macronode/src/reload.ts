@@ -62,7 +62,7 @@ export function planReload(old: MacronodeConfig, next: MacronodeConfig): ReloadP
   plan.enable = next.services.filter((s) => !old.services.includes(s));
   plan.disable = old.services.filter((s) => !next.services.includes(s));
   // A plane whose derived options or child spec changed restarts (only that plane).
-  for (const name of next.services) {
+  for (const name of [...next.services, 'gateway']) {
     if (plan.enable.includes(name)) continue;
     const mod = PLANES[name];
     if (mod === undefined) continue;

@@ -193,3 +193,26 @@ test('kill -9 of the host: planes notice the closed IPC channel and exit on thei
     await n.stop();
   }
 });
+
+test('kill -9 of the gateway plane: restarted on the same address, routing again', async () => {
+  const n = await startNode({ env: { RON_SUPERVISOR__BACKOFF_MIN: '200ms', RON_SUPERVISOR__BACKOFF_MAX: '1s' } });
+  const sse = await sseConnect(`${n.admin}/api/v1/events`);
+  try {
+    const before = await planeStatus(n.admin, 'gateway');
+    assert.notEqual(before.pid, n.prog.pid, 'the gateway is a child process');
+    process.kill(before.pid!, 'SIGKILL');
+    const crashed = await sse.next((e) => e.event === 'ServiceCrashed');
+    assert.equal((JSON.parse(crashed.data) as { service: string }).service, 'gateway');
+    await waitFor(async () => (await fetch(`${n.admin}/readyz`)).status === 200, 10_000);
+    const after = await planeStatus(n.admin, 'gateway');
+    assert.equal(after.restarts, 1);
+    // Same address as in the ready line: clients keep their URL.
+    const ping = await fetch(`${n.gateway}/ingress/ping`);
+    assert.equal(ping.status, 200);
+    const put = await fetch(`${n.gateway}/v1/kv/g/k`, { method: 'PUT', body: 'v' });
+    assert.equal(put.status, 201);
+  } finally {
+    sse.close();
+    await n.stop();
+  }
+});

@@ -58,14 +58,16 @@ test('SIGTERM under load: readiness flips first, in-flight requests finish, gate
   };
   const steps = [
     at((l) => typeof l.msg === 'string' && l.msg.startsWith('shutting down'), 'shutting down'),
-    at((l) => l.event === 'gateway_closed', 'gateway_closed'),
+    at((l) => l.event === 'plane_stopping' && l.plane === 'gateway', 'gateway stopping'),
+    at((l) => l.event === 'gateway_drained', 'gateway drained'),
+    at((l) => l.event === 'plane_stopped' && l.plane === 'gateway', 'gateway stopped'),
     at((l) => l.event === 'plane_stopping' && l.plane === 'kv', 'kv stopping'),
     at((l) => l.event === 'plane_stopped' && l.plane === 'kv', 'kv stopped'),
     at((l) => l.event === 'plane_stopping' && l.plane === 'registry', 'registry stopping'),
     at((l) => l.event === 'plane_stopped' && l.plane === 'registry', 'registry stopped'),
     at((l) => l.event === 'admin_closed', 'admin_closed'),
   ];
-  // Started registry → kv, so stopped kv → registry, one at a time, after the gateway drained.
+  // Started registry → kv → gateway, so stopped gateway (drained) → kv → registry, one at a time.
   for (let i = 1; i < steps.length; i++) assert.ok(steps[i]! >= steps[i - 1]!, `step ${i} out of order: ${steps.join(' ')}`);
   await n.stop();
 });

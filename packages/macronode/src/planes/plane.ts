@@ -9,7 +9,15 @@ export interface RunningPlane {
   readonly url: string;
   /** Extra facts for the start-up log and /api/v1/status (paths, signer key, …). */
   readonly info?: Record<string, unknown>;
+  /** Prometheus text of the plane's own series, merged into the host's /metrics (optional). */
+  metrics?(): Promise<string>;
   close(graceMs: number): Promise<void>;
+}
+
+/** What the runner gives a plane besides its options. */
+export interface PlaneContext {
+  /** Receives host messages the runner does not handle itself. */
+  onMessage(fn: (m: unknown) => void): void;
 }
 
 /**
@@ -23,7 +31,7 @@ export interface PlaneModule {
   /** How to try it, for the start-up log (`{gateway}` is replaced by the gateway URL). */
   readonly tryIt: string;
   options(c: MacronodeConfig): PlaneOptions;
-  start(opts: PlaneOptions, log: Logger): Promise<RunningPlane>;
+  start(opts: PlaneOptions, log: Logger, ctx: PlaneContext): Promise<RunningPlane>;
 }
 
 export interface ChildSpec {

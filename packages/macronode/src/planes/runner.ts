@@ -24,6 +24,10 @@ let running: RunningPlane | undefined;
 let log: Logger | undefined;
 let heartbeat: NodeJS.Timeout | undefined;
 let stopping = false;
+let stopGraceMs = 5000;
+const planeHandlers: ((m: unknown) => void)[] = [];
+// Plane messages that arrive before the plane registered its handler (e.g. while it loads modules).
+let early: unknown[] = [];
 
 async function stop(graceMs: number): Promise<void> {
   if (stopping) return;
@@ -56,7 +60,14 @@ async function start(m: Extract<ParentMessage, { type: 'start' }>): Promise<void
     log.error({ fault }, 'test fault: crashing at start (RON_TEST_FAULT)');
     process.exit(1);
   }
-  running = await mod.start(m.options, log);
+  stopGraceMs = m.stopGraceMs;
+  const onMessage = (fn: (m: unknown) => void): void => {
+    planeHandlers.push(fn);
+    const queued = early;
+    early = [];
+    for (const q of queued) fn(q);
+  };
+  running = await mod.start(m.options, log, { onMessage });
   send({ type: 'ready', url: running.url, info: running.info ?? {} });
   if (fault === 'hang') {
     log.warn({ fault }, 'test fault: not heartbeating (RON_TEST_FAULT)');
@@ -77,11 +88,20 @@ process.on('message', (raw: unknown) => {
     });
   } else if (m.type === 'stop') {
     void stop(m.graceMs);
-  } else if (m.type === 'log_level' && log) {
-    log.level = m.level;
+  } else if (m.type === 'log_level') {
+    if (log) log.level = m.level;
+  } else if (m.type === 'metrics_req') {
+    const id = m.id;
+    (running?.metrics?.() ?? Promise.resolve(''))
+      .then((text) => send({ type: 'metrics', id, text }))
+      .catch(() => send({ type: 'metrics', id, text: '' }));
+  } else if (planeHandlers.length === 0) {
+    early.push(m);
+  } else {
+    for (const h of planeHandlers) h(m);
   }
 });
-process.once('SIGTERM', () => void stop(5000));
+process.once('SIGTERM', () => void stop(stopGraceMs));
 // SIGINT is ignored: interactive interrupts go to the host, which stops planes in order.
 process.on('SIGINT', () => undefined);
 // The host is gone: a plane never outlives its supervisor.

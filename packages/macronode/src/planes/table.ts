@@ -1,3 +1,4 @@
+import { gatewayPlane } from './gateway.js';
 import { kvPlane } from './kv.js';
 import type { PlaneModule } from './plane.js';
 import { registryPlane } from './registry.js';
@@ -6,4 +7,5 @@ import { registryPlane } from './registry.js';
 export const PLANES: Readonly<Record<string, PlaneModule>> = Object.freeze({
   registry: registryPlane,
   kv: kvPlane,
+  gateway: gatewayPlane,
 });

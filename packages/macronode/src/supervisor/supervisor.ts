@@ -59,6 +59,10 @@ export interface SupervisorOptions {
   fault?: string | undefined;
   /** Called whenever any plane changes state (readiness, gateway routing). */
   onChange?: () => void;
+  /** Called right after a plane's child is forked and sent its start message. */
+  onSpawn?: (name: string) => void;
+  /** Adjusts a plane's options before each start (e.g. pin the gateway's port across restarts). */
+  adjust?: (name: string, options: Record<string, unknown>) => Record<string, unknown>;
 }
 
 /**
@@ -75,6 +79,8 @@ export class Supervisor {
   readonly #watchdog: NodeJS.Timeout;
   #shuttingDown = false;
   readonly #readyWaiters = new Set<() => void>();
+  readonly #metricsWaiters = new Map<number, (text: string) => void>();
+  #metricsSeq = 0;
 
   constructor(o: SupervisorOptions) {
     this.#o = o;
@@ -202,15 +208,18 @@ export class Supervisor {
         resolve();
       });
     });
+    const options = PLANES[c.name]!.options(cfg);
     const start: ParentMessage = {
       type: 'start',
       plane: c.name,
-      options: PLANES[c.name]!.options(cfg),
+      options: this.#o.adjust ? this.#o.adjust(c.name, options) : options,
       logLevel: cfg.log_level,
       heartbeatMs: cfg['supervisor.heartbeat_interval'],
+      stopGraceMs: Math.max(0, c.spec.shutdownMs - 200),
       fault: this.#o.fault,
     };
     proc.send(start);
+    this.#o.onSpawn?.(c.name);
   }
 
   #onMessage(c: Child, proc: ChildProcess, m: ChildMessage): void {
@@ -221,6 +230,9 @@ export class Supervisor {
         return;
       case 'error':
         c.lastError = m.message;
+        return;
+      case 'metrics':
+        this.#metricsWaiters.get(m.id)?.(m.text);
         return;
       case 'ready': {
         c.lastHb = Date.now();
@@ -377,6 +389,29 @@ export class Supervisor {
     this.#shuttingDown = true;
     clearInterval(this.#watchdog);
     for (const name of [...this.#order].reverse()) await this.stop(name);
+  }
+
+  /** Sends a message to one plane's child (dropped when it is not running). */
+  send(name: string, m: ParentMessage): void {
+    const proc = this.#children.get(name)?.proc;
+    if (proc?.connected) proc.send(m);
+  }
+
+  /** Asks a plane for its own Prometheus text; '' when it is down or does not answer in time. */
+  planeMetrics(name: string, timeoutMs = 1000): Promise<string> {
+    const proc = this.#children.get(name)?.proc;
+    if (!proc?.connected || this.state(name) !== 'running') return Promise.resolve('');
+    const id = ++this.#metricsSeq;
+    return new Promise((resolve) => {
+      const t = setTimeout(() => done(''), timeoutMs);
+      const done = (text: string): void => {
+        clearTimeout(t);
+        this.#metricsWaiters.delete(id);
+        resolve(text);
+      };
+      this.#metricsWaiters.set(id, done);
+      proc.send({ type: 'metrics_req', id } satisfies ParentMessage);
+    });
   }
 
   broadcast(m: ParentMessage): void {
