@@ -235,6 +235,7 @@ test('read-only: governance writes are shed with 503 ReadOnly, reads continue', 
     const res = await call(r, 'POST', '/v1/registry/proposals', body(subj, [s(r.ks[0]!, subj)]));
     assert.equal(res.status, 503);
     assert.equal(code(res), 'ReadOnly');
+    assert.equal(await metric(r, 'rejected_total', 'reason="read_only"'), 1);
     assert.equal((await call(r, 'GET', '/v1/registry/regions/map')).status, 200);
   } finally {
     await r.close(1000);

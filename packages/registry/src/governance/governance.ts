@@ -38,6 +38,7 @@ export const REJECT_REASONS = [
   'unauthorized',
   'forbidden',
   'busy',
+  'read_only',
 ] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 
@@ -209,8 +210,11 @@ export class Governance {
     }
   }
 
+  /** Counts a refused write (`registry_update_total`, `rejected_total{reason}`); server faults are not rejections. */
   countRejection(err: ApiError): void {
+    if (err.status >= 500 && err.code !== 'ReadOnly') return;
     const r =
+      err.code === 'ReadOnly' ? { result: 'rejected' as const, reason: 'read_only' as const } :
       err.code === 'Unauthorized' ? { result: 'rejected' as const, reason: 'unauthorized' as const }
       : err.code === 'Forbidden' ? { result: 'rejected' as const, reason: 'forbidden' as const }
       : reasonOf(err);

@@ -63,7 +63,7 @@ export function registerGovernanceRoutes(app: FastifyInstance, gov: Governance, 
       if (o.readOnly?.() === true) throw new ApiError('ReadOnly', 'the registry is read-only; writes are shed', { hint: 'retry against a writable replica' });
       if (o.capRootKey !== undefined) checkCapability(req.headers.authorization, o.capRootKey, scope, now());
     } catch (err) {
-      if (err instanceof ApiError && err.status < 500) gov.countRejection(err);
+      if (err instanceof ApiError) gov.countRejection(err);
       throw err;
     }
   };
