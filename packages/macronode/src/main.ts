@@ -12,7 +12,6 @@ import {
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadMacronodeConfig, type LoadInput } from './config.js';
-import { runDoctor } from './doctor.js';
 import { Macronode } from './node.js';
 
 type Flags = Record<string, unknown>;
@@ -155,6 +154,8 @@ export function cli(argv = process.argv): void {
     .description('check the host: data dir writable, ports free, Node version, store opens, TLS files, clock. Exit 1 on any fail')
     .action((flags: Flags) =>
       runMain('macronode', async () => {
+        // Loaded on demand: `run` never pays for better-sqlite3 in the host.
+        const { runDoctor } = await import('./doctor.js');
         const code = await runDoctor(input(flags));
         process.exitCode = code;
       }),

@@ -1,4 +1,4 @@
-import { generateKeyFile, publicKeyFromSignerId, type KeyFile } from '@ron/registry';
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { MacronodeConfig } from '../config.js';
@@ -8,6 +8,26 @@ export interface SignerKey {
   path: string | null;
   signerId: string;
   created: boolean;
+}
+
+/** svc-registry's key file format (`svc-registry keygen`, `ronctl keygen`). */
+interface KeyFile {
+  alg: 'ed25519';
+  signer_id: string;
+  /** base64url of the 32-byte private seed. */
+  seed: string;
+}
+
+const SIGNER_ID = /^ed25519:[A-Za-z0-9_-]{43}$/;
+
+/**
+ * A fresh Ed25519 key in the registry's key file format. Done with node:crypto here so the host and
+ * the other planes never load the registry package: the signer id is "ed25519:" + base64url of the
+ * raw public key, which is exactly the JWK `x`, and the seed is the JWK `d`.
+ */
+function generateKeyFile(): KeyFile {
+  const jwk = generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' });
+  return { alg: 'ed25519', signer_id: `ed25519:${jwk.x ?? ''}`, seed: jwk.d ?? '' };
 }
 
 const ephemeral = new Map<string, KeyFile>();
@@ -30,7 +50,7 @@ export function ensureSignerKey(c: MacronodeConfig): SignerKey {
   const path = resolve(explicit !== '' ? explicit : resolve(c.data_dir, 'keys', 'signer.key'));
   try {
     const k = JSON.parse(readFileSync(path, 'utf8')) as KeyFile;
-    if (typeof k.signer_id !== 'string' || publicKeyFromSignerId(k.signer_id) === undefined) throw new Error(`${path} is not a signer key file`);
+    if (typeof k.signer_id !== 'string' || !SIGNER_ID.test(k.signer_id)) throw new Error(`${path} is not a signer key file`);
     return { path, signerId: k.signer_id, created: false };
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
