@@ -57,3 +57,12 @@ test('docs/governance.md walk-through runs as written', async () => {
     dir.remove();
   }
 });
+
+test('README.md carries the same walk-through block as docs/governance.md (the one run above)', () => {
+  const block = (text: string): string | undefined =>
+    /<!-- walkthrough:begin -->[\s\S]*?<!-- walkthrough:end -->/.exec(text)?.[0];
+  const doc = block(readFileSync(DOC, 'utf8'));
+  const readme = block(readFileSync(join(ROOT, 'README.md'), 'utf8'));
+  assert.ok(doc !== undefined && readme !== undefined, 'both files have the walk-through markers');
+  assert.equal(readme, doc, 'README.md walk-through drifted from docs/governance.md; copy it over');
+});
