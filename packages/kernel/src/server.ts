@@ -144,8 +144,7 @@ export function createServer(opts: ServerOptions): FastifyInstance {
     (logger, bindings, childOpts) => new LazyChildLogger(logger as Logger, bindings, childOpts),
   );
 
-  // Prewarm per-route series as routes are declared, and cache their label children.
-  // Per-route metrics: each route gets its own onResponse hook holding its cached label children,
+  // Prewarm per-route series as routes are declared, and cache their label children. Per-route metrics: each route gets its own onResponse hook holding its cached label children,
   // so the request path does no lookups (request.routeOptions builds a new object on every read).
   app.addHook('onRoute', (route: RouteOptions) => {
     const methods = Array.isArray(route.method) ? route.method : [route.method];
