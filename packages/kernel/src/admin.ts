@@ -20,8 +20,8 @@ export function registerAdmin(app: FastifyInstance, opts: AdminOptions): void {
   const health = opts.health;
   const healthHandler = (_req: unknown, reply: import('fastify').FastifyReply): void => {
     const body = health?.();
-    if (body === undefined) void reply.code(200).send();
-    else void reply.code(200).send(body);
+    if (body === undefined) void reply.send();
+    else void reply.send(body);
   };
   app.get('/healthz', healthHandler);
   app.get('/livez', healthHandler);

@@ -101,7 +101,7 @@ export function kvRoutes(app: FastifyInstance, opts: KvRoutesOptions): void {
     tagged(reply, meta.etag).header('content-type', 'application/octet-stream').header('content-length', String(meta.size));
     const inm = parseTagList(req.headers['if-none-match']);
     if (inm !== undefined && (inm === '*' || inm.includes(meta.etag))) return reply.code(304).send();
-    return reply.code(200).send();
+    return reply.send();
   });
 
   app.get('/v1/kv/:bucket/:key', { onRequest: readGuard }, (req, reply) => {
@@ -113,7 +113,7 @@ export function kvRoutes(app: FastifyInstance, opts: KvRoutesOptions): void {
     const inm = parseTagList(req.headers['if-none-match']);
     if (inm !== undefined && (inm === '*' || inm.includes(e.etag))) return reply.code(304).send();
     metrics.bytesOut.inc(e.value.length);
-    return reply.code(200).type('application/octet-stream').send(e.value);
+    return reply.type('application/octet-stream').send(e.value);
   });
 
   app.put('/v1/kv/:bucket/:key', { onRequest: writeGuard(), bodyLimit: opts.bodyCap }, (req, reply) => {
