@@ -2,6 +2,7 @@ import {
   ADDR_RULE,
   LOG_LEVELS,
   field,
+  isLoopbackHost,
   loadConfig,
   normalizeLevel,
   parseAddr,
@@ -139,6 +140,13 @@ export const validate = (c: MacronodeConfig): { key: string; rule: string }[] =>
     const a = parseAddr(c[k]);
     if (a === undefined || a.kind !== 'tcp') out.push({ key: k, rule: 'must be HOST:PORT (e.g. 127.0.0.1:8080)' });
   }
+  // SPEC §4.7: an admin plane reachable from other hosts needs TLS or a token (or the dev bypass).
+  const admin = parseAddr(c.http_addr);
+  if (admin?.kind === 'tcp' && !isLoopbackHost(admin.host) && c['tls.admin.cert'] === '' && c.admin_token === '' && !c.dev_insecure)
+    out.push({
+      key: 'http_addr',
+      rule: 'a non-loopback admin listener needs TLS (tls.admin.cert/key) or admin_token (MACRONODE_DEV_INSECURE=1 overrides, dev only)',
+    });
   if (c.metrics_addr !== '' && parseAddr(c.metrics_addr) === undefined) out.push({ key: 'metrics_addr', rule: ADDR_RULE });
   for (const s of c.services) {
     if (!(PLANE_NAMES).includes(s))

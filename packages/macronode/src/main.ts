@@ -113,7 +113,7 @@ export function cli(argv = process.argv): void {
     )
     .action((flags: Flags) => runMain('macronode', () => run(flags), 1));
 
-  withConfig(program.command('check'))
+  withRunFlags(program.command('check'))
     .description('load and validate the config (file, env, flags); binds nothing. Exit 0 ok, 2 invalid')
     .action((flags: Flags) => {
       try {

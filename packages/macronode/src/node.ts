@@ -1,4 +1,4 @@
-import { ConfigError, buildInfo, closeWithGrace, isLoopbackHost, listen, parseAddr, type Logger } from '@ron/kernel';
+import { ConfigError, buildInfo, closeWithGrace, listen, parseAddr, type Logger } from '@ron/kernel';
 import type { SecureContextOptions } from 'node:tls';
 import { httpsFactory, readTls, swapTls, tlsFiles, type TlsFiles } from './tls.js';
 import type { FastifyInstance } from 'fastify';
@@ -101,11 +101,6 @@ export class Macronode {
     const adminTls = httpsFactory(c, 'admin');
     // Fail fast (exit 78) on unreadable gateway TLS files; the gateway plane reads them itself.
     httpsFactory(c, 'gateway');
-    if (adminTls === undefined && c.admin_token === '' && !isLoopbackHost((parseAddr(c.http_addr) as { host: string }).host))
-      this.log.warn(
-        { http_addr: c.http_addr },
-        'the admin plane listens on a non-loopback address without TLS and without admin_token: POST routes refuse every caller (403); set admin_token and tls.admin.*',
-      );
     const admin = createAdmin(this, adminTls);
     this.#admin = admin.app;
     this.#adminUrl = await listen(admin.app, parseAddr(c.http_addr)!, adminTls ? 'https' : 'http');

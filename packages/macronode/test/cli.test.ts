@@ -62,6 +62,14 @@ test('run exits 78 on invalid config, listing every error with key, layer and ru
   assert.match(r2.stderr, /http_addr: must be HOST:PORT .*from flag --http-addr/);
 });
 
+test('a non-loopback admin listener without TLS and without a token refuses to start (78)', async () => {
+  const r = await runProgram(BIN, ['run', '--http-addr', '0.0.0.0:0', '--gateway-addr', '127.0.0.1:0', '--amnesia'], { env: clean });
+  assert.equal(r.code, 78);
+  assert.match(r.stderr, /http_addr: a non-loopback admin listener needs TLS .* or admin_token/);
+  const withToken = await runProgram(BIN, ['check', '--http-addr', '0.0.0.0:0'], { env: { ...clean, RON_ADMIN_TOKEN: 't' } });
+  assert.equal(withToken.code, 0, withToken.stderr);
+});
+
 test('check: exit 0 on a good config, 2 on a bad one; binds nothing', async () => {
   const good = join(dir.path, 'good.toml');
   writeFileSync(good, 'log_level = "debug"\n[supervisor]\nmax_restarts = 3\n');
