@@ -216,3 +216,34 @@ test('kill -9 of the gateway plane: restarted on the same address, routing again
     await n.stop();
   }
 });
+
+test('child spec restart policies: temporary never restarts, transient restarts only after an abnormal exit', async () => {
+  const n = await startNode({
+    env: { RON_REGISTRY__RESTART: 'temporary', RON_KV__RESTART: 'transient', RON_SUPERVISOR__BACKOFF_MIN: '50ms', RON_SUPERVISOR__BACKOFF_MAX: '200ms' },
+  });
+  try {
+    // transient + abnormal exit (SIGKILL) → restarted.
+    const kv1 = (await planeStatus(n.admin, 'kv')).pid!;
+    process.kill(kv1, 'SIGKILL');
+    await waitFor(async () => {
+      const s = await planeStatus(n.admin, 'kv');
+      return s.state === 'running' && s.pid !== kv1;
+    }, 10_000);
+    // transient + clean exit (SIGTERM → the plane closes and exits 0) → stopped, not restarted.
+    const kv2 = (await planeStatus(n.admin, 'kv')).pid!;
+    process.kill(kv2, 'SIGTERM');
+    await waitFor(async () => (await planeStatus(n.admin, 'kv')).state === 'stopped', 10_000);
+    assert.equal((await planeStatus(n.admin, 'kv')).restarts, 1);
+    // temporary + crash → stopped, never restarted; readiness 503 (critical).
+    process.kill((await planeStatus(n.admin, 'registry')).pid!, 'SIGKILL');
+    await waitFor(async () => (await planeStatus(n.admin, 'registry')).state === 'stopped', 10_000);
+    assert.equal((await planeStatus(n.admin, 'registry')).restarts, 0);
+    assert.equal((await fetch(`${n.admin}/readyz`)).status, 503);
+    // reset starts a stopped plane again.
+    assert.equal((await fetch(`${n.admin}/api/v1/services/registry/reset`, { method: 'POST' })).status, 200);
+    assert.equal((await fetch(`${n.admin}/api/v1/services/kv/reset`, { method: 'POST' })).status, 200);
+    await waitFor(async () => (await fetch(`${n.admin}/readyz`)).status === 200, 10_000);
+  } finally {
+    await n.stop();
+  }
+});
