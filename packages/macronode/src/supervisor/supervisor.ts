@@ -388,7 +388,10 @@ export class Supervisor {
   async stopAll(): Promise<void> {
     this.#shuttingDown = true;
     clearInterval(this.#watchdog);
-    for (const name of [...this.#order].reverse()) await this.stop(name);
+    // The gateway (ingress) always goes first, even if a plane was enabled after it on reload.
+    const order = [...this.#order].reverse();
+    order.sort((a, b) => (a === 'gateway' ? -1 : b === 'gateway' ? 1 : 0));
+    for (const name of order) await this.stop(name);
   }
 
   /** Sends a message to one plane's child (dropped when it is not running). */
