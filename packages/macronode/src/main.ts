@@ -87,9 +87,16 @@ function configFail(err: unknown, code: number): never {
 export function cli(argv = process.argv): void {
   const program = new Command('macronode')
     .description(
-      'RON macronode: the host daemon. Runs the gateway and supervises each service plane (kv, …) as a\n' +
-        'child process, with a truthful admin plane. Config layers: defaults < file (--config / RON_CONFIG)\n' +
-        '< env (RON_*) < flags. Docs: docs/macronode.md',
+      'RON macronode: the host daemon. Supervises each plane (gateway, registry, kv) as a child process ' +
+        'and serves a truthful admin plane. Config layers: defaults < file (--config / RON_CONFIG) < env ' +
+        '(RON_*, RON_<SECTION>__<KEY>) < flags. Docs: docs/macronode.md',
+    )
+    .addHelpText(
+      'after',
+      '\nQuick start:\n  macronode run                        # admin 127.0.0.1:8080, gateway 127.0.0.1:8090, data ./.ron\n' +
+        '  curl localhost:8080/readyz?verbose   # one line per plane\n' +
+        '  curl localhost:8080/api/v1/status    # pids, restarts, last errors\n' +
+        '  kill -HUP <pid>                      # reload the config file',
     )
     .version(buildInfo().version, '-V, --version-flag', 'print the version');
   const withConfig = (cmd: Command): Command => cmd.option('-c, --config <path>', 'TOML or JSON config file (env: RON_CONFIG)');
