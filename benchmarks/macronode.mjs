@@ -20,7 +20,7 @@ const nodeOpts = (cpu) => ({
   bin: BIN,
   args: ['run', '--http-addr', '127.0.0.1:0', '--gateway-addr', '127.0.0.1:0', '--data-dir', scratchDir(`macronode-${++seq}`)],
   env: { LOG_LEVEL: 'info', RON_CONFIG: '' },
-  timeoutMs: 20_000,
+  timeoutMs: 60_000,
 });
 const json = async (url) => (await fetch(url)).json();
 const rssMiB = (pid) => {
@@ -66,6 +66,7 @@ try {
   const status = await json(`${n.url}/api/v1/status`);
   const rss = [['macronode host (admin + supervisor)', n.pid]];
   for (const [name, s] of Object.entries(status.services)) if (s.pid) rss.push([`plane ${name}`, s.pid]);
+  if (status.spare_runner_pid) rss.push(['warm spare runner (supervisor.warm_spare)', status.spare_runner_pid]);
   const rssRows = rss.map(([label, pid]) => [label, pid, rssMiB(pid)]);
   const kvPid = status.services.kv.pid;
   const gwPid = status.services.gateway.pid;

@@ -112,6 +112,7 @@ export const schema = {
   'supervisor.window': field.duration(60_000, { min: 1, doc: 'intensity period for max_restarts' }),
   'supervisor.heartbeat_interval': field.duration(1000, { min: 10, doc: 'how often planes heartbeat over IPC' }),
   'supervisor.heartbeat_timeout': field.duration(5000, { min: 20, doc: 'missed-heartbeat window: a plane silent this long is hung and killed' }),
+  'supervisor.warm_spare': field.bool(true, { doc: 'keep one idle plane runner forked so a restart skips module loading' }),
   'supervisor.start_timeout': field.duration(15_000, { min: 100, doc: 'a plane not ready within this is killed and counted as a crash' }),
 
   'gateway.restart': field.enum(restartPolicy, 'permanent', { doc: 'gateway child spec restart policy' }),

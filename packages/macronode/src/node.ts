@@ -123,6 +123,8 @@ export class Macronode {
     // 4. The gateway plane last: it routes to planes as they come up (503 NotReady until then).
     this.supervisor.add('gateway');
     await this.supervisor.waitCriticalReady(c['supervisor.start_timeout'] + 5000);
+    // After start-up (never competing with it): one warm runner for the next restart.
+    this.supervisor.warmSpare();
   }
 
   #routeTable(): RouteTable & { tls: TlsFiles } {
@@ -208,6 +210,7 @@ export class Macronode {
       amnesia: this.#cfg.amnesia,
       readiness: { ready: r.ready, deps: r.deps, mode: r.mode },
       config_version: this.#version,
+      spare_runner_pid: this.supervisor.sparePid,
       services,
       last_reload: this.#lastReload,
     };
