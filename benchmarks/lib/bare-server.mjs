@@ -3,13 +3,10 @@ import { createServer } from 'node:http';
 
 const body = JSON.stringify({ ok: true });
 const len = String(Buffer.byteLength(body));
-const server = createServer((req, res) => {
-  // Drain any request body so keep-alive holds for write benchmarks too.
-  req.resume();
-  req.on('end', () => {
-    res.writeHead(200, { 'content-type': 'application/json', 'content-length': len });
-    res.end(body);
-  });
+// The minimal answer: node discards any unread request body itself, keeping the connection.
+const server = createServer((_req, res) => {
+  res.writeHead(200, { 'content-type': 'application/json', 'content-length': len });
+  res.end(body);
 });
 server.keepAliveTimeout = 72_000;
 server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {
