@@ -143,6 +143,16 @@ export class StreamHub {
       sendError(req, reply, new ApiError('TooManyStreams', `stream client limit of ${this.#o.maxClients} reached`, { hint: 'retry later' }));
       return;
     }
+    // HEAD (Fastify derives it from the GET route): answer the stream's headers and end. Hijacking
+    // it would never send headers (a HEAD response has no body to flush them) and would hold a
+    // client slot for as long as the caller waits.
+    if (req.method === 'HEAD') {
+      void reply
+        .code(200)
+        .headers({ 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-transform', ...headers })
+        .send();
+      return;
+    }
     const head = this.#reg.head.version;
     // issue 4: a snapshot describes the head, so live entries follow from there.
     const snapshot = this.#o.snapshot !== undefined && (req.query as Record<string, unknown> | undefined)?.snapshot === '1';

@@ -284,3 +284,29 @@ test('shutdown ends open streams with a final event', async () => {
   await c.ended;
   assert.equal(c.events.at(-1)?.event, 'shutdown');
 });
+
+test('HEAD on the stream answers headers and ends: it opens no stream and holds no client slot', { timeout: 20_000 }, async () => {
+  const r = await startTestRegistry({ REGISTRY_SSE__MAX_CLIENTS: '1' });
+  try {
+    for (const path of ['/registry/stream', '/v1/registry/stream']) {
+      // fetch() resolves on headers: a HEAD that is hijacked into a stream never sends them.
+      const res = await fetch(`${r.apiUrl}${path}`, { method: 'HEAD' });
+      assert.equal(res.status, 200);
+      assert.match(String(res.headers.get('content-type')), /^text\/event-stream/);
+      assert.ok(res.headers.get('x-request-id'));
+      assert.equal(await res.text(), '');
+      assert.equal(r.hub.clients, 0);
+    }
+    // The single slot is still free for a real stream.
+    const c = await sseConnect(`${r.apiUrl}/registry/stream`);
+    assert.equal(c.status, 200);
+    await c.next((e) => e.event === 'heartbeat');
+    // And HEAD mirrors GET's answer when the slots are full.
+    const full = await fetch(`${r.apiUrl}/registry/stream`, { method: 'HEAD' });
+    assert.equal(full.status, 503);
+    assert.ok(full.headers.get('retry-after'));
+    c.close();
+  } finally {
+    await r.close();
+  }
+});
