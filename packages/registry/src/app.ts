@@ -57,7 +57,8 @@ export function createAdminApp(o: {
   writeReady: () => boolean;
   degraded: () => boolean;
 }): FastifyInstance {
-  const admin = createServer({ logger: o.logger.child({ plane: 'admin' }), metrics: o.metrics });
+  // SPEC §1.3: svc-registry accepts and echoes x-corr-id on every response, the admin plane's too.
+  const admin = createServer({ logger: o.logger.child({ plane: 'admin' }), metrics: o.metrics, corrIdAlias: true });
   const version = versionBody(o.mode);
   registerAdmin(admin, {
     readiness: o.readiness,

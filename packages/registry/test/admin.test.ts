@@ -107,6 +107,53 @@ test('dev mode: mode "dev", unsigned writes accepted on loopback and signed by t
   }
 });
 
+test('dev mode with any non-loopback listener: starts, but unsigned writes are refused (412) and nothing is appended; signed writes still work', async () => {
+  // SPEC §2.1: unsigned writes are accepted "only when every listener is on loopback" — so the API
+  // plane and the admin plane are each tried on a wildcard (non-loopback) address.
+  const variants: Record<string, string>[] = [{ REGISTRY_ADDR: '0.0.0.0:0' }, { METRICS_ADDR: '0.0.0.0:0' }];
+  for (const env of variants) {
+    const r = await startTestRegistry({ REGISTRY_DEV: '1', SIGNER_ALLOWLIST: '', SIG_THRESHOLD: '1', ...env });
+    try {
+      const api = r.apiUrl.replace('0.0.0.0', '127.0.0.1');
+      const admin = r.adminUrl.replace('0.0.0.0', '127.0.0.1');
+      assert.equal((await json(await fetch(`${admin}/version`))).mode, 'dev');
+      for (const body of [{ payload_b3: 'b3:unsigned' }, { payload_b3: 'b3:unsigned', signatures: [] }]) {
+        const res = await fetch(`${api}/registry/commit`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+        assert.equal(res.status, 412, JSON.stringify(env));
+        assert.equal((await json<ErrorBody>(res)).error.code, 'NoQuorum');
+      }
+      assert.equal(r.registry.head.version, 0);
+      // The process-held dev key is still an allow-listed signer (threshold 1).
+      const sig = r.sign('b3:signed', 1, r.devKey!);
+      const ok = await fetch(`${api}/registry/commit`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ payload_b3: 'b3:signed', signatures: [sig] }),
+      });
+      assert.equal(ok.status, 200);
+      assert.equal(r.registry.head.version, 1);
+    } finally {
+      await r.close();
+    }
+  }
+});
+
+test('the admin plane accepts and echoes x-corr-id as an alias of x-request-id (SPEC §1.3)', async () => {
+  const r = await startTestRegistry();
+  try {
+    for (const path of ['/healthz', '/readyz', '/version', '/metrics', '/nope']) {
+      const res = await fetch(`${r.adminUrl}${path}`, { headers: { 'x-corr-id': 'corr-42' } });
+      assert.equal(res.headers.get('x-request-id'), 'corr-42', path);
+      assert.equal(res.headers.get('x-corr-id'), 'corr-42', path);
+      await res.arrayBuffer();
+    }
+    const nf = await fetch(`${r.adminUrl}/nope`, { headers: { 'x-corr-id': 'corr-43' } });
+    assert.equal((await json<ErrorBody>(nf)).error.request_id, 'corr-43');
+  } finally {
+    await r.close();
+  }
+});
+
 test('shutdown flips readiness to 503 before the listeners close', async () => {
   const r = await startTestRegistry();
   r.readiness.markShuttingDown();
