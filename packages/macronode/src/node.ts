@@ -124,6 +124,7 @@ export class Macronode {
     this.supervisor.add('gateway');
     await this.supervisor.waitCriticalReady(c['supervisor.start_timeout'] + 5000);
     // After start-up (never competing with it): one warm runner for the next restart.
+    this.supervisor.releasePreforked();
     this.supervisor.warmSpare();
   }
 

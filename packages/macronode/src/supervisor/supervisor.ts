@@ -9,6 +9,12 @@ import { PLANES } from '../planes/table.js';
 import { backoffDelay } from './backoff.js';
 import type { ChildMessage, ParentMessage } from './ipc.js';
 
+/** Runners bin/macronode.js forked before loading the host (see there). */
+function preforked(): ChildProcess[] {
+  const g = globalThis as { __macronodePrefork?: ChildProcess[] };
+  return (g.__macronodePrefork ??= []);
+}
+
 export type PlaneState = 'starting' | 'running' | 'restarting' | 'failed' | 'stopping' | 'stopped';
 
 export interface PlaneStatus {
@@ -261,6 +267,12 @@ export class Supervisor {
    * which cuts a restart's start-up time), else a fresh fork. Taking the spare schedules a new one.
    */
   #takeRunner(plane: string): ChildProcess {
+    // Runners forked by bin/macronode.js before the host loaded its modules (cold start).
+    const pre = preforked();
+    while (pre.length > 0) {
+      const p = pre.shift()!;
+      if (p.connected && p.exitCode === null && p.signalCode === null) return p;
+    }
     const spare = this.#spare;
     this.#spare = undefined;
     if (spare !== undefined && spare.connected && spare.exitCode === null && spare.signalCode === null) {
@@ -281,6 +293,11 @@ export class Supervisor {
     };
     proc.once('exit', this.#spareExit);
     this.#spare = proc;
+  }
+
+  /** Stops pre-forked runners nobody adopted (fewer planes enabled than were forked). */
+  releasePreforked(): void {
+    for (const p of preforked().splice(0)) p.kill('SIGTERM');
   }
 
   get sparePid(): number | null {
@@ -428,6 +445,7 @@ export class Supervisor {
     const spare = this.#spare;
     this.#spare = undefined;
     spare?.kill('SIGTERM');
+    this.releasePreforked();
     // The gateway (ingress) always goes first, even if a plane was enabled after it on reload.
     const order = [...this.#order].reverse();
     order.sort((a, b) => (a === 'gateway' ? -1 : b === 'gateway' ? 1 : 0));
