@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { runProgram, spawnProgram, tempDir, type Program } from '@ron/testkit';
+import { connect } from 'node:net';
+import { runProgram, spawnProgram, sseConnect, tempDir, type Program } from '@ron/testkit';
 import { ChainVerifier, generateKeyFile, initChain, signBytes, signedBytes, type Head, type LogEntry } from '../src/index.js';
 
 const BIN = fileURLToPath(new URL('../../bin/svc-registry.js', import.meta.url));
@@ -135,4 +136,59 @@ test('a tampered log refuses to start (exit 65), naming the first bad version', 
   assert.equal(r.code, 65, r.stderr);
   assert.match(r.stderr, /corrupt at version 5/);
   assert.match(r.stderr, /refusing to start/);
+});
+
+test('SIGTERM on the real process: streams get a final event, an in-flight commit still completes, the store is closed, exit 0', async () => {
+  const db = join(dir.path, 'sigterm', 'registry.db');
+  const p = await spawnRegistry(db);
+  for (let i = 1; i <= 3; i++) assert.equal((await commitAtHead(p.url, `b3:s${i}`)).status, 200);
+  const stream = await sseConnect(`${p.url}/registry/stream?from=0`);
+  await stream.next((e) => e.event === 'commit' && e.id === '3');
+  await stream.next((e) => e.event === 'heartbeat');
+
+  // An in-flight commit: headers sent with Expect: 100-continue, so the server's "100 Continue"
+  // proves it has parsed them and the request is being served; the body is held back.
+  const payload = 'b3:in-flight';
+  const body = JSON.stringify({
+    payload_b3: payload,
+    signatures: [signBytes(key, signedBytes({ registry: 'default', op: 'commit', payload_b3: payload, version: 4 }))],
+  });
+  const { port } = new URL(p.url);
+  const sock = connect(Number(port), '127.0.0.1');
+  let raw = '';
+  const gotContinue = new Promise<void>((res) => {
+    sock.on('data', (d: Buffer) => {
+      raw += d.toString('latin1');
+      if (raw.includes('100 Continue')) res();
+    });
+  });
+  const closed = new Promise<void>((res) => sock.on('close', () => res()));
+  sock.write(
+    `POST /registry/commit HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n`,
+  );
+  await gotContinue;
+
+  const exited = p.stop('SIGTERM');
+  // The final stream event proves shutdown has begun (readiness off, listeners closing)…
+  await stream.ended;
+  const last = stream.events.at(-1);
+  assert.equal(last?.event, 'shutdown');
+  assert.deepEqual(JSON.parse(last.data), { head: 3 });
+  // …and the request already in flight is still finished, not cut off.
+  sock.write(body);
+  await closed;
+  assert.match(raw, /HTTP\/1\.1 200 OK/);
+  assert.match(raw, /"version":4/);
+  const { code } = await exited;
+  assert.equal(code, 0);
+  const lines = p.lines.map((l) => l.msg);
+  assert.ok(lines.indexOf('shutting down: readiness off, draining in-flight work') >= 0);
+  assert.ok(lines.indexOf('shutdown complete') > lines.indexOf('shutting down: readiness off, draining in-flight work'));
+
+  // The acknowledged in-flight commit is durable: a restart on the same file has it, chain intact.
+  const p2 = await spawnRegistry(db);
+  const head = (await (await fetch(`${p2.url}/registry/head`)).json()) as Head;
+  assert.equal(head.version, 4);
+  assert.equal(head.payload_b3, payload);
+  assert.equal((await p2.stop('SIGTERM')).code, 0);
 });
