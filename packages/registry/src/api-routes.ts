@@ -87,15 +87,25 @@ export function apiRoutes(app: FastifyInstance, o: ApiRoutesOptions): void {
     void reply.type('application/json; charset=utf-8').send(versionJson);
   });
 
-  app.post('/registry/commit', { onRequest: [writeGuard, readOnly] }, async (req) => {
-    let commit;
-    try {
-      commit = parseCommitBody(req.body);
-    } catch (e) {
-      metrics.commits.invalid.inc();
-      metrics.updates.rejected.inc();
-      throw e;
+  // A refused commit counts in rejected_total{reason} with the reasons governance writes use. The
+  // hook also sees bodies the JSON parser refused, which never reach the handler.
+  const rejectBadRequest = metrics.rejection('bad_request');
+  const rejectBadSignature = metrics.rejection('bad_signature');
+  const rejectNoQuorum = metrics.rejection('no_quorum');
+  const onCommitError = (_req: FastifyRequest, _reply: FastifyReply, err: Error, done: () => void): void => {
+    if (err instanceof ApiError) {
+      if (err.code === 'BadRequest') {
+        metrics.commits.invalid.inc();
+        metrics.updates.rejected.inc();
+        rejectBadRequest.inc();
+      } else if (err.code === 'BadSignature') rejectBadSignature.inc();
+      else if (err.code === 'NoQuorum') rejectNoQuorum.inc();
     }
+    done();
+  };
+
+  app.post('/registry/commit', { onRequest: [writeGuard, readOnly], onError: onCommitError }, async (req) => {
+    const commit = parseCommitBody(req.body);
     const end = metrics.commitLatency.startTimer();
     const newHead = await reg.commit(commit, (outcome) => {
       metrics.commits[outcome].inc();

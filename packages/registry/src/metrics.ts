@@ -26,7 +26,8 @@ export class RegistryMetrics extends HttpMetrics {
       requestsName: 'requests_total',
       latencyName: 'request_latency_seconds',
       rejectionsName: 'rejected_total',
-      extraReasons: ['read_only', 'too_many_streams'],
+      // Commit refusals (also used by governance writes) are prewarmed here, with the guards'.
+      extraReasons: ['read_only', 'too_many_streams', 'bad_request', 'bad_signature', 'no_quorum'],
       ...opts,
     });
     const r = [this.registry];

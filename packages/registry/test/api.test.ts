@@ -135,3 +135,29 @@ test('metrics: every SPEC §2.7 series is present, and commits move the counters
   const ok = Number(/^registry_commits_total\{result="ok"\} (\d+)/m.exec(text)?.[1]);
   assert.equal(ok, r.registry.head.version);
 });
+
+test('commit rejections move rejected_total{reason} like governance writes do (bad_request, bad_signature, no_quorum)', async () => {
+  const r2 = await startTestRegistry();
+  try {
+    const count = async (reason: string): Promise<number> => {
+      const text = await (await fetch(`${r2.adminUrl}/metrics`)).text();
+      const m = new RegExp(`^rejected_total\\{reason="${reason}"\\} (\\d+)$`, 'm').exec(text);
+      assert.ok(m, `rejected_total{reason="${reason}"} is not exposed`);
+      return Number(m[1]);
+    };
+    for (const reason of ['bad_request', 'bad_signature', 'no_quorum']) assert.equal(await count(reason), 0, reason);
+    assert.equal((await r2.post({ payload_b3: 'nope' })).status, 400);
+    assert.equal((await r2.post('{"payload_b3":')).status, 400);
+    assert.equal((await r2.commit('b3:one', 1)).status, 412);
+    const v = r2.registry.head.version + 1;
+    assert.equal((await r2.post({ payload_b3: 'b3:x', signatures: [r2.sign('b3:x', v + 1, r2.keys[0]!), r2.sign('b3:x', v, r2.keys[1]!)] })).status, 422);
+    assert.equal(await count('bad_request'), 2);
+    assert.equal(await count('no_quorum'), 1);
+    assert.equal(await count('bad_signature'), 1);
+    // An accepted commit is not a rejection.
+    assert.equal((await r2.commit('b3:ok')).status, 200);
+    assert.equal(await count('no_quorum'), 1);
+  } finally {
+    await r2.close();
+  }
+});
