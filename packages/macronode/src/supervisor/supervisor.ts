@@ -1,4 +1,4 @@
-import { fork, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import type { Logger } from '@ron/kernel';
 import type { NodeBus } from '../bus.js';
@@ -7,13 +7,8 @@ import type { MacronodeMetrics } from '../metrics.js';
 import { childSpec, type ChildSpec } from '../planes/plane.js';
 import { PLANES } from '../planes/table.js';
 import { backoffDelay } from './backoff.js';
+import { RunnerPool } from './runner-pool.js';
 import type { ChildMessage, ParentMessage } from './ipc.js';
-
-/** Runners bin/macronode.js forked before loading the host (see there). */
-function preforked(): ChildProcess[] {
-  const g = globalThis as { __macronodePrefork?: ChildProcess[] };
-  return (g.__macronodePrefork ??= []);
-}
 
 export type PlaneState = 'starting' | 'running' | 'restarting' | 'failed' | 'stopping' | 'stopped';
 
@@ -86,13 +81,13 @@ export class Supervisor {
   #shuttingDown = false;
   readonly #readyWaiters = new Set<() => void>();
   readonly #metricsWaiters = new Map<number, (text: string) => void>();
-  #spare: ChildProcess | undefined;
-  #spareExit: (() => void) | undefined;
+  readonly #pool: RunnerPool;
   #metricsSeq = 0;
 
   constructor(o: SupervisorOptions) {
     this.#o = o;
     this.#log = o.logger.child({ component: 'supervisor' });
+    this.#pool = new RunnerPool(o.runner);
     this.#watchdog = setInterval(() => this.#checkHeartbeats(), Math.max(50, Math.floor(this.#cfg['supervisor.heartbeat_interval'] / 2)));
     this.#watchdog.unref();
   }
@@ -189,7 +184,7 @@ export class Supervisor {
     c.spawnedAt = Date.now();
     c.lastHb = Date.now();
     this.#setState(c, 'starting');
-    const proc = this.#takeRunner(c.name);
+    const proc = this.#pool.take(c.name, () => this.warmSpare());
     c.proc = proc;
     this.#log.info({ event: 'plane_spawned', plane: c.name, pid: proc.pid }, `plane ${c.name} starting (pid ${proc.pid})`);
     createInterface({ input: proc.stderr! }).on('line', (line) => {
@@ -249,59 +244,18 @@ export class Supervisor {
     }
   }
 
-  #fork(label: string): ChildProcess {
-    return fork(this.#o.runner, [label], {
-      // stdout inherited (one writer per process keeps each process's lines in order); stderr is
-      // read for the last error line.
-      stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
-      serialization: 'json',
-      // Own process group: a terminal's Ctrl-C (or `timeout`) signalling our group must not stop
-      // planes before the gateway drains; the supervisor stops them in order. If we die, the IPC
-      // channel closes and the runner exits by itself.
-      detached: true,
-    });
-  }
-
-  /**
-   * A runner for a plane: the warm spare when there is one (its shared modules are already loaded,
-   * which cuts a restart's start-up time), else a fresh fork. Taking the spare schedules a new one.
-   */
-  #takeRunner(plane: string): ChildProcess {
-    // Runners forked by bin/macronode.js before the host loaded its modules (cold start).
-    const pre = preforked();
-    while (pre.length > 0) {
-      const p = pre.shift()!;
-      if (p.connected && p.exitCode === null && p.signalCode === null) return p;
-    }
-    const spare = this.#spare;
-    this.#spare = undefined;
-    if (spare !== undefined && spare.connected && spare.exitCode === null && spare.signalCode === null) {
-      if (this.#spareExit) spare.off('exit', this.#spareExit);
-      setTimeout(() => this.warmSpare(), 1000).unref();
-      return spare;
-    }
-    return this.#fork(plane);
-  }
-
   /** Keeps one idle runner forked and warm for the next restart (`supervisor.warm_spare`). */
   warmSpare(): void {
-    if (this.#shuttingDown || this.#spare !== undefined || !this.#cfg['supervisor.warm_spare']) return;
-    const proc = this.#fork('spare');
-    proc.stderr!.resume();
-    this.#spareExit = () => {
-      if (this.#spare === proc) this.#spare = undefined;
-    };
-    proc.once('exit', this.#spareExit);
-    this.#spare = proc;
+    if (!this.#shuttingDown && this.#cfg['supervisor.warm_spare']) this.#pool.warm();
   }
 
   /** Stops pre-forked runners nobody adopted (fewer planes enabled than were forked). */
   releasePreforked(): void {
-    for (const p of preforked().splice(0)) p.kill('SIGTERM');
+    this.#pool.releasePreforked();
   }
 
   get sparePid(): number | null {
-    return this.#spare?.pid ?? null;
+    return this.#pool.sparePid;
   }
 
   #checkHeartbeats(): void {
@@ -442,10 +396,7 @@ export class Supervisor {
   async stopAll(): Promise<void> {
     this.#shuttingDown = true;
     clearInterval(this.#watchdog);
-    const spare = this.#spare;
-    this.#spare = undefined;
-    spare?.kill('SIGTERM');
-    this.releasePreforked();
+    this.#pool.close();
     // The gateway (ingress) always goes first, even if a plane was enabled after it on reload.
     const order = [...this.#order].reverse();
     order.sort((a, b) => (a === 'gateway' ? -1 : b === 'gateway' ? 1 : 0));
