@@ -18,7 +18,7 @@ export const schema = {
   registry_id: field.string<string>('default', { env: ['REGISTRY_ID'], doc: 'registry id inside every signed message' }),
   read_cache_cap: field.int(4096, { env: ['READ_CACHE_CAP'], min: 0, doc: 'recent log entries kept in memory for reads' }),
   log_level: field.enum(LOG_LEVELS, 'info', { env: ['LOG_LEVEL', 'RUST_LOG'], flag: 'logLevel', normalize: normalizeLevel, doc: 'pino log level' }),
-  'governance.threshold': field.int(1, { env: ['SIG_THRESHOLD'], flag: 'sigThreshold', min: 1, doc: 'valid distinct signatures a write needs' }),
+  'governance.threshold': field.int(1, { env: ['SIG_THRESHOLD'], flag: 'sigThreshold', doc: 'valid distinct signatures a write needs' }),
   'governance.signers': field.list([], { env: ['SIGNER_ALLOWLIST'], flag: 'allowSigner', doc: 'allow-listed signer ids (ed25519:<base64url>)' }),
   // issue 4 (governance): capability root key file and proposal TTL.
   'governance.capability_key_file': field.string<string>('', {
@@ -55,11 +55,14 @@ export function validate(c: RegistryConfig, _sources?: Readonly<Record<keyof typ
     if (publicKeyFromSignerId(s) === undefined)
       out.push({ key: 'governance.signers', rule: `${JSON.stringify(s.slice(0, 80))} is not a signer id (ed25519:<base64url 32-byte key>)` });
   if (new Set(signers).size !== signers.length) out.push({ key: 'governance.signers', rule: 'lists a signer more than once' });
-  // Dev mode brings its own key (threshold 1); otherwise 1 ≤ threshold ≤ |allow-list|.
-  if (!c.dev && c['governance.threshold'] > signers.length)
+  // 1 ≤ threshold ≤ |allow-list| (SPEC §2.1); dev mode brings its own key, so only the lower bound.
+  const t = c['governance.threshold'];
+  const rule = 'rule: 1 ≤ threshold ≤ |allow-list|';
+  if (t < 1) out.push({ key: 'governance.threshold', rule: `sig_threshold ${t} is below 1 (${rule})` });
+  else if (!c.dev && t > signers.length)
     out.push({
       key: 'governance.threshold',
-      rule: `sig_threshold ${c['governance.threshold']} exceeds the ${signers.length} allow-listed signer${signers.length === 1 ? '' : 's'} (set SIGNER_ALLOWLIST / --allow-signer, or use --dev)`,
+      rule: `sig_threshold ${t} exceeds the ${signers.length} allow-listed signer${signers.length === 1 ? '' : 's'} (${rule}; set SIGNER_ALLOWLIST / --allow-signer, or use --dev)`,
     });
   return out;
 }

@@ -210,6 +210,12 @@ test('config errors: threshold above the allow-list, bad signer ids, unknown key
     },
   );
   assert.throws(() => loadRegistryConfig({ env: {} }), /governance\.threshold/);
+  // The message names the rule itself (SPEC §2.1: 1 ≤ threshold ≤ |allow-list|), whichever side broke.
+  assert.throws(() => loadRegistryConfig({ env: {} }), /governance\.threshold: .*rule: 1 ≤ threshold ≤ \|allow-list\|/);
+  assert.throws(
+    () => loadRegistryConfig({ env: { SIG_THRESHOLD: '0', SIGNER_ALLOWLIST: generateKeyFile().signer_id } }),
+    /governance\.threshold: .*rule: 1 ≤ threshold ≤ \|allow-list\|/,
+  );
   assert.throws(() => loadRegistryConfig({ env: { SIG_THRESHOLD: '0', REGISTRY_DEV: '1' } }), /governance\.threshold/);
 });
 
