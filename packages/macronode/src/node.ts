@@ -316,7 +316,9 @@ export class Macronode {
       if (n === 'gateway') continue;
       const s = this.supervisor.status(n)!;
       const mod = PLANES[n]!;
-      lines.push(`${n.padEnd(8)} ${s.url ?? '(not ready)'} pid ${s.pid ?? '-'}  try: ${mod.tryIt.replaceAll('{gateway}', g)}`);
+      lines.push(
+        `${n.padEnd(8)} ${s.url ?? '(not ready)'} pid ${s.pid ?? '-'}  try: ${mod.tryIt.replaceAll('{gateway}', g).replaceAll('{signer_key}', typeof s.info.signer_key === 'string' ? s.info.signer_key : '<key file>')}`,
+      );
     }
     return lines;
   }
