@@ -34,3 +34,17 @@ test('reload plan: log level and limits live, addresses restart-required, plane 
 test('config: backoff cap must be shorter than the intensity window', () => {
   assert.throws(() => base({ RON_SUPERVISOR__BACKOFF_MAX: '2m' }), /supervisor\.backoff_max/);
 });
+
+test('reload plan: swapping TLS files is live, turning TLS on or off needs a restart', () => {
+  const on = base({ RON_TLS__ADMIN__CERT: '/a.crt', RON_TLS__ADMIN__KEY: '/a.key' });
+  const swapped = base({ RON_TLS__ADMIN__CERT: '/b.crt', RON_TLS__ADMIN__KEY: '/b.key' });
+  assert.deepEqual(planReload(on, swapped).applied.sort(), ['tls.admin.cert', 'tls.admin.key']);
+  assert.deepEqual(planReload(base(), on).restartRequired.sort(), ['tls.admin.cert', 'tls.admin.key']);
+  assert.deepEqual(planReload(on, base()).restartRequired.sort(), ['tls.admin.cert', 'tls.admin.key']);
+});
+
+test('reload plan: a restart-required key keeps its running value and restarts no plane', () => {
+  const p = planReload(base(), base({ RON_DATA_DIR: '/elsewhere' }));
+  assert.deepEqual(p.restartRequired, ['data_dir']);
+  assert.deepEqual(p.restarted, [], 'plane options derive from the running data_dir, so nothing restarts');
+});
