@@ -114,7 +114,8 @@ export function createServer(opts: ServerOptions): FastifyInstance {
     bodyLimit: opts.bodyLimit ?? 1024 * 1024,
     keepAliveTimeout: opts.keepAliveTimeoutMs ?? 72_000,
     requestTimeout: opts.requestTimeoutMs ?? 0,
-    return503OnClosing: true,
+    // Our own closing answer below carries the envelope and Retry-After (Fastify's does not).
+    return503OnClosing: false,
     routerOptions: { maxParamLength: opts.maxParamLength ?? 200 },
     // SPEC §1.2: unknown fields on write bodies are rejected (400), never silently stripped.
     ajv: { customOptions: { removeAdditional: false } },
@@ -174,9 +175,21 @@ export function createServer(opts: ServerOptions): FastifyInstance {
   });
   unmatchedFor('GET').status(404);
 
+  // SPEC §1.7: once close() starts, requests still arriving on open keep-alive connections get a
+  // 503 NotReady envelope with Retry-After and the connection is closed; in-flight ones finish.
+  let closing = false;
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
   app.addHook('onRequest', (req, reply, done) => {
     reply.header('x-request-id', req.id);
     if (corr) reply.header('x-corr-id', req.id);
+    if (closing) {
+      reply.header('connection', 'close');
+      sendError(req, reply, new ApiError('NotReady', 'the server is shutting down', { hint: 'retry against another instance' }));
+      return;
+    }
     done();
   });
 
