@@ -145,10 +145,12 @@ const NOTES = `- **What was optimised on the hot path** (kernel + micronode, iss
   Fastify with pino, the lazy child logger and every server option the kernel sets 13.6 µs (0.88); adding the
   SPEC §1.3 request id (a ULID generated per request and echoed as \`x-request-id\` on every response) costs
   another ~2–3 µs, and the full kernel server (request id, per-route metrics hook, error/404 handlers, default
-  process collectors) lands at 17–19 µs (≈ 0.65 of bare). Each piece alone costs ≤ 0.7 µs; together they cost
-  more than their sum, and we have not found why. The \`/healthz\` ≥ 75 % budget is **not met** on this
+  process collectors) lands at 17–19 µs (≈ 0.65 of bare). Each piece measured alone cost 0–1.5 µs (near this machine's noise
+  floor of about ±1 µs); together they cost more than their sum, and we have not found why. The \`/healthz\` ≥ 75 % budget is **not met** on this
   evidence; the next things to try are a cheaper request-id echo path (one pre-validated header write) and
-  dropping the Fastify hook machinery for the admin routes.
+  dropping the Fastify hook machinery for the admin routes. The hot 415 reject also costs more CPU than
+  `/healthz` (envelope serialisation, the guard, the error path): ≈ 0.8–0.86 of `/healthz` by CPU, so that budget is
+  missed too.
 - KV PUT on sqlite is bounded by \`fsync\`: every write is acknowledged only once durable (WAL,
   \`synchronous=FULL\`), so its rate is the disk's sync rate, not the server's; there is no budget for it.
 - This VM has 2 cores and is shared: other jobs run alongside, so the load generator (core 1) and the server
