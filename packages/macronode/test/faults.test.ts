@@ -247,3 +247,18 @@ test('child spec restart policies: temporary never restarts, transient restarts 
     await n.stop();
   }
 });
+
+test('a gateway request to a plane that stopped answering gets 503 NotReady after write_timeout, never a hang', async () => {
+  const n = await startNode({ env: { RON_WRITE_TIMEOUT: '1s' } });
+  const kv = (await planeStatus(n.admin, 'kv')).pid!;
+  try {
+    process.kill(kv, 'SIGSTOP');
+    const r = await fetch(`${n.gateway}/v1/kv/demo/x`, { signal: AbortSignal.timeout(8000) });
+    assert.equal(r.status, 503);
+    assert.ok(Number(r.headers.get('retry-after')) >= 1);
+    assert.equal(((await r.json()) as Envelope).error.code, 'NotReady');
+  } finally {
+    process.kill(kv, 'SIGCONT');
+    await n.stop();
+  }
+});
