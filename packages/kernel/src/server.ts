@@ -113,7 +113,9 @@ export function createServer(opts: ServerOptions): FastifyInstance {
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
     bodyLimit: opts.bodyLimit ?? 1024 * 1024,
     keepAliveTimeout: opts.keepAliveTimeoutMs ?? 72_000,
-    requestTimeout: opts.requestTimeoutMs ?? 0,
+    // Last-resort bound on receiving a whole request, for routes without a timeout guard (a client
+    // trickling headers or a body to a 404 must not hold a connection forever). Not the response.
+    requestTimeout: opts.requestTimeoutMs ?? 60_000,
     // Our own closing answer below carries the envelope and Retry-After (Fastify's does not).
     return503OnClosing: false,
     routerOptions: { maxParamLength: opts.maxParamLength ?? 200 },
