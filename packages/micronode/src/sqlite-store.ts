@@ -1,6 +1,5 @@
-import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import type Database from 'better-sqlite3';
+import { openDurableSqlite } from '@ron/kernel/sqlite';
 import { conditionHolds, type DeleteResult, type KvCondition, type KvEntry, type KvMeta, type KvStore, type ListPage, type PutResult } from './kv-store.js';
 
 const SCHEMA = `
@@ -31,12 +30,7 @@ export class SqliteStore implements KvStore {
   readonly #delTx: (b: string, k: string, c: KvCondition) => DeleteResult;
 
   constructor(path: string) {
-    mkdirSync(dirname(path), { recursive: true });
-    this.#db = new Database(path);
-    this.#db.pragma('journal_mode = WAL');
-    this.#db.pragma('synchronous = FULL');
-    this.#db.pragma('busy_timeout = 5000');
-    this.#db.exec(SCHEMA);
+    this.#db = openDurableSqlite(path, SCHEMA);
     this.#get = this.#db.prepare('SELECT value, etag FROM kv WHERE bucket = ? AND key = ?');
     this.#head = this.#db.prepare('SELECT etag, length(value) AS size FROM kv WHERE bucket = ? AND key = ?');
     this.#etag = this.#db.prepare('SELECT etag FROM kv WHERE bucket = ? AND key = ?');

@@ -1,6 +1,5 @@
-import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import type Database from 'better-sqlite3';
+import { openDurableSqlite } from '@ron/kernel/sqlite';
 import { canonicalJson } from './canonical.js';
 import { StoreConflictError } from './errors.js';
 import type { LogEntry } from './log-entry.js';
@@ -42,12 +41,7 @@ export class SqliteStore implements LogStore {
 
   constructor(path: string) {
     this.location = path;
-    mkdirSync(dirname(path), { recursive: true });
-    this.#db = new Database(path);
-    this.#db.pragma('journal_mode = WAL');
-    this.#db.pragma('synchronous = FULL');
-    this.#db.pragma('busy_timeout = 5000');
-    this.#db.exec(SCHEMA);
+    this.#db = openDurableSqlite(path, SCHEMA);
     this.#insert = this.#db.prepare('INSERT INTO registry_log (version, op, entry) VALUES (?, ?, ?)');
     this.#max = this.#db.prepare('SELECT max(version) AS v FROM registry_log');
     this.#range = this.#db.prepare('SELECT entry FROM registry_log WHERE version > ? ORDER BY version LIMIT ?');
