@@ -1,10 +1,11 @@
 #!/usr/bin/env node
-// macronode benchmark (issue 5 "Performance"), standalone: `node benchmarks/macronode.mjs`.
+// macronode benchmark (issue 5 "Performance"). Part of `npm run bench` (benchmarks/run.mjs); standalone
+// it prints markdown (or JSON with --json): `BENCH_ROUNDS=5 BENCH_SECONDS=3 node benchmarks/macronode.mjs`.
 //   1. start → ready with every plane (median of fresh starts; budget < 1.5 s)
 //   2. crash → ready again for one plane (kill -9 kv, first restart; budget < 1 s)
 //   3. gateway overhead: KV GET through the gateway vs directly to the kv plane (ratio; budget ≥ 0.60)
 //   4. RSS per process at idle
-// Prints a markdown table. Uses benchmarks/lib/harness.mjs (taskset pinning, wrk, interleaved rounds).
+// Returns/prints markdown tables and budget checks. Uses benchmarks/lib/harness.mjs (taskset pinning, wrk, interleaved rounds).
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,8 +13,8 @@ import { coldStart, cpuSeconds, ensureLoadTool, machine, measure, median, scratc
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = join(root, 'packages/macronode/bin/macronode.js');
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
-const DURATION = Number(process.env.BENCH_DURATION_S ?? 3);
+let ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+let DURATION = Number(process.env.BENCH_SECONDS ?? process.env.BENCH_DURATION_S ?? 3);
 let seq = 0;
 const nodeOpts = (cpu) => ({
   ...(cpu !== undefined ? { cpu } : {}),
@@ -29,9 +30,14 @@ const rssMiB = (pid) => {
 };
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-try {
-  const tool = await ensureLoadTool();
-  process.stderr.write(`${machine?.() ?? ''}\n`);
+/**
+ * Runs the macronode benchmark. Returns { program, title, sections: markdown[], budgets: [{what, budget,
+ * measured, ok}], method: string[] } (the shape benchmarks/run.mjs renders).
+ */
+export async function run(o = {}) {
+  ROUNDS = o.rounds ?? ROUNDS;
+  DURATION = o.seconds ?? DURATION;
+  const tool = o.tool ?? (await ensureLoadTool());
 
   // 1. Cold start to ready (every plane).
   // Pinned like every contender (host and its planes share one core), and on both cores as deployed.
@@ -97,8 +103,6 @@ try {
   const ratio = results[1].rps / results[0].rps;
   const cpuRatio = results[0].cpuUs / results[1].cpuUs;
   const out = [
-    '## macronode',
-    '',
     '| measure | value | budget |',
     '|---|---|---|',
     `| start → ready, every plane (median of ${cold.runs.length}, wall from spawn, pinned to one core) | ${cold.medianMs.toFixed(0)} ms (self-reported ${cold.selfReportedMs ?? 'n/a'} ms) | < 1500 ms |`,
@@ -117,7 +121,36 @@ try {
     ...rssRows.map(([l, p, r]) => `| ${l} | ${p} | ${r.toFixed(1)} |`),
     `| **total** | | ${rssRows.reduce((a, r) => a + r[2], 0).toFixed(1)} |`,
   ];
-  console.log(out.join('\n'));
-} finally {
-  await stopAll();
+  const totalRss = rssRows.reduce((a, r) => a + r[2], 0);
+  const budgets = [
+    { what: 'macronode start → ready with every plane, pinned to one core', budget: '< 1.5 s', measured: `${cold.medianMs.toFixed(0)} ms`, ok: cold.medianMs < 1500 },
+    { what: 'macronode start → ready with every plane, both cores (as deployed)', budget: '< 1.5 s', measured: `${coldAll.medianMs.toFixed(0)} ms`, ok: coldAll.medianMs < 1500 },
+    { what: 'macronode kill -9 kv → kv ready again (first restart), pinned to one core', budget: '< 1 s', measured: `${median(crash).toFixed(0)} ms`, ok: median(crash) < 1000 },
+    { what: 'macronode kill -9 kv → kv ready again (first restart), both cores', budget: '< 1 s', measured: `${median(crashAll).toFixed(0)} ms`, ok: median(crashAll) < 1000 },
+    { what: 'macronode gateway overhead: KV GET via gateway / direct to the kv plane', budget: '≥ 0.60', measured: `${ratio.toFixed(2)} (CPU-based ${cpuRatio.toFixed(2)})`, ok: ratio >= 0.6 },
+    { what: 'macronode RSS of the whole node at idle (per process in the macronode section)', budget: 'reported (no number)', measured: `${totalRss.toFixed(0)} MiB`, ok: null },
+  ];
+  return {
+    program: 'macronode',
+    title: 'macronode (issue 5)',
+    sections: [out.join('\n')],
+    budgets,
+    method: [
+      'macronode: the host and its planes inherit the pinning to the server core (except the "both cores" rows); gateway vs direct are interleaved paired rounds with server CPU from /proc (gateway + kv plane for the proxied path).',
+    ],
+  };
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  try {
+    process.stderr.write(`${machine()}\n`);
+    const r = await run();
+    if (process.argv.includes('--json')) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+    else process.stdout.write(`## ${r.title}\n\n${r.sections.join('\n\n')}\n\n| budget | target | measured | result |\n|---|---|---|---|\n${r.budgets.map((b) => `| ${b.what} | ${b.budget} | ${b.measured} | ${b.ok === null ? 'reported' : b.ok ? 'met' : '**NOT met**'} |`).join('\n')}\n`);
+  } catch (err) {
+    process.stderr.write(`macronode bench failed: ${err.stack ?? err}\n`);
+    process.exitCode = 1;
+  } finally {
+    await stopAll();
+  }
 }

@@ -1,163 +1,118 @@
 #!/usr/bin/env node
-// micronode benchmark (issue 2, SPEC §6): bare node:http vs micronode admin routes, a hot reject,
-// KV GET/PUT on mem and sqlite, and cold start. Writes docs/PERFORMANCE.md.
-//   npm run bench                      (build + run, ~4 minutes)
-//   BENCH_ROUNDS=5 BENCH_SECONDS=3 node benchmarks/run.mjs [--no-write]
-import { writeFileSync } from 'node:fs';
+// `npm run bench` (SPEC §6): runs every program's benchmark in one go — micronode, svc-registry,
+// macronode, registry governance — and writes ONE docs/PERFORMANCE.md (machine, command, method, one
+// section per program, a budget table for every SPEC §6 / issue budget, notes from benchmarks/notes.md).
+//   npm run bench                                   (build + everything, ~8–10 minutes with defaults)
+//   BENCH_ONLY=micronode,governance BENCH_ROUNDS=5 BENCH_SECONDS=3 node benchmarks/run.mjs [--no-write] [--json]
+// Each program lives in benchmarks/<program>.mjs and exports run() → { program, title, sections, budgets,
+// method }; each also runs standalone. BENCH_ONLY runs a subset (the report then covers only that subset).
+import { readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { coldStart, ensureLoadTool, interleave, machine, median, renderTable, scratchDir, startBare, startProgram, stopAll } from './lib/harness.mjs';
+import { LOAD_CPU, SERVER_CPU, ensureLoadTool, machine, stopAll } from './lib/harness.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const BIN = join(root, 'packages/micronode/bin/micronode.js');
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..');
+const PROGRAMS = ['micronode', 'registry', 'macronode', 'governance'];
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const CONNS = Number(process.env.BENCH_CONNECTIONS ?? 16);
 const write = !process.argv.includes('--no-write');
+const only = (process.env.BENCH_ONLY ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+for (const p of only) if (!PROGRAMS.includes(p)) throw new Error(`BENCH_ONLY: unknown program ${p} (known: ${PROGRAMS.join(', ')})`);
+const selected = only.length ? PROGRAMS.filter((p) => only.includes(p)) : PROGRAMS;
+const log = (s) => process.stderr.write(`${s}\n`);
+
+const resultCell = (ok) => (ok === null ? 'reported (no numeric budget)' : ok ? 'met' : '**NOT met**');
 
 async function main() {
+  const t0 = Date.now();
   const load0 = loadavg()[0];
   const tool = await ensureLoadTool();
-  const bare = await startBare();
-  const mem = await startProgram({ bin: BIN, args: ['--bind', '127.0.0.1:0'], env: { MICRONODE_STORAGE_ENGINE: 'mem' } });
-  const sql = await startProgram({
-    bin: BIN,
-    args: ['--bind', '127.0.0.1:0'],
-    env: { MICRONODE_STORAGE_ENGINE: 'sqlite', MICRONODE_STORAGE_PATH: join(scratchDir('sqlite'), 'bench.db') },
-  });
-  const value = Buffer.alloc(256, 0x61);
-  for (const n of [mem, sql]) {
-    const r = await fetch(`${n.url}/v1/kv/bench/k256`, { method: 'PUT', body: value });
-    if (r.status !== 201) throw new Error(`preload failed: ${r.status}`);
+  const results = [];
+  const failures = [];
+  for (const name of selected) {
+    const s0 = Date.now();
+    log(`\n=== ${name} ===`);
+    try {
+      const mod = await import(join(here, `${name}.mjs`));
+      const r = await mod.run({ rounds: ROUNDS, seconds: SECONDS, connections: CONNS, tool, log });
+      r.elapsedS = (Date.now() - s0) / 1000;
+      results.push(r);
+      log(`=== ${name} done in ${r.elapsedS.toFixed(0)} s`);
+    } catch (err) {
+      log(`=== ${name} FAILED: ${err.stack ?? err}`);
+      failures.push({ name, error: String(err.message ?? err) });
+    }
   }
-
-  const contenders = [
-    { name: 'bare', label: 'bare node:http JSON', url: bare.url, pid: bare.pid, path: '/' },
-    { name: 'healthz', pid: mem.pid, label: 'micronode GET /healthz', url: mem.url, path: '/healthz' },
-    { name: 'readyz', pid: mem.pid, label: 'micronode GET /readyz', url: mem.url, path: '/readyz' },
-    {
-      name: 'reject415',
-      pid: mem.pid,
-      label: 'hot reject: PUT gzip → 415',
-      url: mem.url,
-      method: 'PUT',
-      path: '/v1/kv/bench/k256',
-      headers: { 'Content-Encoding': 'gzip' },
-      body: 'x',
-    },
-    { name: 'get_mem', pid: mem.pid, label: 'KV GET 256 B (mem)', url: mem.url, path: '/v1/kv/bench/k256' },
-    { name: 'get_sqlite', pid: sql.pid, label: 'KV GET 256 B (sqlite)', url: sql.url, path: '/v1/kv/bench/k256' },
-    { name: 'put_mem', pid: mem.pid, label: 'KV PUT 256 B unique (mem)', url: mem.url, method: 'PUT', path: '/v1/kv/wbench/k', uniqueBody: true, bodySize: 256 },
-    { name: 'put_sqlite', pid: sql.pid, label: 'KV PUT 256 B unique (sqlite)', url: sql.url, method: 'PUT', path: '/v1/kv/wbench/k', uniqueBody: true, bodySize: 256 },
-  ];
-  const results = await interleave(contenders, { rounds: ROUNDS, durationS: SECONDS, connections: CONNS, tool });
-  await Promise.all([bare.stop(), mem.stop(), sql.stop()]);
-
-  const cold = await coldStart(
-    (i) => ({ bin: BIN, args: ['--bind', '127.0.0.1:0'], env: { MICRONODE_STORAGE_PATH: join(scratchDir(`cold${i}`), 'cold.db'), LOG_LEVEL: 'info' } }),
-    7,
-  );
-
   const load1 = loadavg()[0];
-  const by = Object.fromEntries(results.map((r) => [r.name, r]));
-  const ratio = (a, b) => by[a].rps / by[b].rps;
-  const budgets = [
-    { what: '/healthz ≥ 75 % of bare node:http', value: ratio('healthz', 'bare'), ok: ratio('healthz', 'bare') >= 0.75, fmt: 'ratio' },
-    { what: '/readyz within 10 % of /healthz', value: ratio('readyz', 'healthz'), ok: ratio('readyz', 'healthz') >= 0.9, fmt: 'ratio' },
-    { what: 'hot reject (415) within 10 % of /healthz', value: ratio('reject415', 'healthz'), ok: ratio('reject415', 'healthz') >= 0.9, fmt: 'ratio' },
-    { what: 'KV GET on sqlite ≥ 65 % of /healthz', value: ratio('get_sqlite', 'healthz'), ok: ratio('get_sqlite', 'healthz') >= 0.65, fmt: 'ratio' },
-    { what: 'cold start to ready < 800 ms', value: cold.medianMs, ok: cold.medianMs < 800, fmt: 'ms' },
-  ];
-  const table = renderTable(results, { ratios: ['bare', 'healthz'] });
+  const totalS = (Date.now() - t0) / 1000;
+
+  const budgetRows = results.flatMap((r) => r.budgets.map((b) => ({ program: r.program, ...b })));
   const budgetTable = [
-    '| budget | measured | result |',
-    '|---|---|---|',
-    ...budgets.map((b) => `| ${b.what} | ${b.fmt === 'ms' ? `${b.value.toFixed(0)} ms` : b.value.toFixed(2)} | ${b.ok ? 'pass' : '**FAIL**'} |`),
+    '| program | budget | target | measured | result |',
+    '|---|---|---|---|---|',
+    ...budgetRows.map((b) => `| ${b.program} | ${b.what} | ${b.budget} | ${b.measured} | ${resultCell(b.ok)} |`),
+    ...failures.map((f) => `| ${f.name} | (benchmark failed: ${f.error.replace(/\|/g, '\\|').slice(0, 200)}) | | | **not measured** |`),
   ].join('\n');
-  process.stdout.write(`\n${table}\n\ncold start to ready: median ${cold.medianMs.toFixed(0)} ms (runs ${cold.runs.map((x) => x.toFixed(0)).join(', ')}; self-reported bind→ready ${cold.selfReportedMs ?? 'n/a'} ms)\n\n${budgetTable}\n`);
+  process.stdout.write(`\n${budgetTable}\n`);
+  if (process.argv.includes('--json')) process.stdout.write(`${JSON.stringify({ results, failures }, null, 2)}\n`);
 
   if (write) {
+    const notes = readFileSync(join(here, 'notes.md'), 'utf8').split('\n').filter((l) => !l.startsWith('<!--')).join('\n').trim();
+    const cmd = `BENCH_ROUNDS=${ROUNDS} BENCH_SECONDS=${SECONDS}${only.length ? ` BENCH_ONLY=${only.join(',')}` : ''} npm run bench`;
     const doc = `# Performance
 
-Generated by \`npm run bench\` (\`benchmarks/run.mjs\`, harness in \`benchmarks/lib/harness.mjs\`) on
-${new Date().toISOString().slice(0, 10)}. Do not edit the tables by hand: re-run the benchmark.
+Generated by \`npm run bench\` (\`benchmarks/run.mjs\`) on ${new Date().toISOString().slice(0, 10)} in ${(totalS / 60).toFixed(1)} minutes.
+Do not edit the tables by hand: re-run the benchmark (notes live in \`benchmarks/notes.md\`).
+
+## Machine and command
+- Machine: ${machine()}.
+- 1-minute load average at start / end of this run: ${load0.toFixed(1)} / ${load1.toFixed(1)} (the VM is shared with other
+  jobs; anything above ~1 means the contenders competed for the cores).
+- Command: \`${cmd}\` (equivalently \`npm run build && node benchmarks/run.mjs\` with the same environment).
+  Programs in this run: ${selected.join(', ')}${failures.length ? ` (failed: ${failures.map((f) => f.name).join(', ')})` : ''}.
+  \`BENCH_ONLY=micronode,registry,macronode,governance\` selects programs; each \`benchmarks/<program>.mjs\` also runs
+  alone (\`node benchmarks/governance.mjs [--json]\`).
 
 ## Method (SPEC §6)
-- Machine: ${machine()}. 1-minute load average at start / end of this run: ${load0.toFixed(1)} / ${load1.toFixed(1)}
-  (the VM is shared with other jobs; anything above ~1 means the contenders competed for the cores).
-- Every contender is a real child process pinned to core ${process.env.BENCH_SERVER_CPU ?? '0'} with \`taskset\`; the load
-  generator (${tool}, ${CONNS} connections, 1 thread) is pinned to core ${process.env.BENCH_LOAD_CPU ?? '1'}.
-- Contenders run round-robin, ${ROUNDS} rounds of ${SECONDS} s each after a 1 s warm-up; the table shows the median
-  req/s and the median p50/p99 over the rounds. Ratios are ratios of medians.
-- micronode runs with its defaults (\`LOG_LEVEL=info\`; request logging is off), the \`mem\` engine or the \`sqlite\` engine (WAL,
-  \`synchronous=FULL\`) in a temp dir. KV GETs read one 256-byte value; KV PUTs send a different 256-byte body
-  on every request (a wrk Lua script) over 1 000 keys, so SQLite never skips an identical upsert.
-- The hot reject is a \`PUT /v1/kv/…\` with \`Content-Encoding: gzip\` and a 1-byte body: answered 415 by the
-  decode guard before the body is read, on a kept-alive connection.
-- Cold start: wall time from \`spawn\` to the \`event:"ready"\` log line (listener bound and the SQLite store open),
-  median of ${cold.runs.length} fresh starts on a new database file each.
-
-Command: \`npm run bench\` (or \`BENCH_ROUNDS=${ROUNDS} BENCH_SECONDS=${SECONDS} node benchmarks/run.mjs\` after \`npm run build\`).
-
-## Results
-
-${table}
-
-Cold start to ready: median **${cold.medianMs.toFixed(0)} ms** (runs: ${cold.runs.map((x) => x.toFixed(0)).join(', ')} ms;
-the process itself reports ${cold.selfReportedMs ?? 'n/a'} ms from listen to store open).
+- Every program under test and the bare \`node:http\` baseline (\`benchmarks/lib/bare-server.mjs\`) is a real child
+  process pinned to core ${SERVER_CPU} with \`taskset\`; the load generator (${tool}, ${CONNS} connections, 1 thread unless stated)
+  is pinned to core ${LOAD_CPU}.
+- Contenders run round-robin: ${ROUNDS} rounds of ${SECONDS} s each after a 1 s warm-up; tables show the median req/s and
+  the median p50/p99 over the rounds. Ratios are ratios of medians. "Server CPU µs/req" is the server process's
+  user + system CPU per answered request (from \`/proc\`), a cross-check that a starved load generator distorts less.
+- Write benchmarks send a different body on every request (wrk Lua script; SQLite skips byte-identical upserts);
+  registry commits and governance proposals carry real, distinct Ed25519 signatures made up front by the client.
+${results.flatMap((r) => r.method.map((m) => `- ${m}`)).join('\n')}
 
 ## Budgets
 
 ${budgetTable}
 
+${results
+  .map((r) => `## ${r.title}\n\n_${r.elapsedS.toFixed(0)} s of this run._\n\n${r.sections.join('\n\n')}`)
+  .join('\n\n')}
+
 ## Notes
-${NOTES}
+
+${notes}
 
 ## The harness (for other benchmarks)
 \`benchmarks/lib/harness.mjs\` is shared by every benchmark script: \`ensureLoadTool()\` (wrk, installed with apt-get
 when missing, else autocannon), \`startBare()\` / \`startProgram({ bin, args, env })\` (child processes pinned with
 taskset, resolved on their \`event:"ready"\` log line), \`interleave(contenders, { rounds, durationS })\` (round-robin
 rounds, medians, server CPU per request; a contender with \`uniqueBody: true\` sends a different body on every request),
-\`coldStart(opts, n)\`, \`renderTable(results, { ratios })\`, \`machine()\` and \`stopAll()\`.
+\`measure()\`, \`coldStart(opts, n)\`, \`renderTable(results, { ratios })\`, \`machine()\` and \`stopAll()\`. A new program's
+benchmark exports \`run({ rounds, seconds, connections, tool, log })\` returning \`{ program, title, sections, budgets,
+method }\` and is listed in \`PROGRAMS\` in \`benchmarks/run.mjs\`.
 `;
     writeFileSync(join(root, 'docs/PERFORMANCE.md'), doc);
-    process.stderr.write('wrote docs/PERFORMANCE.md\n');
+    log(`wrote docs/PERFORMANCE.md (${totalS.toFixed(0)} s)`);
   }
-  void median;
+  if (failures.length) process.exitCode = 1;
 }
-
-const NOTES = `- **What was optimised on the hot path** (kernel + micronode, issue 2), found with \`--cpu-prof\` under wrk:
-  - per-request metrics: prom-client hashes the label set on every \`inc()\`/\`observe()\` even on a cached child
-    (~570 ns per request for counter + histogram). The HTTP counters, the latency histogram, the rejection
-    counters, the KV op/byte counters and the in-flight gauge are now plain numbers on the request path,
-    exported into the prom-client series at scrape (~30 ns per request);
-  - per-route metrics hooks are attached when a route is declared, so a request does no lookup (Fastify's
-    \`request.routeOptions\` builds a fresh object on every read);
-  - the per-request pino child logger is built lazily, only when a line is written at an enabled level;
-  - 4xx \`ApiError\`s skip stack-trace capture (it was ~13 % of a hot 415 reject's CPU), the envelope's \`ts\`
-    is formatted once per second, and a rejected request with a small unread body keeps its connection
-    (node discards the bytes) instead of forcing a reconnect;
-  - guard timeouts use one sweep timer per guard instead of a \`setTimeout\`/\`clearTimeout\` per request;
-    ULIDs reuse their time prefix within a millisecond.
-- **Where the remaining \`/healthz\` gap goes.** Measured separately as server CPU per request (minimum over
-  5 interleaved rounds, load ≈ 2; scripts not kept): bare node:http 11.9 µs; Fastify alone 13.1 µs (0.91 of bare);
-  Fastify with pino, the lazy child logger and every server option the kernel sets 13.6 µs (0.88); adding the
-  SPEC §1.3 request id (a ULID generated per request and echoed as \`x-request-id\` on every response) costs
-  another ~2–3 µs, and the full kernel server (request id, per-route metrics hook, error/404 handlers, default
-  process collectors) lands at 17–19 µs (≈ 0.65 of bare). Each piece measured alone cost 0–1.5 µs (near this machine's noise
-  floor of about ±1 µs); together they cost more than their sum, and we have not found why. The \`/healthz\` ≥ 75 % budget is **not met** on this
-  evidence; the next things to try are a cheaper request-id echo path (one pre-validated header write) and
-  dropping the Fastify hook machinery for the admin routes. The hot 415 reject also costs more CPU than
-  `/healthz` (envelope serialisation, the guard, the error path): ≈ 0.8–0.86 of `/healthz` by CPU, so that budget is
-  missed too.
-- KV PUT on sqlite is bounded by \`fsync\`: every write is acknowledged only once durable (WAL,
-  \`synchronous=FULL\`), so its rate is the disk's sync rate, not the server's; there is no budget for it.
-- This VM has 2 cores and is shared: other jobs run alongside, so the load generator (core 1) and the server
-  (core 0) both lose time to them and single runs vary by far more than ±30 %. The req/s ratios of medians are
-  what the budgets are judged on. The "server CPU µs/req" column (user + system CPU of the server process per
-  answered request, from \`/proc\`) and its inverse ratios are given as a cross-check that is less sensitive
-  to a starved load generator.`;
 
 main()
   .catch((err) => {

@@ -1,0 +1,103 @@
+#!/usr/bin/env node
+// micronode benchmark (issue 2, SPEC §6): bare node:http vs micronode admin routes, a hot reject,
+// KV GET/PUT on mem and sqlite, and cold start. Part of `npm run bench` (benchmarks/run.mjs);
+// standalone it prints markdown (or JSON with --json):
+//   npx tsc -b && BENCH_ROUNDS=5 BENCH_SECONDS=3 node benchmarks/micronode.mjs [--json]
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { coldStart, ensureLoadTool, interleave, machine, renderTable, scratchDir, startBare, startProgram, stopAll } from './lib/harness.mjs';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+// Generous: on a busy shared core a node process can take seconds to start.
+const START_TIMEOUT_MS = Number(process.env.BENCH_START_TIMEOUT_MS ?? 60_000);
+const BIN = join(root, 'packages/micronode/bin/micronode.js');
+
+/**
+ * Runs the micronode benchmark. Returns { program, title, sections: markdown[], budgets: [{what, budget,
+ * measured, ok}], method: string[] } (the shape benchmarks/run.mjs renders).
+ */
+export async function run(o = {}) {
+  const ROUNDS = o.rounds ?? Number(process.env.BENCH_ROUNDS ?? 5);
+  const SECONDS = o.seconds ?? Number(process.env.BENCH_SECONDS ?? 3);
+  const CONNS = o.connections ?? Number(process.env.BENCH_CONNECTIONS ?? 16);
+  const tool = o.tool ?? (await ensureLoadTool());
+  const bare = await startBare({ timeoutMs: START_TIMEOUT_MS });
+  const mem = await startProgram({ bin: BIN, timeoutMs: START_TIMEOUT_MS, args: ['--bind', '127.0.0.1:0'], env: { MICRONODE_STORAGE_ENGINE: 'mem' } });
+  const sql = await startProgram({
+    bin: BIN,
+    timeoutMs: START_TIMEOUT_MS,
+    args: ['--bind', '127.0.0.1:0'],
+    env: { MICRONODE_STORAGE_ENGINE: 'sqlite', MICRONODE_STORAGE_PATH: join(scratchDir('sqlite'), 'bench.db') },
+  });
+  const value = Buffer.alloc(256, 0x61);
+  for (const n of [mem, sql]) {
+    const r = await fetch(`${n.url}/v1/kv/bench/k256`, { method: 'PUT', body: value });
+    if (r.status !== 201) throw new Error(`preload failed: ${r.status}`);
+  }
+
+  const contenders = [
+    { name: 'bare', label: 'bare node:http JSON', url: bare.url, pid: bare.pid, path: '/' },
+    { name: 'healthz', pid: mem.pid, label: 'micronode GET /healthz', url: mem.url, path: '/healthz' },
+    { name: 'readyz', pid: mem.pid, label: 'micronode GET /readyz', url: mem.url, path: '/readyz' },
+    {
+      name: 'reject415',
+      pid: mem.pid,
+      label: 'hot reject: PUT gzip → 415',
+      url: mem.url,
+      method: 'PUT',
+      path: '/v1/kv/bench/k256',
+      headers: { 'Content-Encoding': 'gzip' },
+      body: 'x',
+    },
+    { name: 'get_mem', pid: mem.pid, label: 'KV GET 256 B (mem)', url: mem.url, path: '/v1/kv/bench/k256' },
+    { name: 'get_sqlite', pid: sql.pid, label: 'KV GET 256 B (sqlite)', url: sql.url, path: '/v1/kv/bench/k256' },
+    { name: 'put_mem', pid: mem.pid, label: 'KV PUT 256 B unique (mem)', url: mem.url, method: 'PUT', path: '/v1/kv/wbench/k', uniqueBody: true, bodySize: 256 },
+    { name: 'put_sqlite', pid: sql.pid, label: 'KV PUT 256 B unique (sqlite)', url: sql.url, method: 'PUT', path: '/v1/kv/wbench/k', uniqueBody: true, bodySize: 256 },
+  ];
+  const results = await interleave(contenders, { rounds: ROUNDS, durationS: SECONDS, connections: CONNS, tool, ...(o.log ? { log: o.log } : {}) });
+  await Promise.all([bare.stop(), mem.stop(), sql.stop()]);
+
+  const cold = await coldStart(
+    (i) => ({ bin: BIN, timeoutMs: START_TIMEOUT_MS, args: ['--bind', '127.0.0.1:0'], env: { MICRONODE_STORAGE_PATH: join(scratchDir(`cold${i}`), 'cold.db'), LOG_LEVEL: 'info' } }),
+    7,
+  );
+
+  const by = Object.fromEntries(results.map((r) => [r.name, r]));
+  const ratio = (a, b) => by[a].rps / by[b].rps;
+  const cpuRatio = (a, b) => by[b].cpuUs / by[a].cpuUs;
+  const r2 = (a, b) => `${ratio(a, b).toFixed(2)} (CPU-based ${cpuRatio(a, b).toFixed(2)})`;
+  const budgets = [
+    { what: 'micronode /healthz vs bare node:http', budget: '≥ 0.75', measured: r2('healthz', 'bare'), ok: ratio('healthz', 'bare') >= 0.75 },
+    { what: 'micronode /readyz (guarded route) vs /healthz', budget: '≥ 0.90', measured: r2('readyz', 'healthz'), ok: ratio('readyz', 'healthz') >= 0.9 },
+    { what: 'micronode hot reject (415) vs /healthz', budget: '≥ 0.90', measured: r2('reject415', 'healthz'), ok: ratio('reject415', 'healthz') >= 0.9 },
+    { what: 'micronode KV GET on sqlite vs /healthz', budget: '≥ 0.65', measured: r2('get_sqlite', 'healthz'), ok: ratio('get_sqlite', 'healthz') >= 0.65 },
+    { what: 'micronode cold start to ready', budget: '< 800 ms', measured: `${cold.medianMs.toFixed(0)} ms`, ok: cold.medianMs < 800 },
+  ];
+  const table = renderTable(results, { ratios: ['bare', 'healthz'] });
+  const sections = [
+    `### HTTP (${CONNS} connections, ${ROUNDS} interleaved rounds × ${SECONDS} s, medians)\n\n${table}`,
+    `### Cold start\n\nCold start to ready: median **${cold.medianMs.toFixed(0)} ms** (runs: ${cold.runs.map((x) => x.toFixed(0)).join(', ')} ms;\nthe process itself reports ${cold.selfReportedMs ?? 'n/a'} ms from listen to store open).`,
+  ];
+  return {
+    program: 'micronode',
+    title: 'micronode (issue 2)',
+    sections,
+    budgets,
+    method: [
+      'micronode: defaults (`LOG_LEVEL=info`; request logging is off), the `mem` engine or the `sqlite` engine (WAL, `synchronous=FULL`) in a temp dir. KV GETs read one 256-byte value; KV PUTs send a different 256-byte body on every request (a wrk Lua script) over 1 000 keys, so SQLite never skips an identical upsert. The hot reject is a `PUT /v1/kv/…` with `Content-Encoding: gzip` and a 1-byte body, answered 415 by the decode guard before the body is read, on a kept-alive connection. Cold start: wall time from `spawn` to the `event:"ready"` log line (listener bound and the SQLite store open), median of 7 fresh starts on a new database file each.',
+    ],
+  };
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  try {
+    const r = await run();
+    if (process.argv.includes('--json')) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+    else process.stdout.write(`## ${r.title}\n\n${r.sections.join('\n\n')}\n\n| budget | target | measured | result |\n|---|---|---|---|\n${r.budgets.map((b) => `| ${b.what} | ${b.budget} | ${b.measured} | ${b.ok ? 'met' : '**NOT met**'} |`).join('\n')}\n\nMachine: ${machine()}\n`);
+  } catch (err) {
+    process.stderr.write(`micronode bench failed: ${err.stack ?? err}\n`);
+    process.exitCode = 1;
+  } finally {
+    await stopAll();
+  }
+}
