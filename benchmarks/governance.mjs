@@ -14,6 +14,7 @@
 // The 50 000 descriptors (10 000 services over 10 regions + 40 000 nodes) are preloaded inside the
 // registry process through its governance API (propose with one signature + apply; signer set of one
 // key, threshold 1) by benchmarks/lib/governance-server.mjs, before the process announces itself.
+import { Agent, fetch } from 'undici';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureLoadTool, interleave, machine, measure, median, renderTable, scratchDir, startBare, startProgram, stopAll } from './lib/harness.mjs';
@@ -34,9 +35,15 @@ const f2 = (x) => (Number.isFinite(x) ? x.toFixed(2) : 'n/a');
 /** A descriptor id scheme shared with lib/governance-server.mjs (first SERVICES ids are services). */
 const svcId = (i, regions) => `svc-${i}@region-${i % regions}`;
 
-async function post(url, body) {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+async function post(url, body, opts = {}) {
+  // opts.fresh: a new connection for this POST. After a long wrk phase the pooled keep-alive socket
+  // may already be closed by the server, and fetch never retries a POST (seen as UND_ERR_SOCKET).
+  const dispatcher = opts.fresh ? new Agent() : undefined;
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), ...(dispatcher ? { dispatcher } : {}) }).catch((e) => {
+    throw new Error(`POST ${url}: ${e.message} (${e.cause?.code ?? e.cause?.message ?? 'no cause'})`);
+  });
   const text = await res.text();
+  await dispatcher?.close();
   return { status: res.status, body: text ? JSON.parse(text) : {} };
 }
 
@@ -182,7 +189,7 @@ export async function run(o = {}) {
   for (let i = 0; i < 30; i++) {
     const descriptor = { id: `svc-new-${i}@region-${i % REGIONS}`, kind: 'service', version: 1, body: { region: `region-${i % REGIONS}`, addr: `10.8.0.${i}:9000` } };
     const sig = reg.signBytes(key, reg.governanceSignedBytes('default', { op: 'publish', descriptor }));
-    const p = await post(`${gov.url}/v1/registry/proposals`, { op: 'publish', descriptor, signatures: [sig] });
+    const p = await post(`${gov.url}/v1/registry/proposals`, { op: 'publish', descriptor, signatures: [sig] }, { fresh: i === 0 });
     const a = await post(`${gov.url}/v1/registry/apply/${p.body.proposal_id}`, {});
     if (a.status !== 200) throw new Error(`publish for the map rebuild: ${a.status}`);
     const t0 = performance.now();
