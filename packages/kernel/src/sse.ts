@@ -23,6 +23,22 @@ export function sseFrame(event: string, data: string, id?: string | number): str
 }
 
 /**
+ * Starts an SSE response: 200 with the event-stream headers (no caching, no proxy buffering), Nagle
+ * off so small frames leave at once, and the client's reconnect delay (`retry:`, default 2000 ms).
+ */
+export function openSseResponse(res: ServerResponse, headers: Record<string, string> = {}, retryMs = 2000): void {
+  res.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache, no-transform',
+    connection: 'keep-alive',
+    'x-accel-buffering': 'no',
+    ...headers,
+  });
+  res.socket?.setNoDelay(true);
+  res.write(`retry: ${retryMs}\n\n`);
+}
+
+/**
  * One SSE connection with a bounded outgoing queue. Frames queued in one event-loop turn go out in
  * one socket write; while the socket is congested frames wait in the queue, and past the bound the
  * stream overflows (writers never wait for readers, SPEC §2.3).
@@ -44,15 +60,7 @@ export class SseStream {
     this.#maxEvents = opts.maxEvents ?? 1024;
     this.#maxBytes = opts.maxBytes ?? 1024 * 1024;
     this.#onOverflow = opts.onOverflow;
-    res.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache, no-transform',
-      connection: 'keep-alive',
-      'x-accel-buffering': 'no',
-      ...opts.headers,
-    });
-    res.socket?.setNoDelay(true);
-    res.write(`retry: ${opts.retryMs ?? 2000}\n\n`);
+    openSseResponse(res, opts.headers, opts.retryMs);
     res.on('drain', () => {
       this.#congested = false;
       this.#flush();

@@ -1,6 +1,6 @@
 // One SSE connection with a bounded queue that knows which versions reached the socket.
 import type { ServerResponse } from 'node:http';
-import { sseFrame } from '@ron/kernel';
+import { openSseResponse, sseFrame } from '@ron/kernel';
 
 export interface StreamClientOptions {
   maxEvents: number;
@@ -49,15 +49,7 @@ export class StreamClient {
     this.#o = o;
     this.lastDelivered = start;
     this.cursor = start;
-    res.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache, no-transform',
-      connection: 'keep-alive',
-      'x-accel-buffering': 'no',
-      ...o.headers,
-    });
-    res.socket?.setNoDelay(true);
-    res.write(`retry: ${o.retryMs ?? 2000}\n\n`);
+    openSseResponse(res, o.headers, o.retryMs);
     res.on('drain', () => {
       this.#congested = false;
       this.flush();
