@@ -14,3 +14,4 @@ export * from './admin.js';
 export * from './shutdown.js';
 export * from './main.js';
 export * from './sse.js';
+export * from './tick-shape.js';

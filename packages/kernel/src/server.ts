@@ -17,6 +17,7 @@ import type { HttpMetrics, RouteMetrics } from './metrics.js';
 import { isValidRequestId, ulid } from './request-id.js';
 import { sendError } from './reply.js';
 import { LazyChildLogger } from './logger.js';
+import { pinTickObjectShape } from './tick-shape.js';
 
 export interface ServerOptions {
   logger: Logger;
@@ -95,6 +96,7 @@ function toApiError(err: FastifyError): ApiError {
  * every error path (§1.2), per-route HTTP metrics with route templates (§1.5), quiet request logging.
  */
 export function createServer(opts: ServerOptions): FastifyInstance {
+  pinTickObjectShape();
   const { metrics } = opts;
   const corr = opts.corrIdAlias ?? false;
   // pino's Logger is wider than Fastify's base type; widen explicitly so the instance type stays default.
