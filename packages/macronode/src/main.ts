@@ -54,7 +54,8 @@ async function run(flags: Flags): Promise<void> {
     const msg = err instanceof Error ? err.message : String(err);
     log.fatal({ event: 'start_failed', err: msg }, `macronode could not start: ${msg}`);
     await node.close().catch(() => undefined);
-    throw new StartupError(`macronode could not start: ${msg}`, 1);
+    // Keep a StartupError's own code (unreadable TLS files: 78); anything else is exit 1.
+    throw new StartupError(`macronode could not start: ${msg}`, err instanceof StartupError ? err.exitCode : 1);
   }
   const urls = node.urls;
   // The gateway is named by gateway_url; `planes` lists the planes behind it.
