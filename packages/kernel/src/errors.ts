@@ -97,7 +97,34 @@ function nowTs(): string {
   return tsText;
 }
 
-export function envelope(err: ApiError, requestId: string): ErrorEnvelope {
+/** What an error answer needs: an {@link ApiError}, or a plain object for hot paths that skip the Error. */
+export type ErrorFields = Pick<ApiError, 'code' | 'status' | 'message' | 'hint' | 'retryable' | 'headers'>;
+
+/**
+ * A 4xx answer built without an Error object (guards reject at line rate; an Error costs more
+ * than the rest of the answer). Same fields and defaults as `new ApiError(code, message, opts)`.
+ */
+export function apiProblem(code: ErrorCode, message: string, headers?: Record<string, string>): ErrorFields {
+  const status = ERROR_CODES[code];
+  const h = headers ?? {};
+  if (status === 503 || status === 429) h['retry-after'] ??= '5';
+  return { code, status, message, hint: undefined, retryable: RETRYABLE.has(code), headers: h };
+}
+
+/**
+ * The envelope as JSON text, byte-identical to `JSON.stringify(envelope(err, id))` but built by hand:
+ * only the free-text fields go through JSON.stringify (codes, timestamps and request ids are
+ * already JSON-safe: ids are validated or generated, SPEC §1.3).
+ */
+export function envelopeText(err: ErrorFields, requestId: string): string {
+  const hint = err.hint === undefined ? '' : `,"hint":${JSON.stringify(err.hint)}`;
+  return (
+    `{"error":{"code":"${err.code}","message":${JSON.stringify(err.message)},"retryable":${err.retryable},` +
+    `"ts":"${nowTs()}","request_id":${JSON.stringify(requestId)}${hint}}}`
+  );
+}
+
+export function envelope(err: ErrorFields, requestId: string): ErrorEnvelope {
   const body: ErrorEnvelope = {
     error: {
       code: err.code,

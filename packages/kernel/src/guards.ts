@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
-import { ApiError, type ErrorCode } from './errors.js';
+import { apiProblem, type ErrorCode } from './errors.js';
 import type { HttpMetrics } from './metrics.js';
 import { sendError } from './reply.js';
 
@@ -171,7 +171,7 @@ export function guards(metrics: HttpMetrics, opts: GuardOptions = {}): onRequest
     metrics.rejection(reason).inc();
     req.log.debug({ reason }, 'request rejected by guard');
     if (close) reply.header('connection', 'close');
-    sendError(req, reply, new ApiError(code, message, headers ? { headers } : {}));
+    sendError(req, reply, apiProblem(code, message, headers));
   };
 
   return function guard(req, reply, done) {

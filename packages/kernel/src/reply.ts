@@ -1,8 +1,9 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { envelope, type ApiError } from './errors.js';
+import { envelopeText, type ErrorFields } from './errors.js';
 
-/** Sends an ApiError in the shared envelope with its headers. */
-export function sendError(req: FastifyRequest, reply: FastifyReply, err: ApiError): FastifyReply {
+/** Sends an ApiError (or {@link apiProblem}) in the shared envelope with its headers. */
+export function sendError(req: FastifyRequest, reply: FastifyReply, err: ErrorFields): FastifyReply {
   for (const k in err.headers) reply.header(k, err.headers[k]);
-  return reply.code(err.status).type('application/json').send(envelope(err, req.id));
+  // A string with its content type set is sent as-is: no serializer pass over the envelope.
+  return reply.code(err.status).header('content-type', 'application/json; charset=utf-8').send(envelopeText(err, req.id));
 }

@@ -12,7 +12,7 @@ import Fastify, {
 import type { Logger } from 'pino';
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { ApiError, codeForStatus, envelope } from './errors.js';
+import { ApiError, codeForStatus, envelopeText } from './errors.js';
 import type { HttpMetrics, RouteMetrics } from './metrics.js';
 import { isValidRequestId, ulid } from './request-id.js';
 import { sendError } from './reply.js';
@@ -54,7 +54,7 @@ function clientError(err: NodeJS.ErrnoException, socket: Duplex): void {
         ? ([431, 'HeadersTooLarge', 'request headers exceed the size limit'] as const)
         : ([400, 'BadRequest', 'malformed HTTP request'] as const);
   const id = ulid();
-  const body = JSON.stringify(envelope(new ApiError(code, message), id));
+  const body = envelopeText(new ApiError(code, message), id);
   if (socket.writable) {
     socket.write(
       `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\n` +

@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { ApiError, ERROR_CODES, codeForStatus, envelope, type ErrorCode } from '../src/index.js';
+import fc from 'fast-check';
+import { ApiError, ERROR_CODES, apiProblem, codeForStatus, envelope, envelopeText, type ErrorCode } from '../src/index.js';
 
 const DOC = new URL('../../../../docs/errors.md', import.meta.url);
 
@@ -43,4 +44,35 @@ test('codeForStatus maps every documented status back to a code of that status',
   for (const status of new Set(Object.values(ERROR_CODES))) assert.equal(ERROR_CODES[codeForStatus(status)], status, String(status));
   assert.equal(codeForStatus(418), 'BadRequest');
   assert.equal(codeForStatus(599), 'Internal');
+});
+
+test('envelopeText is the envelope as JSON for any message and hint (quotes, controls, unicode)', () => {
+  const codes = Object.keys(ERROR_CODES) as ErrorCode[];
+  fc.assert(
+    fc.property(
+      fc.constantFrom(...codes),
+      fc.string({ maxLength: 80, unit: 'binary' }),
+      fc.option(fc.string({ maxLength: 40, unit: 'binary' }), { nil: undefined }),
+      fc.stringMatching(/^[A-Za-z0-9._:-]{1,128}$/),
+      (code, message, hint, id) => {
+        const err = new ApiError(code, message, hint === undefined ? {} : { hint });
+        const text = envelopeText(err, id);
+        assert.deepEqual(JSON.parse(text), envelope(err, id));
+        assert.equal(text, JSON.stringify(envelope(err, id)));
+      },
+    ),
+  );
+});
+
+test('apiProblem carries the same fields and Retry-After default as ApiError, without an Error', () => {
+  for (const code of ['UnsupportedEncoding', 'Busy', 'RateLimited', 'NotReady'] as const) {
+    const p = apiProblem(code, 'm');
+    const e = new ApiError(code, 'm');
+    assert.ok(!(p instanceof Error));
+    assert.deepEqual(
+      { code: p.code, status: p.status, retryable: p.retryable, headers: p.headers, hint: p.hint },
+      { code: e.code, status: e.status, retryable: e.retryable, headers: e.headers, hint: e.hint },
+    );
+  }
+  assert.deepEqual(apiProblem('Busy', 'm', { 'retry-after': '1' }).headers, { 'retry-after': '1' });
 });

@@ -20,7 +20,7 @@ CREATE TABLE IF NOT EXISTS kv (
 export class SqliteStore implements KvStore {
   readonly engine = 'sqlite' as const;
   readonly #db: Database.Database;
-  readonly #get: Database.Statement<[string, string], { value: Buffer; etag: string }>;
+  readonly #get: Database.Statement<[string, string], [Buffer, string]>;
   readonly #head: Database.Statement<[string, string], { etag: string; size: number }>;
   readonly #etag: Database.Statement<[string, string], { etag: string }>;
   readonly #upsert: Database.Statement<[string, string, Buffer, string, number]>;
@@ -31,7 +31,8 @@ export class SqliteStore implements KvStore {
 
   constructor(path: string) {
     this.#db = openDurableSqlite(path, SCHEMA);
-    this.#get = this.#db.prepare('SELECT value, etag FROM kv WHERE bucket = ? AND key = ?');
+    // Raw rows (arrays) on the hot read: better-sqlite3 skips building a keyed object per row.
+    this.#get = this.#db.prepare<[string, string], [Buffer, string]>('SELECT value, etag FROM kv WHERE bucket = ? AND key = ?').raw(true);
     this.#head = this.#db.prepare('SELECT etag, length(value) AS size FROM kv WHERE bucket = ? AND key = ?');
     this.#etag = this.#db.prepare('SELECT etag FROM kv WHERE bucket = ? AND key = ?');
     this.#upsert = this.#db.prepare(
@@ -64,7 +65,8 @@ export class SqliteStore implements KvStore {
   }
 
   get(bucket: string, key: string): KvEntry | undefined {
-    return this.#get.get(bucket, key);
+    const row = this.#get.get(bucket, key);
+    return row === undefined ? undefined : { value: row[0], etag: row[1] };
   }
 
   head(bucket: string, key: string): KvMeta | undefined {
