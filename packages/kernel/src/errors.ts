@@ -117,11 +117,20 @@ export function apiProblem(code: ErrorCode, message: string, headers?: Record<st
  * already JSON-safe: ids are validated or generated, SPEC §1.3).
  */
 export function envelopeText(err: ErrorFields, requestId: string): string {
-  const hint = err.hint === undefined ? '' : `,"hint":${JSON.stringify(err.hint)}`;
+  const hint = err.hint === undefined ? '' : `,"hint":${jsonString(err.hint)}`;
   return (
-    `{"error":{"code":"${err.code}","message":${JSON.stringify(err.message)},"retryable":${err.retryable},` +
-    `"ts":"${nowTs()}","request_id":${JSON.stringify(requestId)}${hint}}}`
+    `{"error":{"code":"${err.code}","message":${jsonString(err.message)},"retryable":${err.retryable},` +
+    `"ts":"${nowTs()}","request_id":${jsonString(requestId)}${hint}}}`
   );
+}
+
+// Characters JSON.stringify would escape (quote, backslash, C0 controls) and any surrogate (lone ones
+// are escaped; pairs are rare enough in messages to take the slow path).
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+/** JSON.stringify(s) for a string, skipping the escaper when nothing needs escaping. */
+function jsonString(s: string): string {
+  return NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : `"${s}"`;
 }
 
 export function envelope(err: ErrorFields, requestId: string): ErrorEnvelope {

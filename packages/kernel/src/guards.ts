@@ -179,7 +179,7 @@ export function guards(metrics: HttpMetrics, opts: GuardOptions = {}): onRequest
     // 1. Decode guard: nothing is ever decompressed.
     if (decode) {
       const ce = h['content-encoding'];
-      if (ce !== undefined && ce.trim().toLowerCase() !== 'identity') {
+      if (ce !== undefined && ce !== 'identity' && ce.trim().toLowerCase() !== 'identity') {
         const stacked = ce.includes(',');
         return reject(
           req,
