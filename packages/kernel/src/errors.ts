@@ -104,11 +104,11 @@ export type ErrorFields = Pick<ApiError, 'code' | 'status' | 'message' | 'hint' 
  * A 4xx answer built without an Error object (guards reject at line rate; an Error costs more
  * than the rest of the answer). Same fields and defaults as `new ApiError(code, message, opts)`.
  */
-export function apiProblem(code: ErrorCode, message: string, headers?: Record<string, string>): ErrorFields {
+export function apiProblem(code: ErrorCode, message: string, headers?: Record<string, string>, hint?: string): ErrorFields {
   const status = ERROR_CODES[code];
   const h = headers ?? {};
   if (status === 503 || status === 429) h['retry-after'] ??= '5';
-  return { code, status, message, hint: undefined, retryable: RETRYABLE.has(code), headers: h };
+  return { code, status, message, hint, retryable: RETRYABLE.has(code), headers: h };
 }
 
 /**

@@ -27,6 +27,13 @@ export interface GuardOptions {
   timeoutMs?: number;
   /** Called with +1 / -1 as requests enter and leave (e.g. an in-flight gauge shared by routes). */
   onInflight?: (delta: 1 | -1) => void;
+  /** The count the concurrency budget is checked against; share one to share a budget. */
+  inflight?: InflightCounter;
+}
+
+/** Requests in flight against one concurrency budget (shared by guards, or a guard and a fast path). */
+export class InflightCounter {
+  n = 0;
 }
 
 /** A token bucket; shareable between routes that should share one budget. */
@@ -157,7 +164,7 @@ export function guards(metrics: HttpMetrics, opts: GuardOptions = {}): onRequest
         )
       : undefined;
   const needsTracking = maxInflight > 0 || timeoutMs > 0 || onInflight !== undefined;
-  let inflight = 0;
+  const inflight = opts.inflight ?? new InflightCounter();
 
   const reject = (
     req: FastifyRequest,
@@ -221,7 +228,7 @@ export function guards(metrics: HttpMetrics, opts: GuardOptions = {}): onRequest
       }
     }
     // 4. Concurrency: never queue.
-    if (maxInflight > 0 && inflight >= maxInflight) {
+    if (maxInflight > 0 && inflight.n >= maxInflight) {
       return reject(req, reply, 'concurrency', 'Busy', `route is at its in-flight limit of ${maxInflight}`, {
         'retry-after': '1',
       });
@@ -245,13 +252,13 @@ export function guards(metrics: HttpMetrics, opts: GuardOptions = {}): onRequest
       }
     }
     if (needsTracking) {
-      inflight++;
+      inflight.n++;
       onInflight?.(1);
       // 6. Timeout: covers a slow body upload as well as a slow handler.
       const entry = deadlines?.add(req, reply);
       reply.raw.once('close', () => {
         if (entry !== undefined) deadlines!.delete(entry);
-        inflight--;
+        inflight.n--;
         onInflight?.(-1);
       });
     }

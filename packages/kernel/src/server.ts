@@ -11,7 +11,7 @@ import Fastify, {
   type onResponseHookHandler,
 } from 'fastify';
 import type { Logger } from 'pino';
-import { STATUS_CODES } from 'node:http';
+import { STATUS_CODES, createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import type { Duplex } from 'node:stream';
 import { ApiError, codeForStatus, envelopeText } from './errors.js';
@@ -36,7 +36,17 @@ export interface ServerOptions {
   requestTimeoutMs?: number;
   /** Custom node server (e.g. an https.Server for TLS listeners). */
   serverFactory?: FastifyServerFactory;
+  /**
+   * Answers a request before Fastify routes it (a proxy's hot path). Called with the request id
+   * already chosen (SPEC §1.3: the client's when valid, else a fresh ULID); the handler must echo it.
+   * Returns false to hand the request to Fastify, which then keeps the same id. Never called once
+   * the server is closing: those requests get the closing answer below.
+   */
+  fastPath?: (req: IncomingMessage, res: ServerResponse, requestId: string) => boolean;
 }
+
+const kRequestId = Symbol('ron.requestId');
+type RawRequest = IncomingMessage & { [kRequestId]?: string };
 
 const kRouteMetrics = Symbol('ron.routeMetrics');
 interface MetricsConfig {
@@ -135,14 +145,46 @@ export function createServer(opts: ServerOptions): FastifyInstance {
     }
     return rm;
   };
+  const requestIdOf = (raw: IncomingMessage): string => {
+    const h = raw.headers['x-request-id'] ?? (corr ? raw.headers['x-corr-id'] : undefined);
+    return isValidRequestId(h) ? h : ulid();
+  };
+  // Set by the preClose hook below: from then on requests get the closing answer.
+  let closing = false;
+  const fast = opts.fastPath;
+  const userFactory = opts.serverFactory;
+  const keepAliveTimeout = opts.keepAliveTimeoutMs ?? 72_000;
+  const requestTimeout = opts.requestTimeoutMs ?? 60_000;
+  // Our own factory only when needed (a fast path, or a caller's server such as HTTPS); Fastify does
+  // not apply its timeouts to a server it did not create, so they are set here.
+  const serverFactory: FastifyServerFactory | undefined =
+    fast === undefined && userFactory === undefined
+      ? undefined
+      : (handler, fopts) => {
+          const h =
+            fast === undefined
+              ? handler
+              : (req: RawRequest, res: ServerResponse): void => {
+                  if (!closing) {
+                    const id = requestIdOf(req);
+                    if (fast(req, res, id)) return;
+                    req[kRequestId] = id;
+                  }
+                  handler(req, res);
+                };
+          const server = userFactory ? userFactory(h, fopts) : createHttpServer(h);
+          server.keepAliveTimeout = keepAliveTimeout;
+          server.requestTimeout = requestTimeout;
+          return server;
+        };
   const app = Fastify({
     loggerInstance: baseLogger,
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
     bodyLimit: opts.bodyLimit ?? 1024 * 1024,
-    keepAliveTimeout: opts.keepAliveTimeoutMs ?? 72_000,
+    keepAliveTimeout,
     // Last-resort bound on receiving a whole request, for routes without a timeout guard (a client
     // trickling headers or a body to a 404 must not hold a connection forever). Not the response.
-    requestTimeout: opts.requestTimeoutMs ?? 60_000,
+    requestTimeout,
     // Our own closing answer below carries the envelope and Retry-After (Fastify's does not).
     return503OnClosing: false,
     routerOptions: { maxParamLength: opts.maxParamLength ?? 200 },
@@ -150,10 +192,9 @@ export function createServer(opts: ServerOptions): FastifyInstance {
     ajv: { customOptions: { removeAdditional: false } },
     schemaController: { compilersFactory: lazyCompilers },
     forceCloseConnections: 'idle',
-    ...(opts.serverFactory ? { serverFactory: opts.serverFactory } : {}),
+    ...(serverFactory ? { serverFactory } : {}),
     genReqId(raw) {
-      const h = raw.headers['x-request-id'] ?? (corr ? raw.headers['x-corr-id'] : undefined);
-      return isValidRequestId(h) ? h : ulid();
+      return (raw as RawRequest)[kRequestId] ?? requestIdOf(raw);
     },
     // Bad percent-encoding and over-long params are answered by the router before any hook runs:
     // route them through the envelope too (otherwise Fastify writes its own JSON shape).
@@ -207,7 +248,6 @@ export function createServer(opts: ServerOptions): FastifyInstance {
 
   // SPEC §1.7: once close() starts, requests still arriving on open keep-alive connections get a
   // 503 NotReady envelope with Retry-After and the connection is closed; in-flight ones finish.
-  let closing = false;
   app.addHook('preClose', (done) => {
     closing = true;
     done();

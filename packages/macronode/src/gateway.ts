@@ -1,14 +1,19 @@
 import {
   ApiError,
+  InflightCounter,
+  apiProblem,
   createServer,
+  envelopeText,
   guards,
   sendError,
+  type HttpMetrics,
   type Logger,
+  type RouteMetrics,
 } from '@ron/kernel';
 import type { FastifyInstance, FastifyReply, FastifyRequest, FastifyServerFactory } from 'fastify';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
-import { Pool } from 'undici';
-import type { HttpMetrics } from '@ron/kernel';
+import { Pool, type Dispatcher } from 'undici';
 
 // Hop-by-hop headers (RFC 9110 §7.6.1) are never forwarded in either direction.
 const HOP = new Set([
@@ -23,6 +28,8 @@ const HOP = new Set([
   'upgrade',
   'host',
 ]);
+/** Request headers the gateway sets itself (SPEC §1.3 request id, X-Forwarded-For). */
+const OWN = new Set(['x-request-id', 'x-forwarded-for']);
 
 const SMALL_BODY = 64 * 1024;
 
@@ -65,14 +72,7 @@ function retryAfter(e: RouteEntry | undefined): number {
  * Retry-After — never a hang or a 500.
  */
 export function createGateway(o: GatewayOptions): { app: FastifyInstance; close(): Promise<void> } {
-  const app = createServer({
-    logger: o.logger.child({ component: 'gateway' }),
-    metrics: o.metrics,
-    keepAliveTimeoutMs: o.idleTimeoutMs,
-    requestTimeoutMs: o.readTimeoutMs,
-    maxParamLength: 2048,
-    ...(o.serverFactory ? { serverFactory: o.serverFactory } : {}),
-  });
+  const log = o.logger.child({ component: 'gateway' });
   const pools = new Map<string, Pool>();
   const poolFor = (url: string): Pool => {
     let p = pools.get(url);
@@ -89,6 +89,161 @@ export function createGateway(o: GatewayOptions): { app: FastifyInstance; close(
     }
     return p;
   };
+  // One in-flight budget for both paths below (the edge guard's 429 Busy).
+  const inflight = new InflightCounter();
+  // Route metrics of the fast path, under the same templates as the Fastify routes.
+  const routeMetrics = new Map<string, RouteMetrics>();
+  const metricsFor = (method: string, template: string): RouteMetrics => {
+    const key = `${method} ${template}`;
+    let rm = routeMetrics.get(key);
+    if (rm === undefined) {
+      rm = o.metrics.route(method, template);
+      routeMetrics.set(key, rm);
+    }
+    return rm;
+  };
+
+  /**
+   * The proxy's hot path, before Fastify: bodiless GET/HEAD/DELETE requests to a running plane,
+   * which no edge guard but the in-flight budget can refuse (no body, no Content-Encoding). The
+   * answer streams back as it arrives (one write for a one-chunk answer). Everything else returns
+   * false and takes the Fastify routes below: bodies, event streams, guard rejections, 404 and 503.
+   */
+  const fastPath = (req: IncomingMessage, res: ServerResponse, id: string): boolean => {
+    const method = req.method;
+    if (method !== 'GET' && method !== 'HEAD' && method !== 'DELETE') return false;
+    const h = req.headers;
+    if (h['content-length'] !== undefined || h['transfer-encoding'] !== undefined || h['content-encoding'] !== undefined) {
+      return false;
+    }
+    const url = req.url ?? '/';
+    if (url.includes('/stream') || (h.accept !== undefined && h.accept.includes('text/event-stream'))) return false;
+    const table = o.routes();
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
+    let plane: string | undefined;
+    let template = '';
+    for (const prefix in table.prefixes) {
+      if (path === prefix) template = prefix;
+      else if (path.startsWith(prefix) && path.charCodeAt(prefix.length) === 47 /* / */) template = `${prefix}/*`;
+      else continue;
+      plane = table.prefixes[prefix];
+      break;
+    }
+    if (plane === undefined) return false;
+    const entry = table.planes[plane];
+    if (entry === undefined || entry.state !== 'running' || entry.url === null) return false;
+    if (o.maxInflight > 0 && inflight.n >= o.maxInflight) return false;
+
+    const started = performance.now();
+    const rm = metricsFor(method, template);
+    inflight.n++;
+    let abort: ((err?: Error) => void) | undefined;
+    let resume: (() => void) | undefined;
+    let done = false;
+    res.once('close', () => {
+      inflight.n--;
+      rm.status(res.statusCode).inc();
+      rm.latency.observe((performance.now() - started) / 1000);
+      // The client went away before the answer was complete: stop the upstream request too.
+      if (!done) abort?.();
+    });
+
+    const headers: string[] = [];
+    const raw = req.rawHeaders;
+    for (let i = 0; i + 1 < raw.length; i += 2) {
+      const k = raw[i]!.toLowerCase();
+      if (!HOP.has(k) && !OWN.has(k)) headers.push(raw[i]!, raw[i + 1]!);
+    }
+    const peer = req.socket.remoteAddress ?? '';
+    const xff = h['x-forwarded-for'];
+    headers.push('x-request-id', id, 'x-forwarded-for', typeof xff === 'string' && xff !== '' ? `${xff}, ${peer}` : peer);
+
+    // A one-chunk answer is held back and sent with the headers by res.end (one write).
+    let held: Buffer | undefined;
+    const timeout = table.limits.write_timeout;
+    const handler: Dispatcher.DispatchHandler = {
+      onConnect(a) {
+        abort = a;
+      },
+      onHeaders(status, rawRes, resumeFn) {
+        resume = resumeFn;
+        const out: string[] = [];
+        for (let i = 0; i + 1 < rawRes.length; i += 2) {
+          const k = rawRes[i]!.toString('latin1');
+          const lk = k.toLowerCase();
+          if (!HOP.has(lk) && lk !== 'x-request-id') out.push(k, rawRes[i + 1]!.toString('latin1'));
+        }
+        out.push('x-request-id', id);
+        try {
+          res.writeHead(status, out);
+        } catch (err) {
+          // An upstream header node refuses to forward: answer 502 rather than crash.
+          log.warn({ plane, request_id: id, err: (err as Error).message }, 'upstream answer not forwardable');
+          failWith(apiProblem('BadGateway', `plane ${plane} sent an answer that cannot be forwarded`));
+          abort?.();
+          return false;
+        }
+        return true;
+      },
+      onData(chunk) {
+        if (held === undefined && !res.headersSent) {
+          held = chunk;
+          return true;
+        }
+        if (held !== undefined) {
+          res.write(held);
+          held = undefined;
+        }
+        if (res.write(chunk)) return true;
+        res.once('drain', () => resume?.());
+        return false;
+      },
+      onComplete() {
+        done = true;
+        if (!res.writableEnded) res.end(held);
+      },
+      onError(err) {
+        done = true;
+        log.warn({ plane, request_id: id, err: err.message }, 'upstream plane unreachable');
+        if (res.headersSent) {
+          res.destroy(err);
+          return;
+        }
+        failWith(
+          apiProblem(
+            'NotReady',
+            `plane ${plane} is unavailable`,
+            { 'retry-after': String(retryAfter(o.routes().planes[plane])) },
+            'the plane is restarting or overloaded; retry',
+          ),
+        );
+      },
+    };
+    const failWith = (p: ReturnType<typeof apiProblem>): void => {
+      if (res.headersSent || res.writableEnded) return;
+      const body = envelopeText(p, id);
+      res.writeHead(p.status, {
+        ...p.headers,
+        'content-type': 'application/json; charset=utf-8',
+        'content-length': Buffer.byteLength(body),
+        'x-request-id': id,
+      });
+      res.end(body);
+    };
+    poolFor(entry.url).dispatch({ path: url, method, headers, headersTimeout: timeout, bodyTimeout: timeout }, handler);
+    return true;
+  };
+
+  const app = createServer({
+    logger: log,
+    metrics: o.metrics,
+    keepAliveTimeoutMs: o.idleTimeoutMs,
+    requestTimeoutMs: o.readTimeoutMs,
+    maxParamLength: 2048,
+    fastPath,
+    ...(o.serverFactory ? { serverFactory: o.serverFactory } : {}),
+  });
 
   // The gateway never parses bodies: every content type streams through untouched.
   app.removeAllContentTypeParsers();
@@ -98,7 +253,7 @@ export function createGateway(o: GatewayOptions): { app: FastifyInstance; close(
     void reply.send({ ok: true, service: 'svc-gateway', profile: 'macronode' });
   });
 
-  const edge = guards(o.metrics, { concurrency: o.maxInflight });
+  const edge = guards(o.metrics, { concurrency: o.maxInflight, inflight });
   const bodyCap = (req: FastifyRequest, reply: FastifyReply, done: () => void): void => {
     const cap = o.routes().limits.max_body_bytes;
     const declared = Number(req.headers['content-length'] ?? 0);
@@ -111,6 +266,8 @@ export function createGateway(o: GatewayOptions): { app: FastifyInstance; close(
     done();
   };
 
+  // Everything the fast path declines: request bodies and event streams (streamed both ways), and
+  // the answers for planes that are down or unknown.
   const proxy = async (plane: string, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
     const table = o.routes();
     const entry = table.planes[plane];
@@ -131,7 +288,7 @@ export function createGateway(o: GatewayOptions): { app: FastifyInstance; close(
     }
     const headers: Record<string, string | string[]> = {};
     for (const [k, v] of Object.entries(req.headers)) {
-      if (v !== undefined && !HOP.has(k)) headers[k] = v;
+      if (v !== undefined && !HOP.has(k) && !OWN.has(k)) headers[k] = v;
     }
     headers['x-request-id'] = req.id;
     const peer = req.socket.remoteAddress ?? '';
@@ -141,65 +298,6 @@ export function createGateway(o: GatewayOptions): { app: FastifyInstance; close(
     const timeout = table.limits.write_timeout;
     // Event streams are long-lived: no body timeout (the planes send heartbeats).
     const streaming = (req.headers.accept ?? '').includes('text/event-stream') || req.url.includes('/stream');
-    // Fast path (bodiless, non-streaming requests: the KV GET/HEAD/DELETE hot path): a raw undici
-    // dispatch that collects the answer into one buffer, without the promise + Readable machinery of
-    // request(). Measured cheaper per request; everything else streams through request() below.
-    if (!hasBody && !streaming) {
-      return new Promise<FastifyReply>((resolve) => {
-        const chunks: Buffer[] = [];
-        let status = 502;
-        const resHeaders: Record<string, string | string[] | undefined> = {};
-        const fail = (err: Error): void => {
-          req.log.warn({ plane, err: err.message }, 'upstream plane unreachable');
-          resolve(
-            reply.sent
-              ? reply
-              : sendError(
-                  req,
-                  reply,
-                  new ApiError('NotReady', `plane ${plane} is unavailable`, {
-                    hint: 'the plane is restarting or overloaded; retry',
-                    headers: { 'retry-after': String(retryAfter(table.planes[plane])) },
-                  }),
-                ),
-          );
-        };
-        poolFor(url).dispatch(
-          { path: req.url, method: req.method, headers, headersTimeout: timeout, bodyTimeout: timeout },
-          {
-            onConnect() {},
-            onHeaders(statusCode: number, raw: Buffer[] | string[] | null) {
-              status = statusCode;
-              if (raw) {
-                for (let i = 0; i + 1 < raw.length; i += 2) {
-                  const k = raw[i]!.toString().toLowerCase();
-                  const v = raw[i + 1]!.toString();
-                  const prev = resHeaders[k];
-                  resHeaders[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
-                }
-              }
-              return true;
-            },
-            onData(chunk: Buffer) {
-              chunks.push(chunk);
-              return true;
-            },
-            onComplete() {
-              reply.code(status);
-              for (const k in resHeaders) {
-                const v = resHeaders[k];
-                if (v !== undefined && !HOP.has(k) && k !== 'x-request-id') reply.header(k, v);
-              }
-              if (req.method === 'HEAD' || status === 204 || status === 304) resolve(reply.send());
-              else resolve(reply.send(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)));
-            },
-            onError(err: Error) {
-              fail(err);
-            },
-          },
-        );
-      });
-    }
     try {
       const res = await poolFor(url).request({
         path: req.url,
