@@ -28,6 +28,23 @@ const HOP = new Set([
   'upgrade',
   'host',
 ]);
+/**
+ * Extra hop-by-hop names a message declares in its Connection header (RFC 9110 §7.6.1), or
+ * undefined when it declares none beyond the usual `keep-alive` / `close`.
+ */
+function connectionTokens(value: string | string[] | undefined): Set<string> | undefined {
+  if (value === undefined) return undefined;
+  let out: Set<string> | undefined;
+  for (const part of Array.isArray(value) ? value : [value]) {
+    for (const raw of part.split(',')) {
+      const t = raw.trim().toLowerCase();
+      if (t === '' || t === 'keep-alive' || t === 'close') continue;
+      (out ??= new Set()).add(t);
+    }
+  }
+  return out;
+}
+
 /** Request headers the gateway sets itself (SPEC §1.3 request id, X-Forwarded-For). */
 const OWN = new Set(['x-request-id', 'x-forwarded-for']);
 
@@ -151,9 +168,10 @@ export function createGateway(o: GatewayOptions): { app: FastifyInstance; close(
 
     const headers: string[] = [];
     const raw = req.rawHeaders;
+    const named = connectionTokens(h.connection);
     for (let i = 0; i + 1 < raw.length; i += 2) {
       const k = raw[i]!.toLowerCase();
-      if (!HOP.has(k) && !OWN.has(k)) headers.push(raw[i]!, raw[i + 1]!);
+      if (!HOP.has(k) && !OWN.has(k) && named?.has(k) !== true) headers.push(raw[i]!, raw[i + 1]!);
     }
     const peer = req.socket.remoteAddress ?? '';
     const xff = h['x-forwarded-for'];
@@ -161,6 +179,7 @@ export function createGateway(o: GatewayOptions): { app: FastifyInstance; close(
 
     // A one-chunk answer is held back and sent with the headers by res.end (one write).
     let held: Buffer | undefined;
+    let flowing = false;
     const timeout = table.limits.write_timeout;
     const handler: Dispatcher.DispatchHandler = {
       onConnect(a) {
@@ -169,10 +188,15 @@ export function createGateway(o: GatewayOptions): { app: FastifyInstance; close(
       onHeaders(status, rawRes, resumeFn) {
         resume = resumeFn;
         const out: string[] = [];
+        let named: Set<string> | undefined;
         for (let i = 0; i + 1 < rawRes.length; i += 2) {
           const k = rawRes[i]!.toString('latin1');
           const lk = k.toLowerCase();
+          if (lk === 'connection') named = connectionTokens(rawRes[i + 1]!.toString('latin1'));
           if (!HOP.has(lk) && lk !== 'x-request-id') out.push(k, rawRes[i + 1]!.toString('latin1'));
+        }
+        if (named !== undefined) {
+          for (let i = out.length - 2; i >= 0; i -= 2) if (named.has(out[i]!.toLowerCase())) out.splice(i, 2);
         }
         out.push('x-request-id', id);
         try {
@@ -187,10 +211,11 @@ export function createGateway(o: GatewayOptions): { app: FastifyInstance; close(
         return true;
       },
       onData(chunk) {
-        if (held === undefined && !res.headersSent) {
+        if (!flowing && held === undefined) {
           held = chunk;
           return true;
         }
+        flowing = true;
         if (held !== undefined) {
           res.write(held);
           held = undefined;
@@ -287,8 +312,9 @@ export function createGateway(o: GatewayOptions): { app: FastifyInstance; close(
       );
     }
     const headers: Record<string, string | string[]> = {};
+    const named = connectionTokens(req.headers.connection);
     for (const [k, v] of Object.entries(req.headers)) {
-      if (v !== undefined && !HOP.has(k) && !OWN.has(k)) headers[k] = v;
+      if (v !== undefined && !HOP.has(k) && !OWN.has(k) && named?.has(k) !== true) headers[k] = v;
     }
     headers['x-request-id'] = req.id;
     const peer = req.socket.remoteAddress ?? '';
@@ -308,8 +334,9 @@ export function createGateway(o: GatewayOptions): { app: FastifyInstance; close(
         bodyTimeout: streaming ? 0 : timeout,
       });
       reply.code(res.statusCode);
+      const namedRes = connectionTokens(res.headers.connection);
       for (const [k, v] of Object.entries(res.headers)) {
-        if (v !== undefined && !HOP.has(k) && k !== 'x-request-id') reply.header(k, v);
+        if (v !== undefined && !HOP.has(k) && k !== 'x-request-id' && namedRes?.has(k) !== true) reply.header(k, v);
       }
       if (req.method === 'HEAD' || res.statusCode === 204 || res.statusCode === 304) {
         await res.body.dump();

@@ -75,7 +75,15 @@ async function startUpstream(): Promise<Upstream> {
         return;
       }
       if (path === '/v1/kv/b/hop') {
-        res.writeHead(200, { 'x-up': '1', 'proxy-authenticate': 'Basic realm="y"', 'content-type': 'text/plain' }).end('hop');
+        res
+          .writeHead(200, {
+            'x-up': '1',
+            'proxy-authenticate': 'Basic realm="y"',
+            'content-type': 'text/plain',
+            connection: 'keep-alive, x-up-hop',
+            'x-up-hop': 'private',
+          })
+          .end('hop');
         return;
       }
       if (path === '/v1/kv/b/put') {
@@ -361,6 +369,9 @@ test('4. hop-by-hop headers are dropped in both directions; end-to-end headers p
         'keep-alive': 'timeout=5',
         'x-custom': '1',
         authorization: 'Bearer t',
+        // RFC 9110 §7.6.1: a header named in Connection is hop-by-hop too.
+        connection: 'keep-alive, x-foo',
+        'x-foo': 'bar',
       },
     });
     assert.equal(r.status, 200, m);
@@ -372,6 +383,8 @@ test('4. hop-by-hop headers are dropped in both directions; end-to-end headers p
     assert.equal(seen.authorization, 'Bearer t', m);
     assert.equal(r.headers['x-up'], '1', m);
     assert.equal(r.headers['proxy-authenticate'], undefined, `${m}: proxy-authenticate passed back to the client`);
+    assert.equal(seen['x-foo'], undefined, `${m}: a header named in the client's Connection was forwarded`);
+    assert.equal(r.headers['x-up-hop'], undefined, `${m}: a header named in the upstream's Connection was passed back`);
     assert.equal(r.body.toString(), 'hop', m);
   }
 });
