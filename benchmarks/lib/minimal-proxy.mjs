@@ -1,9 +1,12 @@
-// Prototype: the cheapest node:http + undici dispatch proxy (for a lower bound of the gateway hop).
+// The floor of a node:http + undici reverse proxy: no guards, no metrics, no request ids, no error
+// envelope, a fixed upstream (UPSTREAM). benchmarks/macronode.mjs runs it in front of the same kv plane
+// as the gateway, so the table shows how much of the gateway's cost is the second HTTP hop itself.
+// Prints the ready line the harness waits for.
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
 const require = createRequire(new URL('../../packages/macronode/package.json', import.meta.url));
 const { Pool } = require('undici');
-const pool = new Pool(process.env.UPSTREAM, { connections: Number(process.env.CONNS ?? 128), pipelining: Number(process.env.PIPE ?? 1) });
+const pool = new Pool(process.env.UPSTREAM, { connections: 128 });
 const server = createServer((req, res) => {
   const headers = [];
   const raw = req.rawHeaders;
@@ -12,7 +15,7 @@ const server = createServer((req, res) => {
     if (k.length === 4 && k.toLowerCase() === 'host') continue;
     headers.push(k, raw[i + 1]);
   }
-  headers.push('x-request-id', 'abc', 'x-forwarded-for', req.socket.remoteAddress);
+  headers.push('x-forwarded-for', req.socket.remoteAddress);
   const chunks = [];
   let status = 502, rh;
   pool.dispatch({ path: req.url, method: req.method, headers }, {
