@@ -26,10 +26,21 @@ export function registerAdmin(app: FastifyInstance, opts: AdminOptions): void {
   app.get('/healthz', healthHandler);
   app.get('/livez', healthHandler);
 
+  // Probes run on every request; the body is rendered again only when a result changed.
+  let lastSignature = '';
+  let lastReady = false;
+  let lastText = '';
   app.get('/readyz', (_req, reply) => {
-    const r = opts.readiness.check();
-    if (!r.ready) reply.code(503).header('retry-after', '5');
-    void reply.send(opts.readyBody(r));
+    const sig = opts.readiness.signature();
+    if (sig !== lastSignature) {
+      const r = opts.readiness.check();
+      lastText = JSON.stringify(opts.readyBody(r));
+      lastReady = r.ready;
+      // Keyed by what the report saw: a probe that flipped between the two reads cannot pin a stale body.
+      lastSignature = opts.readiness.signatureOf(r);
+    }
+    if (!lastReady) reply.code(503).header('retry-after', '5');
+    void reply.header('content-type', 'application/json; charset=utf-8').send(lastText);
   });
 
   app.get('/version', (_req, reply) => {

@@ -13,6 +13,8 @@ export class Readiness {
   readonly #probes = new Map<string, Probe>();
   readonly #devForced: boolean;
   #shuttingDown = false;
+  /** Bumped whenever the probe set changes (part of {@link signature}). */
+  #version = 0;
 
   constructor(opts: { devForced?: boolean } = {}) {
     this.#devForced = opts.devForced ?? false;
@@ -21,6 +23,7 @@ export class Readiness {
   /** Adds or replaces a probe. A boolean is a fixed probe; use `flag()` for a settable one. */
   probe(name: string, fn: Probe): this {
     this.#probes.set(name, fn);
+    this.#version++;
     return this;
   }
 
@@ -28,6 +31,7 @@ export class Readiness {
   flag(name: string, initial = false): (v: boolean) => void {
     let v = initial;
     this.#probes.set(name, () => v);
+    this.#version++;
     return (nv: boolean) => {
       v = nv;
     };
@@ -44,6 +48,32 @@ export class Readiness {
   /** Called first thing on SIGTERM/SIGINT: readiness flips before anything stops. */
   markShuttingDown(): void {
     this.#shuttingDown = true;
+  }
+
+  /**
+   * Every probe's current result in one short string (with the mode, shutdown state and probe-set
+   * version): equal signatures mean equal {@link check} reports, so a caller can reuse the body it
+   * rendered last time. Probes are still run on every call.
+   */
+  signature(): string {
+    let s = `${this.#version}${this.#shuttingDown ? 'S' : this.#devForced ? 'D' : 'T'}`;
+    for (const fn of this.#probes.values()) {
+      let ok = false;
+      try {
+        ok = fn();
+      } catch {
+        ok = false;
+      }
+      s += ok ? '1' : '0';
+    }
+    return s;
+  }
+
+  /** The {@link signature} a report was taken under (for caching what was rendered from it). */
+  signatureOf(r: ReadinessReport): string {
+    let s = `${this.#version}${this.#shuttingDown ? 'S' : this.#devForced ? 'D' : 'T'}`;
+    for (const name of this.#probes.keys()) s += r.probes[name] === true ? '1' : '0';
+    return s;
   }
 
   check(): ReadinessReport {

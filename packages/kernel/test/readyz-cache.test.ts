@@ -1,0 +1,46 @@
+// /readyz renders its body only when a probe result changes (SPEC §1.1 truthful readiness): every
+// flip must show on the very next request, in both directions, and shutdown always wins.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import pino from 'pino';
+import { HttpMetrics, Readiness, createServer, registerAdmin } from '../src/index.js';
+
+test('/readyz follows every probe flip at once, though its body is cached between flips', async () => {
+  const metrics = new HttpMetrics({ requestsName: 'rz_http_requests_total', latencyName: 'rz_latency_seconds', rejectionsName: 'rz_rejections_total', defaultCollectors: false });
+  const app = createServer({ logger: pino({ level: 'silent' }), metrics });
+  const readiness = new Readiness();
+  const setStore = readiness.flag('store_open');
+  let deps = true;
+  readiness.probe('deps', () => deps);
+  registerAdmin(app, {
+    readiness,
+    metrics,
+    version: () => ({ v: 1 }),
+    readyBody: (r) => ({ ready: r.ready, probes: r.probes, failing: r.failing }),
+  });
+  const get = async (): Promise<{ status: number; body: { ready: boolean; probes: Record<string, boolean>; failing: string[] }; retry?: string }> => {
+    const r = await app.inject({ url: '/readyz' });
+    return { status: r.statusCode, body: r.json(), retry: r.headers['retry-after'] };
+  };
+  const first = await get();
+  assert.deepEqual(first, { status: 503, body: { ready: false, probes: { store_open: false, deps: true }, failing: ['store_open'] }, retry: '5' });
+  assert.deepEqual(await get(), first);
+  setStore(true);
+  assert.deepEqual(await get(), { status: 200, body: { ready: true, probes: { store_open: true, deps: true }, failing: [] }, retry: undefined });
+  deps = false;
+  const down = await get();
+  assert.equal(down.status, 503);
+  assert.deepEqual(down.body.failing, ['deps']);
+  deps = true;
+  assert.equal((await get()).status, 200);
+  // A probe added later changes the shape: the cached body must not survive it.
+  readiness.flag('late');
+  assert.deepEqual((await get()).body.probes, { store_open: true, deps: true, late: false });
+  readiness.markShuttingDown();
+  const last = await get();
+  assert.equal(last.status, 503);
+  assert.ok(last.body.failing.includes('shutting_down'));
+  // signature() and signatureOf(check()) agree for the same state.
+  assert.equal(readiness.signature(), readiness.signatureOf(readiness.check()));
+  await app.close();
+});
