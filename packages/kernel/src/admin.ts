@@ -11,6 +11,12 @@ export interface AdminOptions {
   health?: () => object | undefined;
   /** Shapes the `/readyz` body from the report (shape per program). */
   readyBody: (r: ReadinessReport) => object;
+  /**
+   * True when `readyBody` reads nothing but the report: the rendered body is then reused until a
+   * probe result changes (probes still run on every request). Leave unset when the body carries
+   * other state (e.g. the registry's `degraded` / `write_ready`).
+   */
+  readyBodyFromReportOnly?: boolean;
 }
 
 /**
@@ -30,7 +36,14 @@ export function registerAdmin(app: FastifyInstance, opts: AdminOptions): void {
   let lastSignature = '';
   let lastReady = false;
   let lastText = '';
+  const cache = opts.readyBodyFromReportOnly === true;
   app.get('/readyz', (_req, reply) => {
+    if (!cache) {
+      const r = opts.readiness.check();
+      if (!r.ready) reply.code(503).header('retry-after', '5');
+      void reply.send(opts.readyBody(r));
+      return;
+    }
     const sig = opts.readiness.signature();
     if (sig !== lastSignature) {
       const r = opts.readiness.check();

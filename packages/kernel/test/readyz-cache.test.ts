@@ -17,6 +17,7 @@ test('/readyz follows every probe flip at once, though its body is cached betwee
     metrics,
     version: () => ({ v: 1 }),
     readyBody: (r) => ({ ready: r.ready, probes: r.probes, failing: r.failing }),
+    readyBodyFromReportOnly: true,
   });
   const get = async (): Promise<{ status: number; body: { ready: boolean; probes: Record<string, boolean>; failing: string[] }; retry?: string }> => {
     const r = await app.inject({ url: '/readyz' });
@@ -42,5 +43,18 @@ test('/readyz follows every probe flip at once, though its body is cached betwee
   assert.ok(last.body.failing.includes('shutting_down'));
   // signature() and signatureOf(check()) agree for the same state.
   assert.equal(readiness.signature(), readiness.signatureOf(readiness.check()));
+  await app.close();
+});
+
+test('without readyBodyFromReportOnly, /readyz renders every time (bodies may carry other state)', async () => {
+  const metrics = new HttpMetrics({ requestsName: 'rz2_http_requests_total', latencyName: 'rz2_latency_seconds', rejectionsName: 'rz2_rejections_total', defaultCollectors: false });
+  const app = createServer({ logger: pino({ level: 'silent' }), metrics });
+  const readiness = new Readiness();
+  readiness.flag('store_open', true);
+  let degraded = false;
+  registerAdmin(app, { readiness, metrics, version: () => ({}), readyBody: (r) => ({ ready: r.ready, degraded }) });
+  assert.deepEqual((await app.inject({ url: '/readyz' })).json(), { ready: true, degraded: false });
+  degraded = true;
+  assert.deepEqual((await app.inject({ url: '/readyz' })).json(), { ready: true, degraded: true });
   await app.close();
 });

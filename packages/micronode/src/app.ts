@@ -66,6 +66,7 @@ export function createMicronode(opts: MicronodeOptions): Micronode {
       mode: r.mode,
       ...(r.failing.length > 0 ? { failing: r.failing } : {}),
     }),
+    readyBodyFromReportOnly: true,
   });
   app.get('/v1/ping', (_req, reply) => reply.send({ pong: true }));
 

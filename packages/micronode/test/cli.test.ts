@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
-import { runProgram, tempDir } from '@ron/testkit';
+import { runProgram, spawnProgram, tempDir } from '@ron/testkit';
 import { BIN } from './helpers.js';
 
 const dir = tempDir();
@@ -137,6 +137,32 @@ describe('store that cannot open → exit 2', () => {
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /store .* cannot open/);
     assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+  });
+
+  test('a SQLite file already owned by a running micronode → exit 2 naming the path; the owner keeps serving', async () => {
+    const db = `${dir.path}/owned/kv.db`;
+    const env = cleanEnv({ MICRONODE_STORAGE_ENGINE: 'sqlite', MICRONODE_STORAGE_PATH: db });
+    const owner = await spawnProgram({ bin: BIN, args: ['run', '--bind', '127.0.0.1:0'], env });
+    try {
+      assert.equal((await fetch(`${owner.url}/v1/kv/b/k`, { method: 'PUT', body: 'v1' })).status, 201);
+      const r = await runProgram(BIN, ['run', '--bind', '127.0.0.1:0'], { env });
+      assert.equal(r.code, 2, r.stderr);
+      assert.ok(r.stderr.includes(db), r.stderr);
+      assert.match(r.stderr, /in use by another process/);
+      // The owner's data and service are untouched.
+      const got = await fetch(`${owner.url}/v1/kv/b/k`);
+      assert.equal(got.status, 200);
+      assert.equal(await got.text(), 'v1');
+    } finally {
+      await owner.stop();
+    }
+    // Once the owner is gone the file opens again, data intact.
+    const again = await spawnProgram({ bin: BIN, args: ['run', '--bind', '127.0.0.1:0'], env });
+    try {
+      assert.equal(await (await fetch(`${again.url}/v1/kv/b/k`)).text(), 'v1');
+    } finally {
+      await again.stop();
+    }
   });
 
   test('/dev/null/x.db → exit 2', async () => {
