@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
-import { apiProblem, type ErrorCode } from './errors.js';
+import type { IncomingHttpHeaders } from 'node:http';
+import { apiProblem, type ErrorCode, type ErrorFields } from './errors.js';
 import type { HttpMetrics } from './metrics.js';
 import { sendError } from './reply.js';
 
@@ -129,7 +130,24 @@ const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
  */
 const DRAIN_MAX = 64 * 1024;
 
-function mustClose(h: FastifyRequest['headers']): boolean {
+/**
+ * The decode guard's verdict on a request's headers (SPEC §1.4, first check): undefined to pass, or
+ * the rejection reason and the 415 answer. Shared by the guard hook and by programs that apply the
+ * same check before routing (a hot reject that skips the framework).
+ */
+export function decodeVerdict(h: IncomingHttpHeaders): { reason: 'decode' | 'stacked_encoding'; problem: ErrorFields } | undefined {
+  const ce = h['content-encoding'];
+  if (ce === undefined || ce === 'identity' || ce.trim().toLowerCase() === 'identity') return undefined;
+  return {
+    reason: ce.includes(',') ? 'stacked_encoding' : 'decode',
+    problem: apiProblem('UnsupportedEncoding', `Content-Encoding '${ce.slice(0, 64)}' is not accepted; send the body uncompressed`, {
+      'accept-encoding': 'identity',
+    }),
+  };
+}
+
+/** True when a rejected request's unread body is too long (or unknown) to keep its connection. */
+export function mustClose(h: IncomingHttpHeaders): boolean {
   if (h['transfer-encoding'] !== undefined) return true;
   const cl = h['content-length'];
   if (cl === undefined) return false;
@@ -185,18 +203,13 @@ export function guards(metrics: HttpMetrics, opts: GuardOptions = {}): onRequest
     const h = req.headers;
     // 1. Decode guard: nothing is ever decompressed.
     if (decode) {
-      const ce = h['content-encoding'];
-      if (ce !== undefined && ce !== 'identity' && ce.trim().toLowerCase() !== 'identity') {
-        const stacked = ce.includes(',');
-        return reject(
-          req,
-          reply,
-          stacked ? 'stacked_encoding' : 'decode',
-          'UnsupportedEncoding',
-          `Content-Encoding '${ce.slice(0, 64)}' is not accepted; send the body uncompressed`,
-          { 'accept-encoding': 'identity' },
-          mustClose(h),
-        );
+      const v = decodeVerdict(h);
+      if (v !== undefined) {
+        metrics.rejection(v.reason).inc();
+        req.log.debug({ reason: v.reason }, 'request rejected by guard');
+        if (mustClose(h)) reply.header('connection', 'close');
+        sendError(req, reply, v.problem);
+        return;
       }
     }
     const hasBody = BODY_METHODS.has(req.method);

@@ -3,9 +3,9 @@ import {
   InflightCounter,
   apiProblem,
   createServer,
-  envelopeText,
   guards,
   sendError,
+  sendRawError,
   type HttpMetrics,
   type Logger,
   type RouteMetrics,
@@ -246,15 +246,7 @@ export function createGateway(o: GatewayOptions): { app: FastifyInstance; close(
       },
     };
     const failWith = (p: ReturnType<typeof apiProblem>): void => {
-      if (res.headersSent || res.writableEnded) return;
-      const body = envelopeText(p, id);
-      res.writeHead(p.status, {
-        ...p.headers,
-        'content-type': 'application/json; charset=utf-8',
-        'content-length': Buffer.byteLength(body),
-        'x-request-id': id,
-      });
-      res.end(body);
+      if (!res.headersSent && !res.writableEnded) sendRawError(res, id, p);
     };
     poolFor(entry.url).dispatch({ path: url, method, headers, headersTimeout: timeout, bodyTimeout: timeout }, handler);
     return true;

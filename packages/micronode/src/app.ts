@@ -7,9 +7,13 @@ import {
   buildInfo,
   closeWithGrace,
   createServer,
+  decodeVerdict,
+  mustClose,
   registerAdmin,
+  sendRawError,
   type Logger,
 } from '@ron/kernel';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { effectiveEngine, type MicronodeConfig } from './config.js';
 import { initHasher } from './etag.js';
 import type { KvStore } from './kv-store.js';
@@ -48,7 +52,32 @@ export function createMicronode(opts: MicronodeOptions): Micronode {
   let store: KvStore | undefined;
   readiness.probe('deps_ok', () => store?.isOpen() ?? false);
 
-  const app = createServer({ logger, metrics, bodyLimit: c['limits.max_body_bytes'], maxParamLength: 4096 });
+  const maxParamLength = 4096;
+  // The KV write route's decode guard, applied again before routing: an encoded body is the hot reject
+  // of SPEC §1.4 (a client flooding gzip bodies), so it is answered without the framework. Same
+  // verdict, answer, counters and route metrics as the route's own guard, which still covers
+  // everything this declines (other shapes, percent-encoded paths, over-long segments).
+  const putKv = metrics.route('PUT', '/v1/kv/:bucket/:key');
+  const rejectEncodedPut = (req: IncomingMessage, res: ServerResponse, id: string): boolean => {
+    if (req.method !== 'PUT' || req.headers['content-encoding'] === undefined) return false;
+    const verdict = decodeVerdict(req.headers);
+    const url = req.url ?? '';
+    if (verdict === undefined || !url.startsWith('/v1/kv/')) return false;
+    const q = url.indexOf('?');
+    const rest = url.slice(7, q === -1 ? url.length : q);
+    const slash = rest.indexOf('/');
+    // Exactly /v1/kv/{bucket}/{key}, plain segments only.
+    if (slash <= 0 || slash === rest.length - 1 || rest.includes('/', slash + 1) || rest.includes('%') || rest.length > maxParamLength) {
+      return false;
+    }
+    const started = performance.now();
+    metrics.rejection(verdict.reason).inc();
+    sendRawError(res, id, verdict.problem, mustClose(req.headers));
+    putKv.status(415).inc();
+    putKv.latency.observe((performance.now() - started) / 1000);
+    return true;
+  };
+  const app = createServer({ logger, metrics, bodyLimit: c['limits.max_body_bytes'], maxParamLength, fastPath: rejectEncodedPut });
   const version = {
     name: 'micronode',
     version: buildInfo().version,

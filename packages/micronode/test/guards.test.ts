@@ -54,6 +54,41 @@ describe('guards (real process)', () => {
     assert.equal(await rejections(node.url, 'stacked_encoding'), before + 1);
   });
 
+  test('an encoded KV PUT is answered the same before routing and by the route guard; both counted under the route template', async () => {
+    const metric = async (): Promise<number> => {
+      const text = await (await fetch(`${node.url}/metrics`)).text();
+      const line = text.split('\n').find((l) => l.startsWith('micronode_http_requests_total{') && l.includes('method="PUT"') && l.includes('route="/v1/kv/:bucket/:key"') && l.includes('status="415"'));
+      return line === undefined ? 0 : Number(line.split(' ').pop());
+    };
+    const before415 = await metric();
+    const beforeDecode = await rejections(node.url, 'decode');
+    // Plain segments take the pre-routing check; a percent-encoded key takes the route's own guard.
+    const answers = [];
+    for (const path of ['/v1/kv/b/plain-key?x=1', '/v1/kv/b/enc%20key']) {
+      const r = await rawRequest(port, req('PUT', path, { 'x-request-id': 'same-1', 'content-encoding': 'gzip', 'content-length': 1 }, 'x'), {
+        untilFirstResponse: true,
+      });
+      assert.equal(r.status, 415, path);
+      assert.equal(r.headers['accept-encoding'], 'identity', path);
+      assert.equal(r.headers['x-request-id'], 'same-1', path);
+      assert.match(String(r.headers['content-type']), /^application\/json/, path);
+      assert.equal(r.headers.connection, 'keep-alive', `${path}: a 1-byte body keeps the connection`);
+      const env = JSON.parse(r.body) as { error: Record<string, unknown> };
+      delete env.error.ts;
+      answers.push(env);
+    }
+    assert.deepEqual(answers[0], answers[1]);
+    await waitFor(async () => (await metric()) === before415 + 2);
+    assert.equal(await rejections(node.url, 'decode'), beforeDecode + 2);
+    // A body too long to discard closes the connection on either path.
+    const big = await rawRequest(port, req('PUT', '/v1/kv/b/k', { 'content-encoding': 'gzip', 'content-length': 10 * MiB }, ''), { untilFirstResponse: true });
+    assert.equal(big.status, 415);
+    assert.equal(big.headers.connection, 'close');
+    // Not the KV write route's shape: no route, so 404 (the pre-routing check declines it).
+    const other = await rawRequest(port, req('PUT', '/v1/kv/b/k/extra', { 'content-encoding': 'gzip', 'content-length': 1 }, 'x'), { untilFirstResponse: true });
+    assert.equal(other.status, 404);
+  });
+
   test('Content-Encoding: identity is accepted', async () => {
     const r = await fetch(`${node.url}/v1/kv/b/identity`, { method: 'PUT', body: 'v', headers: { 'content-encoding': 'identity' } });
     assert.equal(r.status, 201);
