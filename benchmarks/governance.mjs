@@ -17,7 +17,8 @@
 import { Agent, fetch } from 'undici';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ensureLoadTool, interleave, machine, measure, median, renderTable, scratchDir, startBare, startProgram, stopAll } from './lib/harness.mjs';
+import { spawnSync } from 'node:child_process';
+import { LOAD_CPU, ensureLoadTool, interleave, machine, measure, median, pinned, renderTable, scratchDir, startBare, startProgram, stopAll } from './lib/harness.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 // Generous: on a busy shared core a node process can take seconds to start.
@@ -48,36 +49,17 @@ async function post(url, body, opts = {}) {
 }
 
 /**
- * Sequential publishes through HTTP, 3 of 5 signatures each (signed up front by the client).
- * Returns per-sample times in ms for the proposal, the apply, and both.
+ * Sequential publishes through HTTP, 3 of 5 signatures each, from `lib/apply-client.mjs` pinned to the
+ * load core (one keep-alive node:http connection; signatures made up front, outside the timing).
+ * Returns p50/p95/p99 in ms for the proposal, the apply, and both.
  */
-async function applyLatency(url, keys, registryId, { samples, warmup, prefix }) {
-  const total = samples + warmup;
-  const bodies = [];
-  for (let i = 0; i < total; i++) {
-    const descriptor = { id: `${prefix}-${i}@bench`, kind: 'service', version: 1, body: { region: 'bench', addr: `10.9.${(i >> 8) & 255}.${i & 255}:9000`, tls: true, weight: 1 } };
-    const subject = { op: 'publish', descriptor };
-    const bytes = reg.governanceSignedBytes(registryId, subject);
-    bodies.push({ op: 'publish', descriptor, signatures: keys.slice(0, 3).map((k) => reg.signBytes(k, bytes)) });
-  }
-  const propose = [];
-  const apply = [];
-  const both = [];
-  for (let i = 0; i < total; i++) {
-    const t0 = performance.now();
-    const p = await post(`${url}/v1/registry/proposals`, bodies[i]);
-    const t1 = performance.now();
-    if (p.status !== 202 || p.body.state !== 'ready') throw new Error(`proposal ${i}: ${p.status} ${JSON.stringify(p.body).slice(0, 300)}`);
-    const a = await post(`${url}/v1/registry/apply/${p.body.proposal_id}`, {});
-    const t2 = performance.now();
-    if (a.status !== 200) throw new Error(`apply ${i}: ${a.status} ${JSON.stringify(a.body).slice(0, 300)}`);
-    if (i < warmup) continue;
-    propose.push(t1 - t0);
-    apply.push(t2 - t1);
-    both.push(t2 - t0);
-  }
+async function applyLatency(url, keys, { samples, warmup, prefix }) {
+  const [cmd, argv] = pinned(LOAD_CPU, process.execPath, [join(root, 'benchmarks/lib/apply-client.mjs'), url, String(samples), String(warmup), prefix]);
+  const r = spawnSync(cmd, argv, { env: { ...process.env, APPLY_KEYS: JSON.stringify(keys) }, encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (r.status !== 0) throw new Error(`apply client failed (${r.status}): ${r.stderr.slice(0, 1000)}`);
+  const t = JSON.parse(r.stdout.trim().split('\n').pop());
   const stats = (xs) => ({ p50: pct(xs, 50), p95: pct(xs, 95), p99: pct(xs, 99), max: Math.max(...xs) });
-  return { propose: stats(propose), apply: stats(apply), both: stats(both), n: samples };
+  return { propose: stats(t.propose), apply: stats(t.apply), both: stats(t.both), n: samples };
 }
 
 /**
@@ -107,14 +89,14 @@ export async function run(o = {}) {
     ['SQLite (WAL, synchronous=FULL)', ['--db', join(scratchDir('gov-sqlite'), 'r.db')]],
   ]) {
     const p = await startProgram({ bin: BIN, timeoutMs: START_TIMEOUT_MS, args: [...args, '--bind', '127.0.0.1:0', '--admin-bind', '127.0.0.1:0', '--allow-signer', allow, '--sig-threshold', '3'] });
-    const r = await applyLatency(p.url, keys, 'default', { samples: SAMPLES, warmup: 50, prefix: `svc-apply-${applyRows.length}` });
+    const r = await applyLatency(p.url, keys, { samples: SAMPLES, warmup: 50, prefix: `svc-apply-${applyRows.length}` });
     await p.stop();
     log(`apply 3-of-5 ${label}: apply p95 ${f2(r.apply.p95)} ms, propose+apply p95 ${f2(r.both.p95)} ms`);
     applyRows.push([label, r]);
   }
   sections.push(
     [
-      `### Apply latency through HTTP, 3-of-5 signatures (${SAMPLES} sequential publishes after 50 warm-up, one keep-alive client)`,
+      `### Apply latency through HTTP, 3-of-5 signatures (${SAMPLES} sequential publishes after 50 warm-up, one keep-alive node:http client pinned to the load core)`,
       '',
       'Each publish is `POST /v1/registry/proposals` with 3 signatures (the registry verifies each with Ed25519: the',
       '"verify" part) answered 202 `ready`, then `POST /v1/registry/apply/{id}` (quorum check, append to the log and',
