@@ -18,7 +18,7 @@ import { Agent, fetch } from 'undici';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
-import { LOAD_CPU, ensureLoadTool, interleave, machine, measure, median, pinned, renderTable, scratchDir, startBare, startProgram, stopAll } from './lib/harness.mjs';
+import { LOAD_CPU, ensureLoadTool, interleave, machine, measure, median, pinned, renderTable, scratchDir, startBare, runStandalone, startProgram, stopAll } from './lib/harness.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 // Generous: on a busy shared core a node process can take seconds to start.
@@ -213,25 +213,4 @@ export async function run(o = {}) {
 }
 
 /** Markdown of one program's result, for standalone runs. */
-export function renderResult(r) {
-  return [
-    `## ${r.title}`,
-    '',
-    ...r.sections.flatMap((s) => [s, '']),
-    '| budget | target | measured | result |',
-    '|---|---|---|---|',
-    ...r.budgets.map((b) => `| ${b.what} | ${b.budget} | ${b.measured} | ${b.ok === null ? 'reported' : b.ok ? 'met' : '**NOT met**'} |`),
-  ].join('\n');
-}
-
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  try {
-    const r = await run();
-    process.stdout.write(process.argv.includes('--json') ? `${JSON.stringify(r, null, 2)}\n` : `${renderResult(r)}\n\nMachine: ${machine()}\n`);
-  } catch (err) {
-    process.stderr.write(`governance bench failed: ${err.stack ?? err}\n`);
-    process.exitCode = 1;
-  } finally {
-    await stopAll();
-  }
-}
+await runStandalone(import.meta.url, 'governance', run);

@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { coldStart, cpuSeconds, ensureLoadTool, machine, measure, median, scratchDir, startProgram, stopAll } from './lib/harness.mjs';
+import { coldStart, cpuSeconds, ensureLoadTool, machine, measure, median, scratchDir, runStandalone, startProgram, stopAll } from './lib/harness.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = join(root, 'packages/macronode/bin/macronode.js');
@@ -182,16 +182,4 @@ export async function run(o = {}) {
   };
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  try {
-    process.stderr.write(`${machine()}\n`);
-    const r = await run();
-    if (process.argv.includes('--json')) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
-    else process.stdout.write(`## ${r.title}\n\n${r.sections.join('\n\n')}\n\n| budget | target | measured | result |\n|---|---|---|---|\n${r.budgets.map((b) => `| ${b.what} | ${b.budget} | ${b.measured} | ${b.ok === null ? 'reported' : b.ok ? 'met' : '**NOT met**'} |`).join('\n')}\n`);
-  } catch (err) {
-    process.stderr.write(`macronode bench failed: ${err.stack ?? err}\n`);
-    process.exitCode = 1;
-  } finally {
-    await stopAll();
-  }
-}
+await runStandalone(import.meta.url, 'macronode', run);

@@ -5,7 +5,7 @@
 //   npx tsc -b && BENCH_ROUNDS=5 BENCH_SECONDS=3 node benchmarks/micronode.mjs [--json]
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { coldStart, ensureLoadTool, interleave, machine, renderTable, scratchDir, startBare, startProgram, stopAll } from './lib/harness.mjs';
+import { coldStart, ensureLoadTool, interleave, machine, renderTable, scratchDir, startBare, runStandalone, startProgram, stopAll } from './lib/harness.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 // Generous: on a busy shared core a node process can take seconds to start.
@@ -89,15 +89,4 @@ export async function run(o = {}) {
   };
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  try {
-    const r = await run();
-    if (process.argv.includes('--json')) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
-    else process.stdout.write(`## ${r.title}\n\n${r.sections.join('\n\n')}\n\n| budget | target | measured | result |\n|---|---|---|---|\n${r.budgets.map((b) => `| ${b.what} | ${b.budget} | ${b.measured} | ${b.ok ? 'met' : '**NOT met**'} |`).join('\n')}\n\nMachine: ${machine()}\n`);
-  } catch (err) {
-    process.stderr.write(`micronode bench failed: ${err.stack ?? err}\n`);
-    process.exitCode = 1;
-  } finally {
-    await stopAll();
-  }
-}
+await runStandalone(import.meta.url, 'micronode', run);

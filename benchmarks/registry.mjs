@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { coldStart, ensureLoadTool, interleave, machine, median, renderTable, scratchDir, startBare, startProgram, stopAll } from './lib/harness.mjs';
+import { coldStart, ensureLoadTool, interleave, machine, median, renderTable, scratchDir, startBare, runStandalone, startProgram, stopAll } from './lib/harness.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 // Generous: on a busy shared core a node process can take seconds to start.
@@ -349,15 +349,4 @@ export async function run(o = {}) {
   };
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  try {
-    const r = await run();
-    if (process.argv.includes('--json')) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
-    else process.stdout.write(`## ${r.title}\n\n${r.sections.join('\n\n')}\n\n| budget | target | measured | result |\n|---|---|---|---|\n${r.budgets.map((b) => `| ${b.what} | ${b.budget} | ${b.measured} | ${b.ok ? 'met' : '**NOT met**'} |`).join('\n')}\n\nMachine: ${machine()}\n`);
-  } catch (err) {
-    process.stderr.write(`registry bench failed: ${err.stack ?? err}\n`);
-    process.exitCode = 1;
-  } finally {
-    await stopAll();
-  }
-}
+await runStandalone(import.meta.url, 'registry', run);

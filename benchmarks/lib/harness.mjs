@@ -298,3 +298,33 @@ export function machine() {
   }
   return `${cpus().length} × ${cpu}, ${(totalmem() / 1024 ** 3).toFixed(1)} GiB RAM, ${process.platform} ${process.arch}, node ${process.version}, ${wrkV}`;
 }
+
+/** One program's result (`{title, sections, budgets}`) as the markdown a standalone run prints. */
+export function renderProgram(r) {
+  return [
+    `## ${r.title}`,
+    '',
+    ...r.sections.flatMap((s) => [s, '']),
+    '| budget | target | measured | result |',
+    '|---|---|---|---|',
+    ...r.budgets.map((b) => `| ${b.what} | ${b.budget} | ${b.measured} | ${b.ok === null ? 'reported' : b.ok ? 'met' : '**NOT met**'} |`),
+  ].join('\n');
+}
+
+/**
+ * Runs a benchmark script's `run()` when the script is the entry point (`node benchmarks/<name>.mjs
+ * [--json]`): prints markdown (or JSON) and stops every child it started, failing with exit 1.
+ */
+export async function runStandalone(moduleUrl, name, run) {
+  if (!process.argv[1] || fileURLToPath(moduleUrl) !== process.argv[1]) return;
+  try {
+    process.stderr.write(`${machine()}\n`);
+    const r = await run();
+    process.stdout.write(process.argv.includes('--json') ? `${JSON.stringify(r, null, 2)}\n` : `${renderProgram(r)}\n`);
+  } catch (err) {
+    process.stderr.write(`${name} bench failed: ${err.stack ?? err}\n`);
+    process.exitCode = 1;
+  } finally {
+    await stopAll();
+  }
+}

@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import type { IncomingHttpHeaders } from 'node:http';
-import { apiProblem, type ErrorCode, type ErrorFields } from './errors.js';
+import { apiProblem, type ErrorFields } from './errors.js';
 import type { HttpMetrics } from './metrics.js';
 import { sendError } from './reply.js';
 
@@ -178,25 +178,17 @@ export function guards(metrics: HttpMetrics, opts: GuardOptions = {}): onRequest
   const deadlines =
     timeoutMs > 0
       ? new Deadlines(timeoutMs, (req, reply) =>
-          reject(req, reply, 'timeout', 'RequestTimeout', `request not completed within ${timeoutMs} ms`, undefined, true),
+          reject(req, reply, 'timeout', apiProblem('RequestTimeout', `request not completed within ${timeoutMs} ms`), true),
         )
       : undefined;
   const needsTracking = maxInflight > 0 || timeoutMs > 0 || onInflight !== undefined;
   const inflight = opts.inflight ?? new InflightCounter();
 
-  const reject = (
-    req: FastifyRequest,
-    reply: FastifyReply,
-    reason: string,
-    code: ErrorCode,
-    message: string,
-    headers?: Record<string, string>,
-    close = false,
-  ): void => {
+  const reject = (req: FastifyRequest, reply: FastifyReply, reason: string, problem: ErrorFields, close = false): void => {
     metrics.rejection(reason).inc();
     req.log.debug({ reason }, 'request rejected by guard');
     if (close) reply.header('connection', 'close');
-    sendError(req, reply, apiProblem(code, message, headers));
+    sendError(req, reply, problem);
   };
 
   return function guard(req, reply, done) {
@@ -204,64 +196,43 @@ export function guards(metrics: HttpMetrics, opts: GuardOptions = {}): onRequest
     // 1. Decode guard: nothing is ever decompressed.
     if (decode) {
       const v = decodeVerdict(h);
-      if (v !== undefined) {
-        metrics.rejection(v.reason).inc();
-        req.log.debug({ reason: v.reason }, 'request rejected by guard');
-        if (mustClose(h)) reply.header('connection', 'close');
-        sendError(req, reply, v.problem);
-        return;
-      }
+      if (v !== undefined) return reject(req, reply, v.reason, v.problem, mustClose(h));
     }
     const hasBody = BODY_METHODS.has(req.method);
     // 2. Length required: chunked or length-less bodies are refused before reading.
     if (lengthRequired && hasBody && h['content-length'] === undefined) {
-      return reject(
-        req,
-        reply,
-        'length_required',
-        'LengthRequired',
-        'a Content-Length header is required (chunked bodies are not accepted)',
-        undefined,
-        true,
-      );
+      const problem = apiProblem('LengthRequired', 'a Content-Length header is required (chunked bodies are not accepted)');
+      return reject(req, reply, 'length_required', problem, true);
     }
     // 3. Body cap on the declared length: 413 without reading a byte.
     if (bodyCap > 0 && hasBody) {
       const declared = Number(h['content-length']);
       if (declared > bodyCap) {
-        return reject(
-          req,
-          reply,
-          'body_cap',
-          'PayloadTooLarge',
-          `body of ${declared} bytes exceeds the ${bodyCap}-byte limit`,
-          undefined,
-          true,
-        );
+        const problem = apiProblem('PayloadTooLarge', `body of ${declared} bytes exceeds the ${bodyCap}-byte limit`);
+        return reject(req, reply, 'body_cap', problem, true);
       }
     }
     // 4. Concurrency: never queue.
     if (maxInflight > 0 && inflight.n >= maxInflight) {
-      return reject(req, reply, 'concurrency', 'Busy', `route is at its in-flight limit of ${maxInflight}`, {
-        'retry-after': '1',
-      });
+      const problem = apiProblem('Busy', `route is at its in-flight limit of ${maxInflight}`, { 'retry-after': '1' });
+      return reject(req, reply, 'concurrency', problem);
     }
     // 5. Rate limit (token bucket, optional tarpit before the answer).
     if (bucket !== undefined) {
       const wait = bucket.take();
       if (wait > 0) {
-        const headers = {
+        const problem = apiProblem('RateLimited', 'rate limit exceeded', {
           'retry-after': String(wait),
           'ratelimit-policy': bucket.policy,
           ratelimit: `limit=${bucket.burst}, remaining=0, reset=${wait}`,
-        };
+        });
         if (bucket.tarpitMs > 0) {
           setTimeout(() => {
-            if (!reply.sent) reject(req, reply, 'rate_limit', 'RateLimited', 'rate limit exceeded', headers);
+            if (!reply.sent) reject(req, reply, 'rate_limit', problem);
           }, bucket.tarpitMs).unref();
           return;
         }
-        return reject(req, reply, 'rate_limit', 'RateLimited', 'rate limit exceeded', headers);
+        return reject(req, reply, 'rate_limit', problem);
       }
     }
     if (needsTracking) {

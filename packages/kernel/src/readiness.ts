@@ -56,7 +56,7 @@ export class Readiness {
    * rendered last time. Probes are still run on every call.
    */
   signature(): string {
-    let s = `${this.#version}${this.#shuttingDown ? 'S' : this.#devForced ? 'D' : 'T'}`;
+    let s = this.#signaturePrefix();
     for (const fn of this.#probes.values()) {
       let ok = false;
       try {
@@ -71,9 +71,13 @@ export class Readiness {
 
   /** The {@link signature} a report was taken under (for caching what was rendered from it). */
   signatureOf(r: ReadinessReport): string {
-    let s = `${this.#version}${this.#shuttingDown ? 'S' : this.#devForced ? 'D' : 'T'}`;
+    let s = this.#signaturePrefix();
     for (const name of this.#probes.keys()) s += r.probes[name] === true ? '1' : '0';
     return s;
+  }
+
+  #signaturePrefix(): string {
+    return `${this.#version}${this.#shuttingDown ? 'S' : this.#devForced ? 'D' : 'T'}`;
   }
 
   check(): ReadinessReport {

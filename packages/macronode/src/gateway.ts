@@ -6,6 +6,7 @@ import {
   guards,
   sendError,
   sendRawError,
+  type ErrorFields,
   type HttpMetrics,
   type Logger,
   type RouteMetrics,
@@ -81,6 +82,21 @@ export interface GatewayOptions {
 function retryAfter(e: RouteEntry | undefined): number {
   if (e?.retry_at == null) return e?.state === 'failed' ? 30 : 1;
   return Math.max(1, Math.ceil((e.retry_at - Date.now()) / 1000));
+}
+
+/** The 503 for a plane that did not answer (connection refused, reset, timed out), on either proxy path. */
+function unavailable(plane: string, entry: RouteEntry | undefined): ErrorFields {
+  return apiProblem(
+    'NotReady',
+    `plane ${plane} is unavailable`,
+    { 'retry-after': String(retryAfter(entry)) },
+    'the plane is restarting or overloaded; retry',
+  );
+}
+
+/** X-Forwarded-For for the plane: the client's chain, if any, with the peer appended. */
+function forwardedFor(xff: string | string[] | undefined, peer: string): string {
+  return typeof xff === 'string' && xff !== '' ? `${xff}, ${peer}` : peer;
 }
 
 /**
@@ -174,8 +190,7 @@ export function createGateway(o: GatewayOptions): { app: FastifyInstance; close(
       if (!HOP.has(k) && !OWN.has(k) && named?.has(k) !== true) headers.push(raw[i]!, raw[i + 1]!);
     }
     const peer = req.socket.remoteAddress ?? '';
-    const xff = h['x-forwarded-for'];
-    headers.push('x-request-id', id, 'x-forwarded-for', typeof xff === 'string' && xff !== '' ? `${xff}, ${peer}` : peer);
+    headers.push('x-request-id', id, 'x-forwarded-for', forwardedFor(h['x-forwarded-for'], peer));
 
     // A one-chunk answer is held back and sent with the headers by res.end (one write).
     let held: Buffer | undefined;
@@ -235,17 +250,10 @@ export function createGateway(o: GatewayOptions): { app: FastifyInstance; close(
           res.destroy(err);
           return;
         }
-        failWith(
-          apiProblem(
-            'NotReady',
-            `plane ${plane} is unavailable`,
-            { 'retry-after': String(retryAfter(o.routes().planes[plane])) },
-            'the plane is restarting or overloaded; retry',
-          ),
-        );
+        failWith(unavailable(plane, o.routes().planes[plane]));
       },
     };
-    const failWith = (p: ReturnType<typeof apiProblem>): void => {
+    const failWith = (p: ErrorFields): void => {
       if (!res.headersSent && !res.writableEnded) sendRawError(res, id, p);
     };
     poolFor(entry.url).dispatch({ path: url, method, headers, headersTimeout: timeout, bodyTimeout: timeout }, handler);
@@ -310,8 +318,7 @@ export function createGateway(o: GatewayOptions): { app: FastifyInstance; close(
     }
     headers['x-request-id'] = req.id;
     const peer = req.socket.remoteAddress ?? '';
-    const xff = req.headers['x-forwarded-for'];
-    headers['x-forwarded-for'] = typeof xff === 'string' && xff !== '' ? `${xff}, ${peer}` : peer;
+    headers['x-forwarded-for'] = forwardedFor(req.headers['x-forwarded-for'], peer);
     const hasBody = req.body !== undefined && req.body !== null;
     const timeout = table.limits.write_timeout;
     // Event streams are long-lived: no body timeout (the planes send heartbeats).
@@ -341,14 +348,7 @@ export function createGateway(o: GatewayOptions): { app: FastifyInstance; close(
     } catch (err) {
       req.log.warn({ plane, err: (err as Error).message }, 'upstream plane unreachable');
       if (reply.sent) return reply;
-      return sendError(
-        req,
-        reply,
-        new ApiError('NotReady', `plane ${plane} is unavailable`, {
-          hint: 'the plane is restarting or overloaded; retry',
-          headers: { 'retry-after': String(retryAfter(table.planes[plane])) },
-        }),
-      );
+      return sendError(req, reply, unavailable(plane, table.planes[plane]));
     }
   };
 

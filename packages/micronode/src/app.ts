@@ -19,7 +19,7 @@ import { initHasher } from './etag.js';
 import type { KvStore } from './kv-store.js';
 import { MemStore } from './mem-store.js';
 import { MicronodeMetrics } from './metrics.js';
-import { devRoutes, kvRoutes } from './routes.js';
+import { KV_ITEM_ROUTE, devRoutes, kvRoutes } from './routes.js';
 import { SqliteStore } from './sqlite-store.js';
 
 export interface Micronode {
@@ -57,7 +57,7 @@ export function createMicronode(opts: MicronodeOptions): Micronode {
   // of SPEC §1.4 (a client flooding gzip bodies), so it is answered without the framework. Same
   // verdict, answer, counters and route metrics as the route's own guard, which still covers
   // everything this declines (other shapes, percent-encoded paths, over-long segments).
-  const putKv = metrics.route('PUT', '/v1/kv/:bucket/:key');
+  const putKv = metrics.route('PUT', KV_ITEM_ROUTE);
   const rejectEncodedPut = (req: IncomingMessage, res: ServerResponse, id: string): boolean => {
     if (req.method !== 'PUT' || req.headers['content-encoding'] === undefined) return false;
     const verdict = decodeVerdict(req.headers);

@@ -8,6 +8,8 @@ const BUCKET = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 // C0 controls, DEL and C1 controls.
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 const MAX_LIST = 1000;
+/** The KV item route (also the metrics label of requests answered before routing, see app.ts). */
+export const KV_ITEM_ROUTE = '/v1/kv/:bucket/:key';
 
 export interface KvRoutesOptions {
   store: () => KvStore;
@@ -93,7 +95,7 @@ export function kvRoutes(app: FastifyInstance, opts: KvRoutesOptions): void {
   const tagged = (reply: FastifyReply, etag: string): FastifyReply => reply.header('etag', `"${etag}"`);
 
   // HEAD before GET so Fastify does not generate a body-reading HEAD route.
-  app.head('/v1/kv/:bucket/:key', { onRequest: readGuard }, (req, reply) => {
+  app.head(KV_ITEM_ROUTE, { onRequest: readGuard }, (req, reply) => {
     const { bucket, key } = params(req);
     metrics.kvOps.head.inc();
     const meta = store().head(bucket, key);
@@ -104,7 +106,7 @@ export function kvRoutes(app: FastifyInstance, opts: KvRoutesOptions): void {
     return reply.send();
   });
 
-  app.get('/v1/kv/:bucket/:key', { onRequest: readGuard }, (req, reply) => {
+  app.get(KV_ITEM_ROUTE, { onRequest: readGuard }, (req, reply) => {
     const { bucket, key } = params(req);
     metrics.kvOps.get.inc();
     const e = store().get(bucket, key);
@@ -116,7 +118,7 @@ export function kvRoutes(app: FastifyInstance, opts: KvRoutesOptions): void {
     return reply.type('application/octet-stream').send(e.value);
   });
 
-  app.put('/v1/kv/:bucket/:key', { onRequest: writeGuard(), bodyLimit: opts.bodyCap }, (req, reply) => {
+  app.put(KV_ITEM_ROUTE, { onRequest: writeGuard(), bodyLimit: opts.bodyCap }, (req, reply) => {
     const { bucket, key } = params(req);
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     const etag = etagOf(body);
@@ -130,7 +132,7 @@ export function kvRoutes(app: FastifyInstance, opts: KvRoutesOptions): void {
     return tagged(reply, etag).code(r === 'created' ? 201 : 204).send();
   });
 
-  app.delete('/v1/kv/:bucket/:key', { onRequest: writeGuard() }, (req, reply) => {
+  app.delete(KV_ITEM_ROUTE, { onRequest: writeGuard() }, (req, reply) => {
     const { bucket, key } = params(req);
     metrics.kvOps.del.inc();
     const r = store().delete(bucket, key, conds(req));
