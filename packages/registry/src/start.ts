@@ -66,7 +66,10 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Running
   const apiTarget = parseAddr(c['bind.api'])!;
   const adminTarget = parseAddr(c['bind.admin'])!;
   const loopbackOnly =
-    apiTarget.kind === 'tcp' && isLoopbackHost(apiTarget.host) && adminTarget.kind === 'tcp' && isLoopbackHost(adminTarget.host);
+    apiTarget.kind === 'tcp' &&
+    isLoopbackHost(apiTarget.host) &&
+    adminTarget.kind === 'tcp' &&
+    isLoopbackHost(adminTarget.host);
   const mode: RegistryMode = c.dev ? 'dev' : c.dev_ready ? 'dev-forced' : 'truthful';
   const metrics = new RegistryMetrics({ defaultCollectors: opts.defaultCollectors ?? true });
   const readiness = new Readiness({ devForced: c.dev_ready });
@@ -96,7 +99,10 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Running
     await admin.close();
     const msg = err instanceof Error ? err.message : String(err);
     log.fatal({ err, db: c.db }, 'store cannot open');
-    throw new StartupError(`the SQLite store at ${resolve(c.db)} cannot open: ${msg}\n  check the directory is writable, or use --amnesia`, EXIT_STORE);
+    throw new StartupError(
+      `the SQLite store at ${resolve(c.db)} cannot open: ${msg}\n  check the directory is writable, or use --amnesia`,
+      EXIT_STORE,
+    );
   }
 
   // 2. Signers: dev mode holds a generated key with threshold 1.
@@ -115,7 +121,8 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Running
     );
   }
 
-  // 3. Replay and verify the chain.
+  // 3. Replay and verify the chain (and fold governance from it): any corrupt row refuses start (65).
+  let governance: Governance;
   try {
     const opened = await Registry.open(store, {
       registryId: c.registry_id,
@@ -127,24 +134,33 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Running
       logger: log,
     });
     registry = opened.registry;
-    log.info({ entries: opened.replay.entries, head: opened.replay.head.version, ms: Math.round(opened.replay.ms) }, 'log replayed and verified');
+    log.info(
+      { entries: opened.replay.entries, head: opened.replay.head.version, ms: Math.round(opened.replay.ms) },
+      'log replayed and verified',
+    );
+    // 3b. issue 4: governance read model from the same log; optional capability root key.
+    governance = await attachGovernance(registry, {
+      metrics: governanceMetrics(metrics),
+      proposalTtlMs: c['governance.proposal_ttl'],
+      // Dev mode's unsigned writes extend to governance proposals (loopback only, like commits).
+      ...(c.dev && loopbackOnly && devKey !== undefined ? { devKey } : {}),
+    });
   } catch (err) {
     await store.close();
     await admin.close();
     if (err instanceof ChainError) {
-      log.fatal({ version: err.version, reason: err.reason, store: store.location }, 'hash chain broken; refusing to start');
-      throw new StartupError(`${err.message} (store ${store.location}); refusing to start`, EXIT_CHAIN_BROKEN);
+      log.fatal(
+        { version: err.version, reason: err.reason, store: store.location },
+        'registry log corrupt; refusing to start',
+      );
+      throw new StartupError(
+        `${err.message} (store ${store.location}); refusing to start`,
+        EXIT_CHAIN_BROKEN,
+      );
     }
     throw err;
   }
 
-  // 3b. issue 4: governance read model from the same log; optional capability root key.
-  const governance = await attachGovernance(registry, {
-    metrics: governanceMetrics(metrics),
-    proposalTtlMs: c['governance.proposal_ttl'],
-    // Dev mode's unsigned writes extend to governance proposals (loopback only, like commits).
-    ...(c.dev && loopbackOnly && devKey !== undefined ? { devKey } : {}),
-  });
   let capRootKey: Uint8Array | undefined;
   if (c['governance.capability_key_file'] !== '') {
     try {
@@ -152,12 +168,24 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Running
     } catch (err) {
       await store.close();
       await admin.close();
-      throw new StartupError(`governance.capability_key_file ${c['governance.capability_key_file']} cannot be used: ${(err as Error).message}`, 78);
+      throw new StartupError(
+        `governance.capability_key_file ${c['governance.capability_key_file']} cannot be used: ${(err as Error).message}`,
+        78,
+      );
     }
   }
 
   // 4. API plane.
-  const built = createApiApp({ config: c, logger: log, metrics, readiness, registry, mode, governance, ...(capRootKey !== undefined ? { capRootKey } : {}) });
+  const built = createApiApp({
+    config: c,
+    logger: log,
+    metrics,
+    readiness,
+    registry,
+    mode,
+    governance,
+    ...(capRootKey !== undefined ? { capRootKey } : {}),
+  });
   const hub = built.hub;
   parts.hub = hub;
   const api = built.api;
@@ -183,7 +211,10 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Running
     await api.close();
     await admin.close();
     await store.close();
-    throw new StartupError(`cannot bind the API plane on ${c['bind.api']}: ${(err as Error).message}`, EXIT_STORE);
+    throw new StartupError(
+      `cannot bind the API plane on ${c['bind.api']}: ${(err as Error).message}`,
+      EXIT_STORE,
+    );
   }
   setListening(true);
 
