@@ -58,7 +58,11 @@ export function createAdminApp(o: {
   degraded: () => boolean;
 }): FastifyInstance {
   // SPEC §1.3: svc-registry accepts and echoes x-corr-id on every response, the admin plane's too.
-  const admin = createServer({ logger: o.logger.child({ plane: 'admin' }), metrics: o.metrics, corrIdAlias: true });
+  const admin = createServer({
+    logger: o.logger.child({ plane: 'admin' }),
+    metrics: o.metrics,
+    corrIdAlias: true,
+  });
   const version = versionBody(o.mode);
   registerAdmin(admin, {
     readiness: o.readiness,
@@ -109,6 +113,7 @@ export function createApiApp(o: RegistryAppOptions): { api: FastifyInstance; hub
     maxInflight: c['limits.max_inflight'],
     timeoutMs: c['timeouts.request_ms'],
     corsHeaders: corsMw.headersFor,
+    ...(o.capRootKey !== undefined ? { capRootKey: o.capRootKey } : {}),
     ...(o.governance !== undefined ? { governance: o.governance } : {}),
   });
   // issue 4: governance v1 routes share the guards, body cap and read-only switch.
@@ -117,7 +122,11 @@ export function createApiApp(o: RegistryAppOptions): { api: FastifyInstance; hub
       head: () => o.registry.head.version,
       readOnly: () => c.read_only,
       readGuard: guards(o.metrics, { timeoutMs: c['timeouts.request_ms'] }),
-      writeGuard: guards(o.metrics, { bodyCap: c['limits.max_request_bytes'], concurrency: c['limits.max_inflight'], timeoutMs: c['timeouts.request_ms'] }),
+      writeGuard: guards(o.metrics, {
+        bodyCap: c['limits.max_request_bytes'],
+        concurrency: c['limits.max_inflight'],
+        timeoutMs: c['timeouts.request_ms'],
+      }),
       bodyLimit: c['limits.max_request_bytes'],
       ...(o.capRootKey !== undefined ? { capRootKey: o.capRootKey } : {}),
     });
@@ -127,7 +136,12 @@ export function createApiApp(o: RegistryAppOptions): { api: FastifyInstance; hub
 }
 
 /** Ordered close: streams end with a final event, then the API drains, then admin. */
-export async function closeApps(api: FastifyInstance, admin: FastifyInstance, hub: StreamHub, graceMs: number): Promise<void> {
+export async function closeApps(
+  api: FastifyInstance,
+  admin: FastifyInstance,
+  hub: StreamHub,
+  graceMs: number,
+): Promise<void> {
   hub.close();
   await closeWithGrace(api, graceMs);
   await closeWithGrace(admin, graceMs);

@@ -5,9 +5,19 @@ import { canonicalJson } from '../canonical.js';
 import { b3 } from '../chain.js';
 import type { LogEntry } from '../log-entry.js';
 import { signBytes, type KeyFile, type Signature } from '../signing.js';
-import { parseDescriptor, rejectUnknown, type Descriptor, type DescriptorState } from './descriptor.js';
+import { parseDescriptor, type Descriptor, type DescriptorState } from './descriptor.js';
+import { isObject, parseSignature, parseSignatures, rejectUnknown } from '../validation.js';
+
+export { parseSignature };
 import { ProposalBook, type Proposal } from './proposals.js';
-import { evaluateQuorum, governanceSignedBytes, quorumMet, subjectVersion, type QuorumOutcome, type Subject } from './quorum.js';
+import {
+  evaluateQuorum,
+  governanceSignedBytes,
+  quorumMet,
+  subjectVersion,
+  type QuorumOutcome,
+  type Subject,
+} from './quorum.js';
 import { parseSignerSetBody, type SignerSet } from './signer-set.js';
 import { GovernanceState, type GovernanceEntry } from './state.js';
 
@@ -102,26 +112,6 @@ function reasonOf(err: ApiError): { result: UpdateResult; reason: RejectReason }
   }
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function parseSignatures(v: unknown, path: string): Signature[] {
-  if (v === undefined) return [];
-  if (!Array.isArray(v) || v.length > 256) throw new ApiError('BadRequest', `${path} must be an array of at most 256 signatures`);
-  return v.map((s, i) => parseSignature(s, `${path}[${i}]`));
-}
-
-/** Shape check only; cryptographic checks happen against the signer set. */
-export function parseSignature(v: unknown, path = 'signature'): Signature {
-  if (!isObject(v)) throw new ApiError('BadRequest', `${path} must be an object {signer_id, alg, sig}`);
-  rejectUnknown(v, ['signer_id', 'alg', 'sig'], path);
-  if (typeof v.signer_id !== 'string' || typeof v.sig !== 'string' || v.alg !== 'ed25519') {
-    throw new ApiError('BadRequest', `${path} must be {signer_id: string, alg: "ed25519", sig: string}`);
-  }
-  return { signer_id: v.signer_id, alg: 'ed25519', sig: v.sig };
-}
-
 /**
  * Parses a proposal body: `{op:"publish"|"deprecate", descriptor, signatures?}` or
  * `{op:"signers", version, signers:{signers, threshold}, signatures?}`.
@@ -131,15 +121,24 @@ export function parseProposalBody(v: unknown): { subject: Subject; signatures: S
   const op = v.op;
   if (op === 'publish' || op === 'deprecate') {
     rejectUnknown(v, ['op', 'descriptor', 'signatures'], 'proposal');
-    return { subject: { op, descriptor: parseDescriptor(v.descriptor) }, signatures: parseSignatures(v.signatures, 'signatures') };
+    return {
+      subject: { op, descriptor: parseDescriptor(v.descriptor) },
+      signatures: parseSignatures(v.signatures, 'signatures', 256),
+    };
   }
   if (op === 'signers') {
     rejectUnknown(v, ['op', 'version', 'signers', 'signatures'], 'proposal');
     if (!Number.isSafeInteger(v.version) || (v.version as number) < 2) {
-      throw new ApiError('BadRequest', 'proposal.version (the new signer-set version) must be an integer ≥ 2');
+      throw new ApiError(
+        'BadRequest',
+        'proposal.version (the new signer-set version) must be an integer ≥ 2',
+      );
     }
     const body = parseSignerSetBody(v.signers);
-    return { subject: { op, signers: { version: v.version as number, ...body } }, signatures: parseSignatures(v.signatures, 'signatures') };
+    return {
+      subject: { op, signers: { version: v.version as number, ...body } },
+      signatures: parseSignatures(v.signatures, 'signatures', 256),
+    };
   }
   throw new ApiError('BadRequest', 'proposal.op must be "publish", "deprecate" or "signers"');
 }
@@ -147,7 +146,12 @@ export function parseProposalBody(v: unknown): { subject: Subject; signatures: S
 /** Turns a log entry back into a governance entry (undefined for commits). */
 export function governanceEntryOf(e: LogEntry): GovernanceEntry | undefined {
   if (e.op === 'commit') return undefined;
-  const g: GovernanceEntry = { version: e.version, op: e.op, signatures: e.signatures, committed_at: e.committed_at };
+  const g: GovernanceEntry = {
+    version: e.version,
+    op: e.op,
+    signatures: e.signatures,
+    committed_at: e.committed_at,
+  };
   if (e.op === 'signers') g.signers = e.body as SignerSet;
   else g.descriptor = e.body as Descriptor;
   return g;
@@ -178,7 +182,11 @@ export class Governance {
     this.#metrics = o.metrics ?? NOOP_METRICS;
     this.#onSignerSet = o.onSignerSet;
     this.#devKey = o.devKey;
-    this.#book = new ProposalBook({ ttlMs: o.proposalTtlMs ?? 24 * 3600_000, maxPending: o.maxPendingProposals ?? 10_000, now: o.now ?? Date.now });
+    this.#book = new ProposalBook({
+      ttlMs: o.proposalTtlMs ?? 24 * 3600_000,
+      maxPending: o.maxPendingProposals ?? 10_000,
+      now: o.now ?? Date.now,
+    });
     this.#metrics.descriptors(this.state.counts());
   }
 
@@ -214,10 +222,13 @@ export class Governance {
   countRejection(err: ApiError): void {
     if (err.status >= 500 && err.code !== 'ReadOnly') return;
     const r =
-      err.code === 'ReadOnly' ? { result: 'rejected' as const, reason: 'read_only' as const } :
-      err.code === 'Unauthorized' ? { result: 'rejected' as const, reason: 'unauthorized' as const }
-      : err.code === 'Forbidden' ? { result: 'rejected' as const, reason: 'forbidden' as const }
-      : reasonOf(err);
+      err.code === 'ReadOnly'
+        ? { result: 'rejected' as const, reason: 'read_only' as const }
+        : err.code === 'Unauthorized'
+          ? { result: 'rejected' as const, reason: 'unauthorized' as const }
+          : err.code === 'Forbidden'
+            ? { result: 'rejected' as const, reason: 'forbidden' as const }
+            : reasonOf(err);
     this.#metrics.update(r.result);
     this.#metrics.rejected(r.reason);
   }
@@ -225,7 +236,9 @@ export class Governance {
   #quorum(subject: Subject, sigs: readonly Signature[]): QuorumOutcome {
     const bytes = governanceSignedBytes(this.registryId, subject);
     const cur = this.state.signerSet();
-    return subject.op === 'signers' ? evaluateQuorum(sigs, bytes, cur, subject.signers) : evaluateQuorum(sigs, bytes, cur);
+    return subject.op === 'signers'
+      ? evaluateQuorum(sigs, bytes, cur, subject.signers)
+      : evaluateQuorum(sigs, bytes, cur);
   }
 
   /**
@@ -235,13 +248,16 @@ export class Governance {
    */
   #progress(p: Proposal): QuorumOutcome {
     const cur = this.state.signerSet();
-    const inSet = (set: SignerSet): Signature[] => p.signatures.filter((s) => set.signers.includes(s.signer_id));
+    const inSet = (set: SignerSet): Signature[] =>
+      p.signatures.filter((s) => set.signers.includes(s.signer_id));
     if (p.subject.op !== 'signers') {
       const counted = inSet(cur);
       return { counted, have: counted.length, need: cur.threshold };
     }
     const next = p.subject.signers;
-    const counted = p.signatures.filter((s) => cur.signers.includes(s.signer_id) || next.signers.includes(s.signer_id));
+    const counted = p.signatures.filter(
+      (s) => cur.signers.includes(s.signer_id) || next.signers.includes(s.signer_id),
+    );
     const c = { have: Math.min(inSet(cur).length, cur.threshold), need: cur.threshold };
     const n = { have: Math.min(inSet(next).length, next.threshold), need: next.threshold };
     return { counted, have: c.have + n.have, need: c.need + n.need, detail: { current: c, next: n } };
@@ -281,11 +297,18 @@ export class Governance {
       let signatures = parsed.signatures;
       this.state.checkApplicable(subject);
       // Dev mode accepts unsigned writes: the process-held key signs (only while it is in the set).
-      if (signatures.length === 0 && this.#devKey !== undefined && this.state.signerSet().signers.includes(this.#devKey.signer_id)) {
+      if (
+        signatures.length === 0 &&
+        this.#devKey !== undefined &&
+        this.state.signerSet().signers.includes(this.#devKey.signer_id)
+      ) {
         signatures = [signBytes(this.#devKey, governanceSignedBytes(this.registryId, subject))];
       }
       const q = this.#quorum(subject, signatures);
-      if (q.error !== undefined) throw new ApiError('BadSignature', q.error, { hint: 'sign the exact bytes in docs/signing.md with a key on the allow-list' });
+      if (q.error !== undefined)
+        throw new ApiError('BadSignature', q.error, {
+          hint: 'sign the exact bytes in docs/signing.md with a key on the allow-list',
+        });
       const p = this.#book.create(subject, q.counted);
       return this.status(p);
     });
@@ -302,9 +325,13 @@ export class Governance {
       rejectUnknown(body, ['signature'], 'approval');
       const sig = parseSignature(body.signature);
       const p = this.#book.get(id);
-      if (p.applied !== undefined) throw new ApiError('Conflict', `proposal ${id} is already applied at version ${p.applied.version}`);
+      if (p.applied !== undefined)
+        throw new ApiError('Conflict', `proposal ${id} is already applied at version ${p.applied.version}`);
       const q = this.#quorum(p.subject, [...this.#liveSignatures(p), sig]);
-      if (q.error !== undefined) throw new ApiError('BadSignature', q.error, { hint: 'sign the proposal bytes (ronctl sign) with a key on the allow-list' });
+      if (q.error !== undefined)
+        throw new ApiError('BadSignature', q.error, {
+          hint: 'sign the proposal bytes (ronctl sign) with a key on the allow-list',
+        });
       p.signatures.push(sig);
       return this.status(p);
     });
@@ -315,8 +342,22 @@ export class Governance {
    * 3. version still current+1 → else 409; 4. quorum against the set in force now → else 412;
    * 5. append to the log; 6. fold into the read model. Applies are serialized.
    */
-  apply(id: string): Promise<{ version: number; proposal_id: string; op: Subject['op']; subject_version: number; committed_at: string }> {
-    const run = async (): Promise<{ version: number; proposal_id: string; op: Subject['op']; subject_version: number; committed_at: string }> => {
+  apply(
+    id: string,
+  ): Promise<{
+    version: number;
+    proposal_id: string;
+    op: Subject['op'];
+    subject_version: number;
+    committed_at: string;
+  }> {
+    const run = async (): Promise<{
+      version: number;
+      proposal_id: string;
+      op: Subject['op'];
+      subject_version: number;
+      committed_at: string;
+    }> => {
       const p = this.#book.get(id);
       const out = (a: { version: number; committed_at: string }) => ({
         version: a.version,
@@ -333,14 +374,26 @@ export class Governance {
           q.detail !== undefined
             ? `rotation needs ${q.detail.current.need} signatures of the current set (got ${q.detail.current.have}) and ${q.detail.next.need} of the new set (got ${q.detail.next.have})`
             : `proposal requires ${q.need} valid signatures (got ${q.have})`;
-        throw new ApiError('NoQuorum', msg, { hint: 'add another signer from the allow-list: ronctl registry approve <proposal> --key K' });
+        throw new ApiError('NoQuorum', msg, {
+          hint: 'add another signer from the allow-list: ronctl registry approve <proposal> --key K',
+        });
       }
       const body = p.subject.op === 'signers' ? p.subject.signers : p.subject.descriptor;
-      const append: GovernanceAppend = { op: p.subject.op, payload_b3: b3(canonicalJson(body)), body, signatures: q.counted };
+      const append: GovernanceAppend = {
+        op: p.subject.op,
+        payload_b3: b3(canonicalJson(body)),
+        body,
+        signatures: q.counted,
+      };
       if (p.subject.op !== 'signers') append.descriptor_id = p.subject.descriptor.id;
       const applied = await this.#log.append(append);
       this.#book.markApplied(p, { version: applied.version, committed_at: applied.committed_at });
-      const g: GovernanceEntry = { version: applied.version, op: p.subject.op, signatures: q.counted, committed_at: applied.committed_at };
+      const g: GovernanceEntry = {
+        version: applied.version,
+        op: p.subject.op,
+        signatures: q.counted,
+        committed_at: applied.committed_at,
+      };
       if (p.subject.op === 'signers') g.signers = p.subject.signers;
       else g.descriptor = p.subject.descriptor;
       this.#fold(g);
