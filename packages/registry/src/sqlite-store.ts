@@ -3,7 +3,7 @@ import { openDurableSqlite } from '@ron/kernel/sqlite';
 import { canonicalJson } from './canonical.js';
 import { ChainError, StoreConflictError } from './errors.js';
 import type { LogEntry } from './log-entry.js';
-import type { LogStore } from './store.js';
+import type { LogStore, ProposalRecord } from './store.js';
 
 // Append-only in the schema (SPEC §2.5), not only in code:
 // - UPDATE and DELETE are refused by triggers;
@@ -25,6 +25,7 @@ BEGIN SELECT RAISE(ABORT, 'registry_log is append-only: DELETE refused'); END;
 CREATE TRIGGER IF NOT EXISTS registry_log_append_only BEFORE INSERT ON registry_log
 WHEN NEW.version IS NOT (SELECT coalesce(max(version), 0) + 1 FROM registry_log)
 BEGIN SELECT RAISE(ABORT, 'registry_log is append-only: an insert must carry version = head + 1 (no replace, no gap)'); END;
+CREATE TABLE IF NOT EXISTS registry_proposals (id TEXT PRIMARY KEY NOT NULL, record TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS registry_meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);
 INSERT OR IGNORE INTO registry_meta (key, value) VALUES ('schema', '2');
 UPDATE registry_meta SET value = '2' WHERE key = 'schema' AND value = '1';
@@ -58,6 +59,15 @@ function decode(r: Row): LogEntry {
   return e as LogEntry;
 }
 
+/** Runs a synchronous statement as the interface's promise (a throw becomes a rejection). */
+function attempt<T>(fn: () => T): Promise<T> {
+  try {
+    return Promise.resolve(fn());
+  } catch (err) {
+    return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+  }
+}
+
 /**
  * SQLite backend: WAL with synchronous=FULL, so append() returns only after the entry is durable.
  * Single writer: the insert checks version = max + 1 inside one transaction.
@@ -72,6 +82,10 @@ export class SqliteStore implements LogStore {
   readonly #get: Database.Statement<[number], Row>;
   readonly #last: Database.Statement<[], Row>;
   readonly #appendTx: (e: LogEntry) => void;
+  readonly #putProposal: Database.Statement<[string, string]>;
+  readonly #getProposal: Database.Statement<[string], { record: string }>;
+  readonly #listProposals: Database.Statement<[], { record: string }>;
+  readonly #deleteProposals: (ids: readonly string[]) => void;
 
   constructor(path: string) {
     this.location = path;
@@ -87,6 +101,16 @@ export class SqliteStore implements LogStore {
       const want = (this.#max.get()?.v ?? 0) + 1;
       if (e.version !== want) throw new StoreConflictError(want, e.version);
       this.#insert.run(e.version, e.op, canonicalJson(e));
+    });
+    // Proposals are mutable records (approvals accrue), kept apart from the append-only log.
+    this.#putProposal = this.#db.prepare(
+      'INSERT INTO registry_proposals (id, record) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET record = excluded.record',
+    );
+    this.#getProposal = this.#db.prepare('SELECT record FROM registry_proposals WHERE id = ?');
+    this.#listProposals = this.#db.prepare('SELECT record FROM registry_proposals ORDER BY id');
+    const del = this.#db.prepare<[string]>('DELETE FROM registry_proposals WHERE id = ?');
+    this.#deleteProposals = this.#db.transaction((ids: readonly string[]) => {
+      for (const id of ids) del.run(id);
     });
   }
 
@@ -111,6 +135,27 @@ export class SqliteStore implements LogStore {
   last(): Promise<LogEntry | undefined> {
     const r = this.#last.get();
     return Promise.resolve(r === undefined ? undefined : decode(r));
+  }
+
+  putProposal(p: ProposalRecord): Promise<void> {
+    return attempt(() => {
+      this.#putProposal.run(p.id, JSON.stringify(p));
+    });
+  }
+
+  getProposal(id: string): Promise<ProposalRecord | undefined> {
+    return attempt(() => {
+      const r = this.#getProposal.get(id);
+      return r === undefined ? undefined : (JSON.parse(r.record) as ProposalRecord);
+    });
+  }
+
+  listProposals(): Promise<ProposalRecord[]> {
+    return attempt(() => this.#listProposals.all().map((r) => JSON.parse(r.record) as ProposalRecord));
+  }
+
+  deleteProposals(ids: readonly string[]): Promise<void> {
+    return attempt(() => this.#deleteProposals(ids));
   }
 
   floor(): number {

@@ -18,6 +18,7 @@ import {
   seal,
   type LogEntry,
   type LogStore,
+  type ProposalRecord,
 } from '../src/index.js';
 
 const dir = tempDir('ron-registry-store-');
@@ -109,6 +110,74 @@ for (const b of backends) {
         await s.close();
         const s2 = b.reopen!(s);
         assert.deepEqual(await s2.range(0, 100), es);
+        await s2.close();
+      });
+    }
+
+    test('proposals: put, get, replace, list in id order, delete; records are copies', async () => {
+      const s = b.make();
+      assert.deepEqual(await s.listProposals(), []);
+      assert.equal(await s.getProposal('01A'), undefined);
+      const rec = (id: string, sigs = 0): ProposalRecord => ({
+        id,
+        subject: {
+          op: 'publish',
+          descriptor: {
+            id: `svc-${id.toLowerCase()}`,
+            kind: 'service',
+            version: 1,
+            body: { region: 'r', addr: 'h:1' },
+          },
+        },
+        signatures: Array.from({ length: sigs }, (_, i) => ({
+          signer_id: `ed25519:${i}`,
+          alg: 'ed25519' as const,
+          sig: 'AA',
+        })),
+        created_at: 1000,
+        expires_at: 2000,
+      });
+      const b1 = rec('01B');
+      await s.putProposal(b1);
+      await s.putProposal(rec('01A'));
+      b1.signatures.push({ signer_id: 'ed25519:x', alg: 'ed25519', sig: 'AA' });
+      assert.deepEqual(await s.getProposal('01B'), rec('01B'));
+      await s.putProposal({
+        ...rec('01B', 2),
+        applied: { version: 7, committed_at: '2026-01-01T00:00:00.000Z' },
+      });
+      assert.deepEqual(await s.getProposal('01B'), {
+        ...rec('01B', 2),
+        applied: { version: 7, committed_at: '2026-01-01T00:00:00.000Z' },
+      });
+      assert.deepEqual(
+        (await s.listProposals()).map((p) => p.id),
+        ['01A', '01B'],
+      );
+      await s.deleteProposals(['01A', '01NOPE']);
+      assert.deepEqual(
+        (await s.listProposals()).map((p) => p.id),
+        ['01B'],
+      );
+      // The log is untouched by proposals.
+      assert.equal(await s.last(), undefined);
+      await s.close();
+    });
+
+    if (b.reopen) {
+      test('proposals are durable: a reopened store has them', async () => {
+        const s = b.make();
+        const p: ProposalRecord = {
+          id: '01P',
+          subject: { op: 'signers', signers: { version: 2, signers: ['ed25519:a'], threshold: 1 } },
+          signatures: [{ signer_id: 'ed25519:a', alg: 'ed25519', sig: 'AA' }],
+          created_at: 5,
+          expires_at: 6,
+        };
+        await s.putProposal(p);
+        await s.close();
+        const s2 = b.reopen!(s);
+        assert.deepEqual(await s2.listProposals(), [p]);
         await s2.close();
       });
     }

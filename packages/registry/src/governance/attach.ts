@@ -25,6 +25,7 @@ export async function attachGovernance(reg: Registry, o: AttachGovernanceOptions
     initialSigners: initialSignerSet(reg.signers, reg.threshold),
     log: { append: (e) => reg.appendGoverned(e) },
     onSignerSet: (set) => reg.useSigners(set.signers, set.threshold),
+    proposals: reg.store,
     ...(o.metrics !== undefined ? { metrics: o.metrics } : {}),
     ...(o.proposalTtlMs !== undefined ? { proposalTtlMs: o.proposalTtlMs } : {}),
     ...(o.maxPendingProposals !== undefined ? { maxPendingProposals: o.maxPendingProposals } : {}),
@@ -50,6 +51,8 @@ export async function attachGovernance(reg: Registry, o: AttachGovernanceOptions
     after = (page[page.length - 1] as { version: number }).version;
   }
   reg.onAppend((e) => gov.replay(e));
+  // 3. The durable proposals, judged against the folded state (stale, signer sets).
+  await gov.loadProposals();
   return gov;
 }
 

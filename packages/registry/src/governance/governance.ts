@@ -4,12 +4,12 @@ import { ApiError } from '@ron/kernel';
 import { canonicalJson } from '../canonical.js';
 import { b3 } from '../chain.js';
 import type { LogEntry } from '../log-entry.js';
-import { signBytes, type KeyFile, type Signature } from '../signing.js';
+import { signBytes, verifySignature, type KeyFile, type Signature } from '../signing.js';
 import { parseDescriptor, type Descriptor, type DescriptorState } from './descriptor.js';
 import { isObject, parseSignature, parseSignatures, rejectUnknown } from '../validation.js';
 
 export { parseSignature };
-import { ProposalBook, type Proposal } from './proposals.js';
+import { ProposalBook, type Proposal, type ProposalStore } from './proposals.js';
 import {
   evaluateQuorum,
   governanceSignedBytes,
@@ -74,6 +74,8 @@ export interface GovernanceOptions {
   devKey?: KeyFile;
   /** Called whenever a rotation takes effect (e.g. to swap the commit allow-list). */
   onSignerSet?: (set: SignerSet) => void;
+  /** Where proposals are kept durably (the registry's store); absent → memory only. */
+  proposals?: ProposalStore;
 }
 
 export interface ProposalStatus {
@@ -86,6 +88,11 @@ export interface ProposalStatus {
   need: number;
   detail?: QuorumOutcome['detail'];
   state: 'pending' | 'ready' | 'applied';
+  /**
+   * True when the subject's current version means this proposal can no longer apply (the
+   * descriptor or signer set already reached its version); approvals then answer 409 StaleVersion.
+   */
+  stale: boolean;
   signatures: Signature[];
   expires_at: string;
   applied_version?: number;
@@ -171,7 +178,8 @@ export class Governance {
   readonly #metrics: GovernanceMetrics;
   readonly #onSignerSet: ((set: SignerSet) => void) | undefined;
   readonly #devKey: KeyFile | undefined;
-  #applying: Promise<unknown> = Promise.resolve();
+  /** Every write (propose, approve, apply) runs in turn: the book and the store change one at a time. */
+  #writes: Promise<unknown> = Promise.resolve();
   /** Last global log version folded into the read model (replay and apply may both see an entry). */
   #folded = 0;
 
@@ -186,6 +194,7 @@ export class Governance {
       ttlMs: o.proposalTtlMs ?? 24 * 3600_000,
       maxPending: o.maxPendingProposals ?? 10_000,
       now: o.now ?? Date.now,
+      ...(o.proposals !== undefined ? { store: o.proposals } : {}),
     });
     this.#metrics.descriptors(this.state.counts());
   }
@@ -202,6 +211,31 @@ export class Governance {
     this.state.apply(g);
     if (g.op === 'signers') this.#onSignerSet?.(g.signers as SignerSet);
     else this.#metrics.descriptors(this.state.counts());
+  }
+
+  /**
+   * Loads the stored proposals (boot, after the log is folded). Each stored signature is verified
+   * again over the subject's bytes: a record edited in the store cannot add a signer.
+   */
+  loadProposals(): Promise<number> {
+    return this.#book.load((p) => {
+      const bytes = governanceSignedBytes(this.registryId, p.subject);
+      return p.signatures.filter((s) => verifySignature(s, bytes));
+    });
+  }
+
+  /** True when the subject's version is at or below the current one: it can never apply. */
+  isStale(p: Proposal): boolean {
+    if (p.applied !== undefined) return false;
+    if (p.subject.op === 'signers') return p.subject.signers.version <= this.state.signerSet().version;
+    return p.subject.descriptor.version <= (this.state.current(p.subject.descriptor.id)?.version ?? 0);
+  }
+
+  /** Runs a write after every earlier one. */
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.#writes.then(fn);
+    this.#writes = next.catch(() => undefined);
+    return next;
   }
 
   pendingProposals(): number {
@@ -273,6 +307,7 @@ export class Governance {
       have: q.have,
       need: q.need,
       state: p.applied !== undefined ? 'applied' : quorumMet(q) ? 'ready' : 'pending',
+      stale: this.isStale(p),
       signatures: p.signatures,
       expires_at: new Date(p.expires_at).toISOString(),
     };
@@ -291,50 +326,80 @@ export class Governance {
 
   /** 1. parse, 2. check the version is applicable now (409), 3. verify every signature given (422). */
   propose(body: unknown): Promise<ProposalStatus> {
-    return this.#counted(() => {
-      const parsed = parseProposalBody(body);
-      const subject = parsed.subject;
-      let signatures = parsed.signatures;
-      this.state.checkApplicable(subject);
-      // Dev mode accepts unsigned writes: the process-held key signs (only while it is in the set).
-      if (
-        signatures.length === 0 &&
-        this.#devKey !== undefined &&
-        this.state.signerSet().signers.includes(this.#devKey.signer_id)
-      ) {
-        signatures = [signBytes(this.#devKey, governanceSignedBytes(this.registryId, subject))];
-      }
-      const q = this.#quorum(subject, signatures);
-      if (q.error !== undefined)
-        throw new ApiError('BadSignature', q.error, {
-          hint: 'sign the exact bytes in docs/signing.md with a key on the allow-list',
-        });
-      const p = this.#book.create(subject, q.counted);
-      return this.status(p);
-    });
+    return this.#counted(() =>
+      this.#serial(async () => {
+        const parsed = parseProposalBody(body);
+        const subject = parsed.subject;
+        let signatures = parsed.signatures;
+        this.state.checkApplicable(subject);
+        // Dev mode accepts unsigned writes: the process-held key signs (only while it is in the set).
+        if (
+          signatures.length === 0 &&
+          this.#devKey !== undefined &&
+          this.state.signerSet().signers.includes(this.#devKey.signer_id)
+        ) {
+          signatures = [signBytes(this.#devKey, governanceSignedBytes(this.registryId, subject))];
+        }
+        const q = this.#quorum(subject, signatures);
+        if (q.error !== undefined)
+          throw new ApiError('BadSignature', q.error, {
+            hint: 'sign the exact bytes in docs/signing.md with a key on the allow-list',
+          });
+        const p = await this.#book.create(subject, q.counted);
+        return this.status(p);
+      }),
+    );
   }
 
   get(id: string): ProposalStatus {
     return this.status(this.#book.get(id));
   }
 
-  /** Adds one signature to a pending proposal; a second signature by the same signer is refused (422). */
+  /**
+   * Adds one signature to a pending proposal: applied → 409 Conflict, stale → 409 StaleVersion, a
+   * second signature by the same signer or an invalid one → 422. Durable before it answers.
+   */
   approve(id: string, body: unknown): Promise<ProposalStatus> {
     return this.#counted(() => {
       if (!isObject(body)) throw new ApiError('BadRequest', 'approval body must be {signature}');
       rejectUnknown(body, ['signature'], 'approval');
       const sig = parseSignature(body.signature);
-      const p = this.#book.get(id);
-      if (p.applied !== undefined)
-        throw new ApiError('Conflict', `proposal ${id} is already applied at version ${p.applied.version}`);
-      const q = this.#quorum(p.subject, [...this.#liveSignatures(p), sig]);
-      if (q.error !== undefined)
-        throw new ApiError('BadSignature', q.error, {
-          hint: 'sign the proposal bytes (ronctl sign) with a key on the allow-list',
-        });
-      p.signatures.push(sig);
-      return this.status(p);
+      return this.#serial(async () => {
+        const p = this.#book.get(id);
+        if (p.applied !== undefined)
+          throw new ApiError('Conflict', `proposal ${id} is already applied at version ${p.applied.version}`);
+        if (this.isStale(p)) throw this.#staleError(p);
+        const q = this.#quorum(p.subject, [...this.#liveSignatures(p), sig]);
+        if (q.error !== undefined)
+          throw new ApiError('BadSignature', q.error, {
+            hint: 'sign the proposal bytes (ronctl sign) with a key on the allow-list',
+          });
+        await this.#book.addSignature(p, sig);
+        return this.status(p);
+      });
     });
+  }
+
+  #staleError(p: Proposal): ApiError {
+    if (p.subject.op === 'signers') {
+      const cur = this.state.signerSet().version;
+      return new ApiError(
+        'StaleVersion',
+        `proposal ${p.id} is stale: the signer set is at version ${cur}, the proposal is for version ${p.subject.signers.version}`,
+        {
+          hint: `propose a rotation to version ${cur + 1}`,
+        },
+      );
+    }
+    const d = p.subject.descriptor;
+    const cur = this.state.current(d.id)?.version ?? 0;
+    return new ApiError(
+      'StaleVersion',
+      `proposal ${p.id} is stale: descriptor ${d.id} is at version ${cur}, the proposal is for version ${d.version}`,
+      {
+        hint: `fetch the descriptor and propose version ${cur + 1}`,
+      },
+    );
   }
 
   /**
@@ -342,9 +407,7 @@ export class Governance {
    * 3. version still current+1 → else 409; 4. quorum against the set in force now → else 412;
    * 5. append to the log; 6. fold into the read model. Applies are serialized.
    */
-  apply(
-    id: string,
-  ): Promise<{
+  apply(id: string): Promise<{
     version: number;
     proposal_id: string;
     op: Subject['op'];
@@ -387,7 +450,7 @@ export class Governance {
       };
       if (p.subject.op !== 'signers') append.descriptor_id = p.subject.descriptor.id;
       const applied = await this.#log.append(append);
-      this.#book.markApplied(p, { version: applied.version, committed_at: applied.committed_at });
+      await this.#book.markApplied(p, { version: applied.version, committed_at: applied.committed_at });
       const g: GovernanceEntry = {
         version: applied.version,
         op: p.subject.op,
@@ -400,8 +463,6 @@ export class Governance {
       this.#metrics.update('applied');
       return out(applied);
     };
-    const next = this.#applying.then(() => this.#counted(run));
-    this.#applying = next.catch(() => undefined);
-    return next;
+    return this.#counted(() => this.#serial(run));
   }
 }
