@@ -2,6 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Readiness, buildInfo, closeWithGrace, createServer, registerAdmin, type Logger } from '@ron/kernel';
 import { apiRoutes } from './api-routes.js';
+import type { AuditStatus } from './audit.js';
 import type { RegistryConfig } from './config.js';
 import { cors } from './cors.js';
 import type { RegistryMetrics } from './metrics.js';
@@ -56,6 +57,8 @@ export function createAdminApp(o: {
   mode: RegistryMode;
   writeReady: () => boolean;
   degraded: () => boolean;
+  /** The background audit's status (SPEC §2.5), shown as `audit`. */
+  audit?: () => AuditStatus | undefined;
 }): FastifyInstance {
   // SPEC §1.3: svc-registry accepts and echoes x-corr-id on every response, the admin plane's too.
   const admin = createServer({
@@ -76,9 +79,15 @@ export function createAdminApp(o: {
       write_ready: r.ready && o.writeReady(),
       mode: o.mode === 'dev' ? 'dev' : r.mode,
       ...(r.failing.length > 0 ? { failing: r.failing } : {}),
+      ...auditField(o.audit?.()),
     }),
   });
   return admin;
+}
+
+function auditField(a: AuditStatus | undefined): { audit?: AuditStatus } {
+  if (a === undefined) return {};
+  return { audit: a.ms === undefined ? a : { ...a, ms: Math.round(a.ms) } };
 }
 
 /** The API plane and the stream hub over an opened registry. */
@@ -121,6 +130,7 @@ export function createApiApp(o: RegistryAppOptions): { api: FastifyInstance; hub
     registerGovernanceRoutes(api, o.governance, {
       head: () => o.registry.head.version,
       readOnly: () => c.read_only,
+      assertWritable: () => o.registry.assertWritable(),
       readGuard: guards(o.metrics, { timeoutMs: c['timeouts.request_ms'] }),
       writeGuard: guards(o.metrics, {
         bodyCap: c['limits.max_request_bytes'],

@@ -22,6 +22,8 @@ export {
   type RegistryConfig,
 } from './config.js';
 export { RegistryMetrics } from './metrics.js';
+export { LogAudit, type AuditState, type AuditStatus, type LogAuditOptions } from './audit.js';
+export { EntryAuditor, type AuditFault } from './audit-check.js';
 export { StreamHub } from './stream-hub.js';
 export {
   startRegistry,

@@ -21,7 +21,14 @@ import { SqliteStore } from './sqlite-store.js';
 import type { LogStore } from './store.js';
 import type { StreamHub } from './stream-hub.js';
 import { readFileSync } from 'node:fs';
-import { attachGovernance, governanceMetrics, parseRootKey, type Governance } from './governance/index.js';
+import {
+  attachGovernance,
+  governanceMetrics,
+  initialSignerSet,
+  parseRootKey,
+  type Governance,
+} from './governance/index.js';
+import { LogAudit } from './audit.js';
 
 export interface StartRegistryOptions {
   config: RegistryConfig;
@@ -47,6 +54,8 @@ export interface RunningRegistry {
   readonly devKey: KeyFile | undefined;
   /** issue 4: the governance service over this registry's log. */
   readonly governance: Governance;
+  /** The background signature audit (SPEC §2.5). */
+  readonly audit: LogAudit;
   close(graceMs?: number): Promise<void>;
 }
 
@@ -76,7 +85,7 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Running
   const setListening = readiness.flag('listeners_bound');
   let registry: Registry | undefined;
   // Filled in as start-up proceeds; the probes read it live.
-  const parts: { hub?: StreamHub } = {};
+  const parts: { hub?: StreamHub; audit?: LogAudit } = {};
   readiness.probe('store_open', () => registry?.store.isOpen() ?? false);
   readiness.probe('broadcaster_alive', () => parts.hub?.alive ?? false);
 
@@ -85,8 +94,10 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Running
     metrics,
     readiness,
     mode,
-    writeReady: () => !c.read_only && registry !== undefined && !registry.degraded,
+    writeReady: () =>
+      !c.read_only && registry !== undefined && !registry.degraded && registry.writeRefusal === undefined,
     degraded: () => registry?.degraded ?? false,
+    audit: () => parts.audit?.status,
   });
   const adminUrl = await listen(admin, adminTarget);
 
@@ -218,10 +229,28 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Running
   }
   setListening(true);
 
+  // 5. Background audit of every entry's signatures (SPEC §2.5): a worker thread, readiness not delayed.
+  const reg = registry;
+  const audit = new LogAudit({
+    store,
+    registryId: c.registry_id,
+    genesis: initialSignerSet(signers, threshold),
+    upTo: registry.head.version,
+    logger: log.child({ component: 'audit' }),
+    onFault: (f) => {
+      metrics.auditFaults.inc();
+      reg.refuseWrites(
+        `the audit found entry ${f.version} not signed by the signer set in force (${f.reason})`,
+      );
+    },
+  });
+  parts.audit = audit;
+
   let closing: Promise<void> | undefined;
   const close = (graceMs = c.shutdown_grace): Promise<void> => {
     closing ??= (async () => {
       readiness.markShuttingDown();
+      await audit.stop();
       uds?.close();
       await closeApps(api, admin, hub, graceMs);
       await store.close();
@@ -246,5 +275,5 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Running
     },
     `svc-registry ready: API ${apiUrl}, admin ${adminUrl} (${store.kind}, head ${registry.head.version}); try: curl ${apiUrl}/registry/head`,
   );
-  return { apiUrl, adminUrl, udsUrl, registry, metrics, hub, readiness, devKey, governance, close };
+  return { apiUrl, adminUrl, udsUrl, registry, metrics, hub, readiness, devKey, governance, audit, close };
 }

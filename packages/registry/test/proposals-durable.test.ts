@@ -46,6 +46,8 @@ async function spawnRegistry(db: string): Promise<Program> {
       REGISTRY_ID: REGISTRY,
       LOG_LEVEL: 'info',
     },
+    // A loaded CI machine can take a while to start a process; nothing here is timed.
+    timeoutMs: 60_000,
   });
   started.push(p);
   return p;

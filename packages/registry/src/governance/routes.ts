@@ -14,6 +14,8 @@ export interface GovernanceRoutesOptions {
   capRootKey?: Uint8Array;
   /** True while writes are shed (`--read-only` or a degraded store) → 503 ReadOnly. */
   readOnly?: () => boolean;
+  /** Throws 503 StoreUnavailable while the store refuses writes (an audit fault). */
+  assertWritable?: () => void;
   /** Ingress guards (SPEC §1.4) for read and write routes. */
   readGuard?: onRequestHookHandler;
   writeGuard?: onRequestHookHandler;
@@ -70,6 +72,7 @@ export function registerGovernanceRoutes(
         throw new ApiError('ReadOnly', 'the registry is read-only; writes are shed', {
           hint: 'retry against a writable replica',
         });
+      o.assertWritable?.();
       if (o.capRootKey !== undefined) checkCapability(req.headers.authorization, o.capRootKey, scope, now());
     } catch (err) {
       if (err instanceof ApiError) gov.countRejection(err);
