@@ -30,8 +30,18 @@ export async function measureAudit(n = 50_000, rounds = 3) {
     let prev = 'b3:0';
     for (let v = 1; v <= n; v++) {
       const payload_b3 = `b3:audit${v}`;
-      const sig = reg.signBytes(key, reg.signedBytes({ registry: 'default', op: 'commit', payload_b3, version: v }));
-      const e = reg.seal({ version: v, op: 'commit', payload_b3, prev_b3: prev, committed_at: new Date().toISOString(), signatures: [sig] });
+      const sig = reg.signBytes(
+        key,
+        reg.signedBytes({ registry: 'default', op: 'commit', payload_b3, version: v }),
+      );
+      const e = reg.seal({
+        version: v,
+        op: 'commit',
+        payload_b3,
+        prev_b3: prev,
+        committed_at: new Date().toISOString(),
+        signatures: [sig],
+      });
       prev = e.entry_b3;
       ins.run(v, 'commit', reg.canonicalJson(e));
     }
@@ -45,7 +55,8 @@ export async function measureAudit(n = 50_000, rounds = 3) {
     const status = await new reg.LogAudit({ store, registryId: 'default', genesis, upTo: n }).done;
     times.push(performance.now() - t0);
     await store.close();
-    if (status.state !== 'ok' || status.checked !== n) throw new Error(`audit did not pass: ${JSON.stringify(status)}`);
+    if (status.state !== 'ok' || status.checked !== n)
+      throw new Error(`audit did not pass: ${JSON.stringify(status)}`);
   }
   times.sort((a, b) => a - b);
   const ms = times[Math.floor(times.length / 2)];
@@ -55,5 +66,7 @@ export async function measureAudit(n = 50_000, rounds = 3) {
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const n = Number(process.argv[2] ?? 50_000);
   const r = await measureAudit(n);
-  process.stdout.write(`registry background audit of ${r.entries} entries (SQLite, 1 Ed25519 signature each, worker thread): ${r.ms.toFixed(0)} ms (${r.perEntryUs.toFixed(1)} µs/entry)\n`);
+  process.stdout.write(
+    `registry background audit of ${r.entries} entries (SQLite, 1 Ed25519 signature each, worker thread): ${r.ms.toFixed(0)} ms (${r.perEntryUs.toFixed(1)} µs/entry)\n`,
+  );
 }
