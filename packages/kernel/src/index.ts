@@ -11,6 +11,7 @@ export * from './config.js';
 export * from './logger.js';
 export * from './listen.js';
 export * from './admin.js';
+export { registerReadyGauge, READY_GAUGE_NAME } from './ready-gauge.js';
 export * from './shutdown.js';
 export * from './main.js';
 export * from './sse.js';

@@ -1,4 +1,4 @@
-import { ApiError, SseStream, TokenBucket, buildInfo, createServer, guards, methodNotAllowed, sendError } from '@ron/kernel';
+import { ApiError, SseStream, TokenBucket, buildInfo, createServer, guards, methodNotAllowed, registerReadyGauge, sendError } from '@ron/kernel';
 import type { FastifyInstance, FastifyReply, FastifyRequest, FastifyServerFactory, onRequestHookHandler } from 'fastify';
 import { authorize } from './auth.js';
 import type { Macronode } from './node.js';
@@ -13,6 +13,7 @@ const NODE_MIN = '20.0.0';
 export function createAdmin(node: Macronode, serverFactory?: FastifyServerFactory): { app: FastifyInstance; metricsOnly(): FastifyInstance } {
   const cfg = node.config;
   const m = node.metrics;
+  registerReadyGauge(m.http.registry, () => node.readiness().ready);
   const app = createServer({
     logger: node.log.child({ component: 'admin' }),
     metrics: m.http,
