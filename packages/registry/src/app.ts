@@ -1,6 +1,6 @@
 // Builds the registry's two planes (API and admin) over an opened Registry, without binding.
 import type { FastifyInstance } from 'fastify';
-import { Readiness, buildInfo, closeWithGrace, createServer, registerAdmin, type Logger } from '@ron/kernel';
+import { Readiness, buildInfo, closeWithGrace, createServer, registerAdmin, registerBackupRoute, type BackupRouteOptions, type Logger } from '@ron/kernel';
 import { apiRoutes } from './api-routes.js';
 import type { RegistryConfig } from './config.js';
 import { cors } from './cors.js';
@@ -56,6 +56,8 @@ export function createAdminApp(o: {
   mode: RegistryMode;
   writeReady: () => boolean;
   degraded: () => boolean;
+  /** `GET /backup` (loopback only): the store's snapshot function once it is open and on disk. */
+  snapshot?: BackupRouteOptions['snapshot'];
 }): FastifyInstance {
   // SPEC §1.3: svc-registry accepts and echoes x-corr-id on every response, the admin plane's too.
   const admin = createServer({ logger: o.logger.child({ plane: 'admin' }), metrics: o.metrics, corrIdAlias: true });
@@ -74,6 +76,7 @@ export function createAdminApp(o: {
       ...(r.failing.length > 0 ? { failing: r.failing } : {}),
     }),
   });
+  registerBackupRoute(admin, { metrics: o.metrics.registry, ...(o.snapshot !== undefined ? { snapshot: o.snapshot } : {}) });
   return admin;
 }
 

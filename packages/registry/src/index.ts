@@ -14,3 +14,5 @@ export { RegistryMetrics } from './metrics.js';
 export { StreamHub } from './stream-hub.js';
 export { startRegistry, EXIT_CHAIN_BROKEN, EXIT_STORE, type StartRegistryOptions, type RunningRegistry } from './start.js';
 export { cli } from './main.js';
+export { verifyLogSnapshot, snapshotHead, type LogSnapshotReport } from './snapshot.js';
+export { backupRegistry, restoreRegistry, verifyRegistryBackup, type RegistryBackupManifest } from './backup-cli.js';
