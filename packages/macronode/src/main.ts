@@ -13,6 +13,7 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadMacronodeConfig, type LoadInput } from './config.js';
 import { Macronode } from './node.js';
+import { addBackupCommands } from './backup-cli.js';
 
 type Flags = Record<string, unknown>;
 
@@ -176,5 +177,6 @@ export function cli(argv = process.argv): void {
       const b = buildInfo();
       process.stdout.write(`macronode ${b.version} (commit ${b.commit}, built ${b.built_at}) node ${process.version}\n`);
     });
+  addBackupCommands(program, withRunFlags, (flags) => input(flags));
   program.parse(argv);
 }

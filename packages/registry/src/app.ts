@@ -1,6 +1,6 @@
 // Builds the registry's two planes (API and admin) over an opened Registry, without binding.
 import type { FastifyInstance } from 'fastify';
-import { Readiness, buildInfo, closeWithGrace, createServer, registerAdmin, type Logger } from '@ron/kernel';
+import { Readiness, buildInfo, closeWithGrace, createServer, registerAdmin, registerBackupRoute, type BackupRouteOptions, type Logger } from '@ron/kernel';
 import { apiRoutes } from './api-routes.js';
 import type { AuditStatus } from './audit.js';
 import type { RegistryConfig } from './config.js';
@@ -59,6 +59,8 @@ export function createAdminApp(o: {
   degraded: () => boolean;
   /** The background audit's status (SPEC §2.5), shown as `audit`. */
   audit?: () => AuditStatus | undefined;
+  /** `GET /backup` (loopback only): the store's snapshot function once it is open and on disk. */
+  snapshot?: BackupRouteOptions['snapshot'];
 }): FastifyInstance {
   // SPEC §1.3: svc-registry accepts and echoes x-corr-id on every response, the admin plane's too.
   const admin = createServer({
@@ -82,6 +84,7 @@ export function createAdminApp(o: {
       ...auditField(o.audit?.()),
     }),
   });
+  registerBackupRoute(admin, { metrics: o.metrics.registry, ...(o.snapshot !== undefined ? { snapshot: o.snapshot } : {}) });
   return admin;
 }
 

@@ -33,3 +33,5 @@ export {
   type RunningRegistry,
 } from './start.js';
 export { cli } from './main.js';
+export { verifyLogSnapshot, snapshotHead, type LogSnapshotReport } from './snapshot.js';
+export { backupRegistry, restoreRegistry, verifyRegistryBackup, type RegistryBackupManifest } from './backup-cli.js';

@@ -4,6 +4,7 @@ import { buildInfo, createLogger, formatConfig, runMain } from '@ron/kernel';
 import { loadRegistryConfig } from './config.js';
 import { generateKeyFile, signBytes, signedBytes, type KeyFile } from './signing.js';
 import { startRegistry } from './start.js';
+import { addBackupCommands } from './backup-cli.js';
 
 type Flags = Record<string, unknown>;
 
@@ -88,5 +89,6 @@ export function cli(argv = process.argv): void {
         return Promise.resolve();
       }),
     );
+  addBackupCommands(program, (main) => runMain('svc-registry', main));
   program.parse(argv);
 }

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import { openDurableSqlite } from '@ron/kernel/sqlite';
+import { snapshotSqlite, type SnapshotProgress } from '@ron/kernel/backup';
 import { canonicalJson } from './canonical.js';
 import { ChainError, StoreConflictError } from './errors.js';
 import type { LogEntry } from './log-entry.js';
@@ -160,6 +161,15 @@ export class SqliteStore implements LogStore {
 
   floor(): number {
     return 1;
+  }
+
+  /**
+   * A consistent copy of the whole store (log and proposals) in the new file `dest`, taken with
+   * SQLite's online backup API on this connection: appends keep flowing and land in the copy or
+   * after it, never half in it.
+   */
+  snapshot(dest: string, onProgress?: (p: SnapshotProgress) => void): Promise<void> {
+    return snapshotSqlite(this.#db, dest, onProgress);
   }
 
   isOpen(): boolean {

@@ -18,6 +18,7 @@ import { RegistryMetrics } from './metrics.js';
 import { Registry } from './registry.js';
 import { generateKeyFile, type KeyFile } from './signing.js';
 import { SqliteStore } from './sqlite-store.js';
+import { snapshotHead } from './snapshot.js';
 import type { LogStore } from './store.js';
 import type { StreamHub } from './stream-hub.js';
 import { readFileSync } from 'node:fs';
@@ -98,6 +99,14 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Running
       !c.read_only && registry !== undefined && !registry.degraded && registry.writeRefusal === undefined,
     degraded: () => registry?.degraded ?? false,
     audit: () => parts.audit?.status,
+    snapshot: () => {
+      const s = registry?.store;
+      if (!(s instanceof SqliteStore)) return undefined;
+      return async (dest: string) => {
+        await s.snapshot(dest);
+        return { program: 'svc-registry', registry_id: c.registry_id, ...snapshotHead(dest) };
+      };
+    },
   });
   const adminUrl = await listen(admin, adminTarget);
 
