@@ -22,6 +22,9 @@ export interface ApiRoutesOptions {
 
 const MAX_HISTORY = 1000;
 
+/** The 413's hint on every write route: the setting that raises the cap (issue 9 item 24). */
+export const BODY_CAP_HINT = 'raise [limits] max_request_bytes in the config file (env REGISTRY_LIMITS__MAX_REQUEST_BYTES)';
+
 function versionParam(raw: string, what: string): number {
   if (!/^\d{1,16}$/.test(raw) || !Number.isSafeInteger(Number(raw)))
     throw new ApiError('BadRequest', `${what} ${JSON.stringify(raw.slice(0, 40))} is not a non-negative integer`);
@@ -53,7 +56,7 @@ export function apiRoutes(app: FastifyInstance, o: ApiRoutesOptions): void {
     }
   });
 
-  const writeGuard = guards(metrics, { bodyCap: o.bodyCap, concurrency: o.maxInflight, timeoutMs: o.timeoutMs });
+  const writeGuard = guards(metrics, { bodyCap: o.bodyCap, bodyCapHint: BODY_CAP_HINT, concurrency: o.maxInflight, timeoutMs: o.timeoutMs });
   const readGuard = guards(metrics, { timeoutMs: o.timeoutMs });
   const readOnly = (req: FastifyRequest, reply: FastifyReply, done: () => void): void => {
     if (o.readOnly) {

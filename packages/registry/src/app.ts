@@ -1,7 +1,7 @@
 // Builds the registry's two planes (API and admin) over an opened Registry, without binding.
 import type { FastifyInstance } from 'fastify';
 import { Readiness, buildInfo, closeWithGrace, createServer, registerAdmin, type Logger } from '@ron/kernel';
-import { apiRoutes } from './api-routes.js';
+import { BODY_CAP_HINT, apiRoutes } from './api-routes.js';
 import type { RegistryConfig } from './config.js';
 import { cors } from './cors.js';
 import type { RegistryMetrics } from './metrics.js';
@@ -117,7 +117,7 @@ export function createApiApp(o: RegistryAppOptions): { api: FastifyInstance; hub
       head: () => o.registry.head.version,
       readOnly: () => c.read_only,
       readGuard: guards(o.metrics, { timeoutMs: c['timeouts.request_ms'] }),
-      writeGuard: guards(o.metrics, { bodyCap: c['limits.max_request_bytes'], concurrency: c['limits.max_inflight'], timeoutMs: c['timeouts.request_ms'] }),
+      writeGuard: guards(o.metrics, { bodyCap: c['limits.max_request_bytes'], bodyCapHint: BODY_CAP_HINT, concurrency: c['limits.max_inflight'], timeoutMs: c['timeouts.request_ms'] }),
       bodyLimit: c['limits.max_request_bytes'],
       ...(o.capRootKey !== undefined ? { capRootKey: o.capRootKey } : {}),
     });
