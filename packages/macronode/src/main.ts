@@ -100,7 +100,8 @@ export function cli(argv = process.argv): void {
         '  curl localhost:8080/api/v1/status    # pids, restarts, last errors\n' +
         '  kill -HUP <pid>                      # reload the config file',
     )
-    .version(buildInfo().version, '-V, --version-flag', 'print the version');
+    .enablePositionalOptions() // -V, --version only before the command: a subcommand's --version is its own
+    .version(buildInfo().version, '-V, --version', 'print the version');
   const withConfig = (cmd: Command): Command => cmd.option('-c, --config <path>', 'TOML or JSON config file (env: RON_CONFIG)');
   const withRunFlags = (cmd: Command): Command =>
     withConfig(cmd)

@@ -25,6 +25,10 @@ export interface ApiRoutesOptions {
 
 const MAX_HISTORY = 1000;
 
+/** The 413's hint on every write route: the setting that raises the cap (issue 9 item 24). */
+export const BODY_CAP_HINT =
+  'raise [limits] max_request_bytes in the config file (env REGISTRY_LIMITS__MAX_REQUEST_BYTES)';
+
 function versionParam(raw: string, what: string): number {
   if (!/^\d{1,16}$/.test(raw) || !Number.isSafeInteger(Number(raw)))
     throw new ApiError(
@@ -70,6 +74,7 @@ export function apiRoutes(app: FastifyInstance, o: ApiRoutesOptions): void {
 
   const writeGuard = guards(metrics, {
     bodyCap: o.bodyCap,
+    bodyCapHint: BODY_CAP_HINT,
     concurrency: o.maxInflight,
     timeoutMs: o.timeoutMs,
   });

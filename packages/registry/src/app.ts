@@ -1,7 +1,16 @@
 // Builds the registry's two planes (API and admin) over an opened Registry, without binding.
 import type { FastifyInstance } from 'fastify';
-import { Readiness, buildInfo, closeWithGrace, createServer, registerAdmin, registerBackupRoute, type BackupRouteOptions, type Logger } from '@ron/kernel';
-import { apiRoutes } from './api-routes.js';
+import {
+  Readiness,
+  buildInfo,
+  closeWithGrace,
+  createServer,
+  registerAdmin,
+  registerBackupRoute,
+  type BackupRouteOptions,
+  type Logger,
+} from '@ron/kernel';
+import { BODY_CAP_HINT, apiRoutes } from './api-routes.js';
 import type { AuditStatus } from './audit.js';
 import type { RegistryConfig } from './config.js';
 import { cors } from './cors.js';
@@ -84,7 +93,10 @@ export function createAdminApp(o: {
       ...auditField(o.audit?.()),
     }),
   });
-  registerBackupRoute(admin, { metrics: o.metrics.registry, ...(o.snapshot !== undefined ? { snapshot: o.snapshot } : {}) });
+  registerBackupRoute(admin, {
+    metrics: o.metrics.registry,
+    ...(o.snapshot !== undefined ? { snapshot: o.snapshot } : {}),
+  });
   return admin;
 }
 
@@ -137,6 +149,7 @@ export function createApiApp(o: RegistryAppOptions): { api: FastifyInstance; hub
       readGuard: guards(o.metrics, { timeoutMs: c['timeouts.request_ms'] }),
       writeGuard: guards(o.metrics, {
         bodyCap: c['limits.max_request_bytes'],
+        bodyCapHint: BODY_CAP_HINT,
         concurrency: c['limits.max_inflight'],
         timeoutMs: c['timeouts.request_ms'],
       }),
