@@ -6,6 +6,12 @@ import type { Macronode } from './node.js';
 
 const NODE_MIN = '20.0.0';
 
+/** A request target without its query string. */
+function pathOf(url: string): string {
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
+}
+
 /**
  * The admin plane of SPEC §4.3. GET routes are open; POST routes need the bearer token (or, with no
  * token configured, a loopback *socket* address). Every route carries the admin rate limit; all but
@@ -38,12 +44,14 @@ export function createAdmin(node: Macronode, serverFactory?: FastifyServerFactor
       authorization: req.headers.authorization,
       socketAddress: req.socket.remoteAddress,
     });
+    // The path only: a query string may carry a secret (a token pasted into a URL) and never reaches the log.
+    const path = pathOf(req.url);
     if (d.ok) {
-      if (d.warn) req.log.warn({ peer: req.socket.remoteAddress, route: req.url }, d.warn);
+      if (d.warn) req.log.warn({ peer: req.socket.remoteAddress, path }, d.warn);
       return done();
     }
     m.http.rejection('auth').inc();
-    req.log.warn({ peer: req.socket.remoteAddress, route: req.url, status: d.status }, 'admin request refused');
+    req.log.warn({ peer: req.socket.remoteAddress, path, status: d.status }, 'admin request refused');
     if (d.status === 401) {
       sendError(req, reply, new ApiError('Unauthorized', d.message, { headers: { 'www-authenticate': 'Bearer realm="macronode"' } }));
     } else {

@@ -52,7 +52,8 @@ const OWN = new Set(['x-request-id', 'x-forwarded-for']);
 const SMALL_BODY = 64 * 1024;
 
 /** The edge 413 names the setting that raises the cap (issue 9 item 24). */
-const BODY_CAP_HINT = 'raise limits.max_body_bytes in the config file, or RON_MAX_BODY_BYTES (live on reload)';
+const BODY_CAP_HINT =
+  'raise limits.max_body_bytes in the config file, or RON_MAX_BODY_BYTES (live on reload)';
 
 /** One routed plane as the supervisor last reported it. */
 export interface RouteEntry {
@@ -149,11 +150,16 @@ export function createGateway(o: GatewayOptions): { app: FastifyInstance; close(
     const method = req.method;
     if (method !== 'GET' && method !== 'HEAD' && method !== 'DELETE') return false;
     const h = req.headers;
-    if (h['content-length'] !== undefined || h['transfer-encoding'] !== undefined || h['content-encoding'] !== undefined) {
+    if (
+      h['content-length'] !== undefined ||
+      h['transfer-encoding'] !== undefined ||
+      h['content-encoding'] !== undefined
+    ) {
       return false;
     }
     const url = req.url ?? '/';
-    if (url.includes('/stream') || (h.accept !== undefined && h.accept.includes('text/event-stream'))) return false;
+    if (url.includes('/stream') || (h.accept !== undefined && h.accept.includes('text/event-stream')))
+      return false;
     const table = o.routes();
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
@@ -161,7 +167,8 @@ export function createGateway(o: GatewayOptions): { app: FastifyInstance; close(
     let template = '';
     for (const prefix in table.prefixes) {
       if (path === prefix) template = prefix;
-      else if (path.startsWith(prefix) && path.charCodeAt(prefix.length) === 47 /* / */) template = `${prefix}/*`;
+      else if (path.startsWith(prefix) && path.charCodeAt(prefix.length) === 47 /* / */)
+        template = `${prefix}/*`;
       else continue;
       plane = table.prefixes[prefix];
       break;
@@ -217,6 +224,8 @@ export function createGateway(o: GatewayOptions): { app: FastifyInstance; close(
           for (let i = out.length - 2; i >= 0; i -= 2) if (named.has(out[i]!.toLowerCase())) out.splice(i, 2);
         }
         out.push('x-request-id', id);
+        // SPEC §1.3a: a 408 always closes the connection (the plane's own `Connection: close` is hop-by-hop).
+        if (status === 408) out.push('connection', 'close');
         try {
           res.writeHead(status, out);
         } catch (err) {
@@ -259,7 +268,10 @@ export function createGateway(o: GatewayOptions): { app: FastifyInstance; close(
     const failWith = (p: ErrorFields): void => {
       if (!res.headersSent && !res.writableEnded) sendRawError(res, id, p);
     };
-    poolFor(entry.url).dispatch({ path: url, method, headers, headersTimeout: timeout, bodyTimeout: timeout }, handler);
+    poolFor(entry.url).dispatch(
+      { path: url, method, headers, headersTimeout: timeout, bodyTimeout: timeout },
+      handler,
+    );
     return true;
   };
 
@@ -288,7 +300,13 @@ export function createGateway(o: GatewayOptions): { app: FastifyInstance; close(
     if (declared > cap) {
       o.metrics.rejection('body_cap').inc();
       reply.header('connection', 'close');
-      sendError(req, reply, new ApiError('PayloadTooLarge', `body of ${declared} bytes exceeds the ${cap}-byte limit`, { hint: BODY_CAP_HINT }));
+      sendError(
+        req,
+        reply,
+        new ApiError('PayloadTooLarge', `body of ${declared} bytes exceeds the ${cap}-byte limit`, {
+          hint: BODY_CAP_HINT,
+        }),
+      );
       return;
     }
     done();
@@ -300,7 +318,13 @@ export function createGateway(o: GatewayOptions): { app: FastifyInstance; close(
     const table = o.routes();
     const entry = table.planes[plane];
     if (entry === undefined) {
-      return sendError(req, reply, new ApiError('NotFound', `plane ${plane} is not enabled on this node`, { hint: 'add it to `services`' }));
+      return sendError(
+        req,
+        reply,
+        new ApiError('NotFound', `plane ${plane} is not enabled on this node`, {
+          hint: 'add it to `services`',
+        }),
+      );
     }
     const url = entry.state === 'running' ? entry.url : null;
     if (url === null) {
@@ -336,9 +360,13 @@ export function createGateway(o: GatewayOptions): { app: FastifyInstance; close(
         bodyTimeout: streaming ? 0 : timeout,
       });
       reply.code(res.statusCode);
+      // SPEC §1.3a: a 408 always closes the connection; so does an answer given before the client's
+      // body was read whole (the plane stopped reading it: what is left may never come).
+      if (res.statusCode === 408 || !req.raw.complete) reply.header('connection', 'close');
       const namedRes = connectionTokens(res.headers.connection);
       for (const [k, v] of Object.entries(res.headers)) {
-        if (v !== undefined && !HOP.has(k) && k !== 'x-request-id' && namedRes?.has(k) !== true) reply.header(k, v);
+        if (v !== undefined && !HOP.has(k) && k !== 'x-request-id' && namedRes?.has(k) !== true)
+          reply.header(k, v);
       }
       if (req.method === 'HEAD' || res.statusCode === 204 || res.statusCode === 304) {
         await res.body.dump();

@@ -130,6 +130,14 @@ describe('admin token (real process)', () => {
     // GET routes stay open to probes.
     assert.equal((await fetch(`${n.admin}/api/v1/status`)).status, 200);
   });
+
+  test('a refused admin request is logged with its path, never its query string (a token put in a URL)', async () => {
+    const r = await fetch(`${n.admin}/api/v1/reload?token=s3cret-in-query`, { method: 'POST', headers: { 'x-request-id': 'refused-q-1' } });
+    assert.equal(r.status, 401);
+    const line = await n.prog.waitForLine((l) => l.msg === 'admin request refused' && l.request_id === 'refused-q-1');
+    assert.equal(line.path, '/api/v1/reload');
+    assert.ok(!n.prog.lines.some((l) => JSON.stringify(l).includes('s3cret-in-query')), 'the query never reaches the log');
+  });
 });
 
 describe('admin rate limit, dev-forced readiness and POST /api/v1/shutdown (real process)', () => {
