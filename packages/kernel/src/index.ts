@@ -13,5 +13,6 @@ export * from './listen.js';
 export * from './admin.js';
 export * from './shutdown.js';
 export * from './main.js';
+export * from './cli.js';
 export * from './sse.js';
 export * from './tick-shape.js';

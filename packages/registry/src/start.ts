@@ -52,8 +52,8 @@ export interface RunningRegistry {
 
 /** Exit code when the stored log fails verification (EX_DATAERR). */
 export const EXIT_CHAIN_BROKEN = 65;
-/** Exit code when the store cannot open. */
-export const EXIT_STORE = 2;
+/** Exit code when the store cannot open or a listener cannot bind (EX_UNAVAILABLE). */
+export const EXIT_STORE = 69;
 
 /**
  * Binds the admin plane, opens and replays the store (verifying the chain), binds the API plane and
@@ -66,7 +66,10 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Running
   const apiTarget = parseAddr(c['bind.api'])!;
   const adminTarget = parseAddr(c['bind.admin'])!;
   const loopbackOnly =
-    apiTarget.kind === 'tcp' && isLoopbackHost(apiTarget.host) && adminTarget.kind === 'tcp' && isLoopbackHost(adminTarget.host);
+    apiTarget.kind === 'tcp' &&
+    isLoopbackHost(apiTarget.host) &&
+    adminTarget.kind === 'tcp' &&
+    isLoopbackHost(adminTarget.host);
   const mode: RegistryMode = c.dev ? 'dev' : c.dev_ready ? 'dev-forced' : 'truthful';
   const metrics = new RegistryMetrics({ defaultCollectors: opts.defaultCollectors ?? true });
   const readiness = new Readiness({ devForced: c.dev_ready });
@@ -96,7 +99,10 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Running
     await admin.close();
     const msg = err instanceof Error ? err.message : String(err);
     log.fatal({ err, db: c.db }, 'store cannot open');
-    throw new StartupError(`the SQLite store at ${resolve(c.db)} cannot open: ${msg}\n  check the directory is writable, or use --amnesia`, EXIT_STORE);
+    throw new StartupError(
+      `the SQLite store at ${resolve(c.db)} cannot open: ${msg}\n  check the directory is writable, or use --amnesia`,
+      EXIT_STORE,
+    );
   }
 
   // 2. Signers: dev mode holds a generated key with threshold 1.
@@ -127,13 +133,22 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Running
       logger: log,
     });
     registry = opened.registry;
-    log.info({ entries: opened.replay.entries, head: opened.replay.head.version, ms: Math.round(opened.replay.ms) }, 'log replayed and verified');
+    log.info(
+      { entries: opened.replay.entries, head: opened.replay.head.version, ms: Math.round(opened.replay.ms) },
+      'log replayed and verified',
+    );
   } catch (err) {
     await store.close();
     await admin.close();
     if (err instanceof ChainError) {
-      log.fatal({ version: err.version, reason: err.reason, store: store.location }, 'hash chain broken; refusing to start');
-      throw new StartupError(`${err.message} (store ${store.location}); refusing to start`, EXIT_CHAIN_BROKEN);
+      log.fatal(
+        { version: err.version, reason: err.reason, store: store.location },
+        'hash chain broken; refusing to start',
+      );
+      throw new StartupError(
+        `${err.message} (store ${store.location}); refusing to start`,
+        EXIT_CHAIN_BROKEN,
+      );
     }
     throw err;
   }
@@ -152,12 +167,24 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Running
     } catch (err) {
       await store.close();
       await admin.close();
-      throw new StartupError(`governance.capability_key_file ${c['governance.capability_key_file']} cannot be used: ${(err as Error).message}`, 78);
+      throw new StartupError(
+        `governance.capability_key_file ${c['governance.capability_key_file']} cannot be used: ${(err as Error).message}`,
+        78,
+      );
     }
   }
 
   // 4. API plane.
-  const built = createApiApp({ config: c, logger: log, metrics, readiness, registry, mode, governance, ...(capRootKey !== undefined ? { capRootKey } : {}) });
+  const built = createApiApp({
+    config: c,
+    logger: log,
+    metrics,
+    readiness,
+    registry,
+    mode,
+    governance,
+    ...(capRootKey !== undefined ? { capRootKey } : {}),
+  });
   const hub = built.hub;
   parts.hub = hub;
   const api = built.api;
@@ -183,7 +210,10 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Running
     await api.close();
     await admin.close();
     await store.close();
-    throw new StartupError(`cannot bind the API plane on ${c['bind.api']}: ${(err as Error).message}`, EXIT_STORE);
+    throw new StartupError(
+      `cannot bind the API plane on ${c['bind.api']}: ${(err as Error).message}`,
+      EXIT_STORE,
+    );
   }
   setListening(true);
 
