@@ -58,7 +58,11 @@ export function createAdminApp(o: {
   degraded: () => boolean;
 }): FastifyInstance {
   // SPEC §1.3: svc-registry accepts and echoes x-corr-id on every response, the admin plane's too.
-  const admin = createServer({ logger: o.logger.child({ plane: 'admin' }), metrics: o.metrics, corrIdAlias: true });
+  const admin = createServer({
+    logger: o.logger.child({ listener: 'admin' }),
+    metrics: o.metrics,
+    corrIdAlias: true,
+  });
   const version = versionBody(o.mode);
   registerAdmin(admin, {
     readiness: o.readiness,
@@ -92,7 +96,7 @@ export function createApiApp(o: RegistryAppOptions): { api: FastifyInstance; hub
     ...(o.governance !== undefined ? { snapshot: governanceSnapshot(o.governance) } : {}),
   });
   const api = createServer({
-    logger: o.logger.child({ plane: 'api' }),
+    logger: o.logger.child({ listener: 'api' }),
     metrics: o.metrics,
     bodyLimit: c['limits.max_request_bytes'],
     corrIdAlias: true,
@@ -117,7 +121,11 @@ export function createApiApp(o: RegistryAppOptions): { api: FastifyInstance; hub
       head: () => o.registry.head.version,
       readOnly: () => c.read_only,
       readGuard: guards(o.metrics, { timeoutMs: c['timeouts.request_ms'] }),
-      writeGuard: guards(o.metrics, { bodyCap: c['limits.max_request_bytes'], concurrency: c['limits.max_inflight'], timeoutMs: c['timeouts.request_ms'] }),
+      writeGuard: guards(o.metrics, {
+        bodyCap: c['limits.max_request_bytes'],
+        concurrency: c['limits.max_inflight'],
+        timeoutMs: c['timeouts.request_ms'],
+      }),
       bodyLimit: c['limits.max_request_bytes'],
       ...(o.capRootKey !== undefined ? { capRootKey: o.capRootKey } : {}),
     });
@@ -127,7 +135,12 @@ export function createApiApp(o: RegistryAppOptions): { api: FastifyInstance; hub
 }
 
 /** Ordered close: streams end with a final event, then the API drains, then admin. */
-export async function closeApps(api: FastifyInstance, admin: FastifyInstance, hub: StreamHub, graceMs: number): Promise<void> {
+export async function closeApps(
+  api: FastifyInstance,
+  admin: FastifyInstance,
+  hub: StreamHub,
+  graceMs: number,
+): Promise<void> {
   hub.close();
   await closeWithGrace(api, graceMs);
   await closeWithGrace(admin, graceMs);
