@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { ApiError } from './errors.js';
 
 /**
  * One group-commit writer per SQLite connection (SPEC §6 "Durable writes").
@@ -263,6 +264,31 @@ export class WriterClosedError extends Error {
     super('the store is closing; the write was not applied');
     this.name = 'WriterClosedError';
   }
+}
+
+/**
+ * The HTTP answer for a durable write that failed in the store rather than in its own logic: a full
+ * disk is 507 `InsufficientStorage`, an I/O or lock failure 503 `StoreUnavailable`, a closing store
+ * 503 `NotReady`. Anything else (a bug, a constraint the caller did not expect) is undefined: let it
+ * become a 500.
+ */
+export function durableWriteError(err: unknown): ApiError | undefined {
+  if (err instanceof ApiError) return err;
+  if (err instanceof WriterClosedError)
+    return new ApiError('NotReady', err.message, { hint: 'retry on the restarted node' });
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string') return undefined;
+  if (code === 'SQLITE_FULL')
+    return new ApiError(
+      'InsufficientStorage',
+      'the disk under the store is full; the write was not applied',
+      {
+        hint: 'free space on the data volume, then retry',
+      },
+    );
+  if (/^SQLITE_(IOERR|CANTOPEN|READONLY|BUSY|LOCKED|NOMEM|PROTOCOL)/.test(code))
+    return new ApiError('StoreUnavailable', `the store could not apply the write (${code})`);
+  return undefined;
 }
 
 const DEFAULTS = { maxBatchWrites: 512, maxBatchBytes: 8 * 1024 * 1024 };

@@ -49,6 +49,7 @@ export function openDurableSqlite(
 export {
   GroupCommitWriter,
   WriterClosedError,
+  durableWriteError,
   type BatchStats,
   type GroupCommitOptions,
 } from './group-commit.js';
