@@ -27,6 +27,7 @@ export const ERROR_CODES = {
   StoreUnavailable: 503,
   ReadOnly: 503,
   TooManyStreams: 503,
+  InsufficientStorage: 507,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -40,6 +41,7 @@ const RETRYABLE: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'ReadOnly',
   'TooManyStreams',
   'BadGateway',
+  'InsufficientStorage',
 ]);
 
 export interface ApiErrorOptions {
@@ -104,7 +106,12 @@ export type ErrorFields = Pick<ApiError, 'code' | 'status' | 'message' | 'hint' 
  * A 4xx answer built without an Error object (guards reject at line rate; an Error costs more
  * than the rest of the answer). Same fields and defaults as `new ApiError(code, message, opts)`.
  */
-export function apiProblem(code: ErrorCode, message: string, headers?: Record<string, string>, hint?: string): ErrorFields {
+export function apiProblem(
+  code: ErrorCode,
+  message: string,
+  headers?: Record<string, string>,
+  hint?: string,
+): ErrorFields {
   const status = ERROR_CODES[code];
   const h = headers ?? {};
   if (status === 503 || status === 429) h['retry-after'] ??= '5';
@@ -184,6 +191,8 @@ export function codeForStatus(status: number): ErrorCode {
       return 'BadGateway';
     case 503:
       return 'NotReady';
+    case 507:
+      return 'InsufficientStorage';
     default:
       return status >= 400 && status < 500 ? 'BadRequest' : 'Internal';
   }

@@ -18,3 +18,4 @@ export * from './main.js';
 export * from './cli.js';
 export * from './sse.js';
 export * from './tick-shape.js';
+export * from './group-commit.js';
