@@ -2,10 +2,11 @@ import type Database from 'better-sqlite3';
 import { openDurableSqlite } from '@ron/kernel/sqlite';
 import { randomUUID } from 'node:crypto';
 import { accessSync, constants, mkdirSync, readdirSync, rmSync } from 'node:fs';
-import { open, rename, rm, unlink, type FileHandle } from 'node:fs/promises';
+import { open, rename, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CHUNK_SIZE, ObjectHasher, chunkHash } from './hash.js';
 import { StoreError } from './errors.js';
+import { SegmentWriter } from './segment-writer.js';
 import type { StoreTotals } from './metrics.js';
 
 // Layout under data_dir:
@@ -265,11 +266,10 @@ export class CasStore {
     const list: UploadChunk[] = [];
     const mine = new Map<string, number>();
     const hasher = new ObjectHasher();
-    let fh: FileHandle | undefined;
-    let segBytes = 0;
+    const writer = new SegmentWriter(tmp);
     let renamed = false;
     let size = 0;
-    const buf = Buffer.allocUnsafe(CHUNK_SIZE);
+    let buf = Buffer.allocUnsafe(CHUNK_SIZE);
     let fill = 0;
 
     const addChunk = async (data: Buffer): Promise<void> => {
@@ -282,10 +282,7 @@ export class CasStore {
         list.push({ hash, key, off: -1, len: data.length });
         return;
       }
-      fh ??= await open(tmp, 'wx');
-      const off = segBytes;
-      await writeAll(fh, data, off);
-      segBytes += data.length;
+      const off = await writer.append(data);
       mine.set(key, off);
       list.push({ hash, key, off, len: data.length });
     };
@@ -303,8 +300,9 @@ export class CasStore {
           fill += n;
           pos += n;
           if (fill === CHUNK_SIZE) {
-            // Written out (or only hashed) before this returns: the buffer is reused.
             await addChunk(buf);
+            // The writer may still hold it: the next chunk gets its own buffer.
+            buf = Buffer.allocUnsafe(CHUNK_SIZE);
             fill = 0;
           }
         }
@@ -316,20 +314,18 @@ export class CasStore {
         );
       if (fill > 0) await addChunk(buf.subarray(0, fill));
       // 2. Durable before visible: data, then the rename, then the directory entry.
-      if (fh !== undefined) {
-        await fh.datasync();
-        await fh.close();
-        fh = undefined;
+      if (writer.opened) {
+        await writer.finish();
         await rename(tmp, seg);
         renamed = true;
         await syncDir(this.#segDir);
       }
       const addr = hasher.address();
       // 3. One transaction: the object, its chunk list, new chunk rows, references to existing ones.
-      const created = this.#commit(addr, size, list, renamed ? id : undefined, segBytes);
+      const created = this.#commit(addr, size, list, renamed ? id : undefined, writer.bytes);
       return { addr, size, chunks: list.length, created };
     } catch (err) {
-      await fh?.close().catch(() => undefined);
+      await writer.close();
       await rm(tmp, { force: true });
       if (renamed && !this.#committed(id)) await rm(seg, { force: true });
       throw toStoreError(err);
@@ -459,14 +455,6 @@ export class CasStore {
 
   close(): void {
     if (this.#db.open) this.#db.close();
-  }
-}
-
-async function writeAll(fh: FileHandle, data: Buffer, position: number): Promise<void> {
-  let done = 0;
-  while (done < data.length) {
-    const { bytesWritten } = await fh.write(data, done, data.length - done, position + done);
-    done += bytesWritten;
   }
 }
 
