@@ -77,7 +77,7 @@ test('corruption in the first chunk: 500 Corrupt, never the bytes; listed, count
     );
     assert.equal(await metric(p.url, 'storage_verify_failures_total'), 2);
     const logged = await p.waitForLine(
-      (l) => l.msg !== undefined && String(l.msg).includes('failed its BLAKE3 check'),
+      (l) => typeof l.msg === 'string' && l.msg.includes('failed its BLAKE3 check'),
     );
     assert.equal(logged.addr, body.addr);
     assert.equal(logged.chunk, 0);

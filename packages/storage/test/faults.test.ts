@@ -69,7 +69,7 @@ test('kill -9 during 8 concurrent uploads: acknowledged objects verify, nothing 
   const acked = new Map<string, Buffer>();
   for (const [i, r] of finished.entries()) {
     assert.equal(r?.status, 201);
-    acked.set(r!.addr, uploads[i * 2]!.data);
+    acked.set(r.addr, uploads[i * 2]!.data);
   }
   for (const u of uploads.filter((_, i) => i % 2 === 1)) assert.equal(await u.done, undefined);
 
