@@ -137,12 +137,18 @@ export class Macronode {
       planes[n] = { url: st.url, state: st.state, retry_at: st.next_restart_in_ms !== null ? now + st.next_restart_in_ms : null };
     }
     const prefixes: Record<string, string> = {};
-    for (const mod of Object.values(PLANES)) for (const p of mod.prefixes) prefixes[p] = mod.name;
     const c = this.#cfg;
+    const bodyCaps: Record<string, number> = {};
+    for (const mod of Object.values(PLANES)) {
+      for (const p of mod.prefixes) {
+        prefixes[p] = mod.name;
+        if (mod.bodyCap !== undefined) bodyCaps[p] = mod.bodyCap(c);
+      }
+    }
     return {
       planes,
       prefixes,
-      limits: { max_body_bytes: c['limits.max_body_bytes'], write_timeout: c.write_timeout },
+      limits: { max_body_bytes: c['limits.max_body_bytes'], write_timeout: c.write_timeout, body_caps: bodyCaps },
       tls: tlsFiles(c, 'gateway'),
     };
   }
