@@ -18,6 +18,7 @@ export class CliError extends Error {
 export interface GlobalOptions {
   registry?: string;
   admin?: string;
+  gateway?: string;
   registryId?: string;
   token?: string;
   json?: boolean;
@@ -26,6 +27,7 @@ export interface GlobalOptions {
 export interface Ctx {
   registryUrl: string;
   adminUrl: string;
+  gatewayUrl: string;
   registryId: string;
   token: string | undefined;
   json: boolean;
@@ -43,6 +45,7 @@ export function ctxOf(cmd: Command): Ctx {
   return {
     registryUrl: trimSlash(g.registry ?? process.env.RON_REGISTRY_URL ?? 'http://127.0.0.1:9444'),
     adminUrl: trimSlash(g.admin ?? process.env.RON_ADMIN_URL ?? 'http://127.0.0.1:8080'),
+    gatewayUrl: trimSlash(g.gateway ?? process.env.RON_GATEWAY_URL ?? 'http://127.0.0.1:8090'),
     registryId: g.registryId ?? process.env.RON_REGISTRY_ID ?? 'default',
     token: g.token ?? process.env.RON_REGISTRY_TOKEN,
     json: g.json === true,

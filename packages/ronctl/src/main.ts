@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { buildInfo } from '@ron/kernel';
 import { capMint } from './commands/cap-mint.js';
+import { cas } from './commands/cas.js';
 import { keygen } from './commands/keygen.js';
 import { registryApply } from './commands/registry-apply.js';
 import { registryApprove } from './commands/registry-approve.js';
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
     .version(buildInfo().version, '-V, --version')
     .option('--registry <url>', 'svc-registry API URL (env RON_REGISTRY_URL; default http://127.0.0.1:9444)')
     .option('--admin <url>', 'macronode admin URL (env RON_ADMIN_URL; default http://127.0.0.1:8080)')
+    .option('--gateway <url>', 'macronode gateway URL for cas (env RON_GATEWAY_URL; default http://127.0.0.1:8090)')
     .option('--registry-id <id>', 'registry id inside signed messages (env RON_REGISTRY_ID; default "default")')
     .option('--token <macaroon>', 'capability for governance writes (env RON_REGISTRY_TOKEN)')
     .option('--json', 'machine-readable JSON output')
@@ -38,6 +40,7 @@ export function buildProgram(): Command {
   const cap = program.command('cap').description('capabilities (macaroons) for governance writes');
   capMint(cap);
   status(program);
+  cas(program);
   return program;
 }
 
