@@ -14,6 +14,7 @@ export const ERROR_CODES = {
   NoQuorum: 412,
   PreconditionFailed: 412,
   PayloadTooLarge: 413,
+  RangeNotSatisfiable: 416,
   HeadersTooLarge: 431,
   UnsupportedEncoding: 415,
   UnsupportedMediaType: 415,
@@ -22,6 +23,7 @@ export const ERROR_CODES = {
   RateLimited: 429,
   Busy: 429,
   Internal: 500,
+  Corrupt: 500,
   BadGateway: 502,
   NotReady: 503,
   StoreUnavailable: 503,
@@ -181,6 +183,8 @@ export function codeForStatus(status: number): ErrorCode {
       return 'PayloadTooLarge';
     case 415:
       return 'UnsupportedMediaType';
+    case 416:
+      return 'RangeNotSatisfiable';
     case 422:
       return 'Unprocessable';
     case 431:

@@ -160,6 +160,12 @@ export const schema = {
   }),
   'kv.max_body_bytes': field.size(1024 * 1024, { min: 1, doc: 'kv plane body cap on writes' }),
 
+  'storage.restart': field.enum(restartPolicy, 'permanent', { doc: 'storage child spec restart policy' }),
+  'storage.critical': field.bool(true, { doc: 'storage down flips /readyz to 503' }),
+  'storage.shutdown_ms': field.duration(5000, { min: 0, doc: 'SIGTERM→SIGKILL grace for storage' }),
+  'storage.max_object_bytes': field.size(64 * 1024 * 1024, { min: 1, doc: 'largest object; also the gateway body cap on /v1/cas' }),
+  'storage.max_bytes': field.size(0, { min: 0, doc: 'quota on stored (deduplicated) bytes, 507 past it; 0 = only the disk' }),
+
   'registry.restart': field.enum(restartPolicy, 'permanent', { doc: 'registry child spec restart policy' }),
   'registry.critical': field.bool(true, { doc: 'registry down flips /readyz to 503' }),
   'registry.shutdown_ms': field.duration(5000, { min: 0, doc: 'SIGTERM→SIGKILL grace for registry' }),

@@ -39,6 +39,7 @@ function dataDir(c: MacronodeConfig): Check[] {
   for (const [plane, file] of [
     ['kv', join(dir, 'kv', 'micronode.db')],
     ['registry', join(dir, 'registry', 'registry.db')],
+    ['storage', join(dir, 'storage', 'store.db')],
   ] as const) {
     if (!c.services.includes(plane)) continue;
     try {

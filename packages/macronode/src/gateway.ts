@@ -46,8 +46,12 @@ function connectionTokens(value: string | string[] | undefined): Set<string> | u
   return out;
 }
 
-/** Request headers the gateway sets itself (SPEC §1.3 request id, X-Forwarded-For). */
-const OWN = new Set(['x-request-id', 'x-forwarded-for']);
+/**
+ * Request headers the gateway sets or answers itself: the request id (SPEC §1.3), X-Forwarded-For,
+ * and `Expect: 100-continue` (node's server already sent the 100; undici refuses to forward it —
+ * curl sends it on every upload over 1 MiB).
+ */
+const OWN = new Set(['x-request-id', 'x-forwarded-for', 'expect']);
 
 const SMALL_BODY = 64 * 1024;
 
@@ -68,7 +72,12 @@ export interface RouteTable {
   planes: Record<string, RouteEntry>;
   /** Path prefix → plane name, for every plane this build knows. */
   prefixes: Record<string, string>;
-  limits: { max_body_bytes: number; write_timeout: number };
+  limits: {
+    max_body_bytes: number;
+    write_timeout: number;
+    /** Path prefix → its plane's own body cap (e.g. /v1/cas → storage.max_object_bytes). */
+    body_caps?: Record<string, number>;
+  };
 }
 
 export interface GatewayOptions {
@@ -294,8 +303,9 @@ export function createGateway(o: GatewayOptions): { app: FastifyInstance; close(
   });
 
   const edge = guards(o.metrics, { concurrency: o.maxInflight, inflight });
-  const bodyCap = (req: FastifyRequest, reply: FastifyReply, done: () => void): void => {
-    const cap = o.routes().limits.max_body_bytes;
+  const bodyCap = (prefix: string) => (req: FastifyRequest, reply: FastifyReply, done: () => void): void => {
+    const limits = o.routes().limits;
+    const cap = limits.body_caps?.[prefix] ?? limits.max_body_bytes;
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > cap) {
       o.metrics.rejection('body_cap').inc();
@@ -389,7 +399,7 @@ export function createGateway(o: GatewayOptions): { app: FastifyInstance; close(
       app.route({
         method: [...methods],
         url,
-        onRequest: [edge, bodyCap],
+        onRequest: [edge, bodyCap(prefix)],
         handler: (req, reply) => proxy(plane, req, reply),
       });
     }

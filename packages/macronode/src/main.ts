@@ -102,7 +102,7 @@ function configFail(err: unknown, code: number): never {
 export function cli(argv = process.argv): void {
   const program = new Command('macronode')
     .description(
-      'RON macronode: the host daemon. Supervises each plane (gateway, registry, kv) as a child process ' +
+      'RON macronode: the host daemon. Supervises each plane (gateway, registry, kv, storage) as a child process ' +
         'and serves a truthful admin plane. Config layers: defaults < file (--config / RON_CONFIG) < env ' +
         '(RON_*, RON_<SECTION>__<KEY>) < flags. Docs: docs/macronode.md',
     )

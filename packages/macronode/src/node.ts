@@ -177,12 +177,18 @@ export class Macronode {
       };
     }
     const prefixes: Record<string, string> = {};
-    for (const mod of Object.values(PLANES)) for (const p of mod.prefixes) prefixes[p] = mod.name;
     const c = this.#cfg;
+    const bodyCaps: Record<string, number> = {};
+    for (const mod of Object.values(PLANES)) {
+      for (const p of mod.prefixes) {
+        prefixes[p] = mod.name;
+        if (mod.bodyCap !== undefined) bodyCaps[p] = mod.bodyCap(c);
+      }
+    }
     return {
       planes,
       prefixes,
-      limits: { max_body_bytes: c['limits.max_body_bytes'], write_timeout: c.write_timeout },
+      limits: { max_body_bytes: c['limits.max_body_bytes'], write_timeout: c.write_timeout, body_caps: bodyCaps },
       tls: tlsFiles(c, 'gateway'),
     };
   }
