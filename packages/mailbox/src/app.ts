@@ -51,6 +51,7 @@ export function createMailboxApp(opts: MailboxAppOptions): MailboxApp {
     defaultCollectors: opts.defaultCollectors ?? true,
     topicCap: c['mailbox.metrics_topic_cap'],
     stats: () => (mailbox?.store.isOpen() === true ? mailbox.store.allStats() : []),
+    waiting: () => mailbox?.waiting ?? 0,
   });
   const readiness = new Readiness({ devForced: c.dev_ready });
   const setListening = readiness.flag('listeners_bound');
@@ -119,6 +120,8 @@ export function createMailboxApp(opts: MailboxAppOptions): MailboxApp {
     async close(graceMs) {
       readiness.markShuttingDown();
       mailbox?.close();
+      // Let the answered long-polls write their responses before the server starts closing.
+      await new Promise((r) => setImmediate(r));
       await closeWithGrace(app, graceMs);
       mailbox?.store.close();
     },

@@ -44,6 +44,7 @@ export class MailboxMetrics extends HttpMetrics {
     defaultCollectors?: boolean;
     topicCap: number;
     stats: () => ({ topic: string } & TopicStats)[];
+    waiting: () => number;
   }) {
     super({
       requestsName: 'mailbox_http_requests_total',
@@ -87,6 +88,14 @@ export class MailboxMetrics extends HttpMetrics {
         },
       });
     }
+    new Gauge({
+      name: 'mailbox_waiting_receivers',
+      help: 'Receivers parked in a long-poll wait (all topics)',
+      registers: [this.registry],
+      collect() {
+        this.set(opts.waiting());
+      },
+    });
     this.counters(OTHER_TOPIC);
   }
 

@@ -96,6 +96,11 @@ export function jsonBody(
       throw new ApiError('BadRequest', 'a JSON body is required', { hint: `fields: ${allowed.join(', ')}` });
     return {};
   }
+  const ct = req.headers['content-type'] ?? '';
+  if (!/^application\/json\s*(;|$)/i.test(ct))
+    throw new ApiError('UnsupportedMediaType', `Content-Type '${ct.slice(0, 60)}' is not accepted here`, {
+      hint: 'send application/json',
+    });
   if (typeof b !== 'object' || Array.isArray(b))
     throw new ApiError('BadRequest', 'the body must be a JSON object');
   const o = b as Record<string, unknown>;
