@@ -39,6 +39,8 @@ function dataDir(c: MacronodeConfig): Check[] {
   for (const [plane, file] of [
     ['kv', join(dir, 'kv', 'micronode.db')],
     ['registry', join(dir, 'registry', 'registry.db')],
+    ['index', join(dir, 'index', 'index.db')],
+    ['mailbox', join(dir, 'mailbox', 'mailbox.db')],
   ] as const) {
     if (!c.services.includes(plane)) continue;
     try {

@@ -1,5 +1,7 @@
 import { gatewayPlane } from './gateway.js';
+import { indexPlane } from './index-plane.js';
 import { kvPlane } from './kv.js';
+import { mailboxPlane } from './mailbox.js';
 import type { PlaneModule } from './plane.js';
 import { registryPlane } from './registry.js';
 
@@ -7,5 +9,7 @@ import { registryPlane } from './registry.js';
 export const PLANES: Readonly<Record<string, PlaneModule>> = Object.freeze({
   registry: registryPlane,
   kv: kvPlane,
+  index: indexPlane,
+  mailbox: mailboxPlane,
   gateway: gatewayPlane,
 });
