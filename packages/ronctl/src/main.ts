@@ -2,7 +2,9 @@
 import { Command } from 'commander';
 import { buildInfo } from '@ron/kernel';
 import { capMint } from './commands/cap-mint.js';
+import { indexNames } from './commands/index-names.js';
 import { keygen } from './commands/keygen.js';
+import { mailbox } from './commands/mailbox.js';
 import { registryApply } from './commands/registry-apply.js';
 import { registryApprove } from './commands/registry-approve.js';
 import { registryGet } from './commands/registry-get.js';
@@ -38,6 +40,8 @@ export function buildProgram(): Command {
   const cap = program.command('cap').description('capabilities (macaroons) for governance writes');
   capMint(cap);
   status(program);
+  indexNames(program);
+  mailbox(program);
   return program;
 }
 
