@@ -27,7 +27,7 @@ test('reload plan: log level and limits live, addresses restart-required, plane 
   assert.deepEqual(p.restartRequired, ['http_addr']);
   assert.deepEqual(p.restarted, ['kv']);
   const q = planReload(old, base({ RON_SERVICES: '' }));
-  assert.deepEqual(q.disable, ['registry', 'kv']);
+  assert.deepEqual(q.disable, ['registry', 'kv', 'index', 'mailbox']);
   assert.deepEqual(planReload(old, base()), { applied: [], restarted: [], restartRequired: [], enable: [], disable: [] });
 });
 
