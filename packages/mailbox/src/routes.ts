@@ -108,6 +108,23 @@ export function mailboxRoutes(app: FastifyInstance, opts: MailboxRoutesOptions):
     done();
   });
 
+  // `curl -d ''` (an empty form body) is how a bodyless POST with a Content-Length is usually sent:
+  // accept it as no body; a non-empty form body is still a 415.
+  app.addContentTypeParser(
+    'application/x-www-form-urlencoded',
+    { parseAs: 'string', bodyLimit: JSON_CAP },
+    (_req, raw, next) => {
+      if (raw === '') next(null, undefined);
+      else
+        next(
+          new ApiError('UnsupportedMediaType', 'form bodies are not accepted here', {
+            hint: 'send application/json',
+          }),
+          undefined,
+        );
+    },
+  );
+
   app.post(
     '/v1/mailbox/:topic/receive',
     { onRequest: receiveGuard, bodyLimit: JSON_CAP },

@@ -323,6 +323,13 @@ describe('svc-mailbox API', () => {
       assert.equal(r.status, status, `${path}: ${body}`);
       assert.equal((JSON.parse(body) as { error: { code: string } }).error.code, code, path);
     }
+    // An empty form body (`curl -d ''`) is no body.
+    const empty = await fetch(`${url}/v1/mailbox/t/receive`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: '',
+    });
+    assert.equal(empty.status, 200);
     const ready = await fetch(`${url}/readyz`);
     assert.equal(ready.status, 200);
   });
