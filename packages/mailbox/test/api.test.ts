@@ -1,8 +1,8 @@
 // svc-mailbox through its real process: the contract of SPEC §4.5.3 route by route.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { tempDir, waitFor, type Program } from '@ron/testkit';
-import { enqueue, receive, settle, sleep, startMailbox, text, type Msg } from './helpers.js';
+import { runProgram, tempDir, waitFor, type Program } from '@ron/testkit';
+import { BIN, enqueue, receive, settle, sleep, startMailbox, text, type Msg } from './helpers.js';
 
 describe('svc-mailbox API', () => {
   let p: Program;
@@ -392,7 +392,11 @@ describe('svc-mailbox lifecycle', () => {
     const dir = tempDir();
     const p = await startMailbox(`${dir.path}/x.db`);
     try {
-      await assert.rejects(startMailbox(`${dir.path}/x.db`), /exited \(code 69/);
+      const second = await runProgram(BIN, ['--bind', '127.0.0.1:0', '--storage-path', `${dir.path}/x.db`], {
+        timeoutMs: 120_000,
+      });
+      assert.equal(second.code, 69);
+      assert.match(second.stderr, /in use by another process/);
     } finally {
       await p.stop();
       dir.remove();
