@@ -9,6 +9,7 @@ export const ERROR_CODES = {
   RequestTimeout: 408,
   StaleVersion: 409,
   Conflict: 409,
+  StaleReceipt: 409,
   Gone: 410,
   LengthRequired: 411,
   NoQuorum: 412,

@@ -146,9 +146,12 @@ export function createAdmin(
   });
 
   const metricsHandler = async (_req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
-    // The gateway plane's own series (gateway_http_*) come from its process over IPC.
-    const [text, gw] = await Promise.all([m.render(), node.supervisor.planeMetrics('gateway', 1000)]);
-    return reply.type('text/plain; version=0.0.4; charset=utf-8').send(gw === '' ? text : `${text}\n${gw}`);
+    // Planes' own series (gateway_http_*, index_*, mailbox_*) come from their processes over IPC.
+    const [text, ...planes] = await Promise.all([
+      m.render(),
+      ...['gateway', 'index', 'mailbox'].map((p) => node.supervisor.planeMetrics(p, 1000)),
+    ]);
+    return reply.type('text/plain; version=0.0.4; charset=utf-8').send([text, ...planes.filter((t) => t !== '')].join('\n'));
   };
   app.get('/metrics', { onRequest: limited }, metricsHandler);
 

@@ -163,8 +163,41 @@ export const schema = {
   'storage.restart': field.enum(restartPolicy, 'permanent', { doc: 'storage child spec restart policy' }),
   'storage.critical': field.bool(true, { doc: 'storage down flips /readyz to 503' }),
   'storage.shutdown_ms': field.duration(5000, { min: 0, doc: 'SIGTERM→SIGKILL grace for storage' }),
-  'storage.max_object_bytes': field.size(64 * 1024 * 1024, { min: 1, doc: 'largest object; also the gateway body cap on /v1/cas' }),
-  'storage.max_bytes': field.size(0, { min: 0, doc: 'quota on stored (deduplicated) bytes, 507 past it; 0 = only the disk' }),
+  'storage.max_object_bytes': field.size(64 * 1024 * 1024, {
+    min: 1,
+    doc: 'largest object; also the gateway body cap on /v1/cas',
+  }),
+  'storage.max_bytes': field.size(0, {
+    min: 0,
+    doc: 'quota on stored (deduplicated) bytes, 507 past it; 0 = only the disk',
+  }),
+
+  'index.restart': field.enum(restartPolicy, 'permanent', { doc: 'index child spec restart policy' }),
+  'index.critical': field.bool(true, { doc: 'index down flips /readyz to 503' }),
+  'index.shutdown_ms': field.duration(5000, { min: 0, doc: 'SIGTERM→SIGKILL grace for index' }),
+
+  'mailbox.restart': field.enum(restartPolicy, 'permanent', { doc: 'mailbox child spec restart policy' }),
+  'mailbox.critical': field.bool(true, { doc: 'mailbox down flips /readyz to 503' }),
+  'mailbox.shutdown_ms': field.duration(5000, { min: 0, doc: 'SIGTERM→SIGKILL grace for mailbox' }),
+  'mailbox.max_message_bytes': field.size(256 * 1024, { min: 1, doc: 'largest mailbox message body' }),
+  'mailbox.dedup_window': field.duration(5 * 60_000, {
+    min: 0,
+    doc: 'how long an Idempotency-Key is remembered per topic',
+  }),
+  'mailbox.max_receives': field.int(5, {
+    min: 1,
+    max: 1000,
+    doc: 'leases without an ack before a message is dead-lettered',
+  }),
+  'mailbox.default_visibility': field.duration(30_000, {
+    min: 1,
+    max: 12 * 3_600_000,
+    doc: 'lease length when a receive names none',
+  }),
+  'mailbox.metrics_topic_cap': field.int(100, {
+    min: 1,
+    doc: 'topics with their own metric series (the rest under topic="_other")',
+  }),
 
   'registry.restart': field.enum(restartPolicy, 'permanent', { doc: 'registry child spec restart policy' }),
   'registry.critical': field.bool(true, { doc: 'registry down flips /readyz to 503' }),

@@ -107,6 +107,12 @@ function unavailable(plane: string, entry: RouteEntry | undefined): ErrorFields 
   );
 }
 
+/** A mailbox receive may long-poll up to 20 s (SPEC §4.5.3) before its answer's headers. */
+const LONG_POLL_MS = 20_000;
+function longPollAllowance(url: string): number {
+  return url.startsWith('/v1/mailbox/') && url.includes('/receive') ? LONG_POLL_MS : 0;
+}
+
 /** X-Forwarded-For for the plane: the client's chain, if any, with the peer appended. */
 function forwardedFor(xff: string | string[] | undefined, peer: string): string {
   return typeof xff === 'string' && xff !== '' ? `${xff}, ${peer}` : peer;
@@ -366,7 +372,7 @@ export function createGateway(o: GatewayOptions): { app: FastifyInstance; close(
         method: req.method,
         headers,
         body: hasBody ? (req.body as Readable) : null,
-        headersTimeout: timeout,
+        headersTimeout: timeout + longPollAllowance(req.url),
         bodyTimeout: streaming ? 0 : timeout,
       });
       reply.code(res.statusCode);

@@ -1,5 +1,7 @@
 import { gatewayPlane } from './gateway.js';
+import { indexPlane } from './index-plane.js';
 import { kvPlane } from './kv.js';
+import { mailboxPlane } from './mailbox.js';
 import type { PlaneModule } from './plane.js';
 import { registryPlane } from './registry.js';
 import { storagePlane } from './storage.js';
@@ -9,5 +11,7 @@ export const PLANES: Readonly<Record<string, PlaneModule>> = Object.freeze({
   registry: registryPlane,
   kv: kvPlane,
   storage: storagePlane,
+  index: indexPlane,
+  mailbox: mailboxPlane,
   gateway: gatewayPlane,
 });
