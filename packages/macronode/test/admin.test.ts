@@ -47,7 +47,7 @@ describe('macronode admin plane and gateway (real process)', () => {
   test('/readyz, ?verbose, /readyz/<plane>, /healthz, /version', async () => {
     const r = await fetch(`${n.admin}/readyz`);
     assert.equal(r.status, 200);
-    assert.deepEqual(await r.json(), { ready: true, deps: { config: true, network: true, gateway: true, registry: true, kv: true, storage: true }, mode: 'truthful' });
+    assert.deepEqual(await r.json(), { ready: true, deps: { config: true, network: true, gateway: true, registry: true, kv: true, storage: true, index: true, mailbox: true }, mode: 'truthful' });
     const v = await (await fetch(`${n.admin}/readyz?verbose`)).text();
     assert.match(v, /^\[\+\]config ok$/m);
     assert.match(v, /^\[\+\]kv ok$/m);

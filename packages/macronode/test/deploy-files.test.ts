@@ -163,7 +163,10 @@ test('every dashboard panel query uses exported metric names', () => {
     'macronode.json',
     'micronode.json',
     'node-overview.json',
+    'svc-index.json',
+    'svc-mailbox.json',
     'svc-registry.json',
+    'svc-storage.json',
   ]);
   for (const { file, d } of dashboards) {
     assert.ok(d.panels.length > 0, `${file} has no panels`);
