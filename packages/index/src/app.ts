@@ -7,6 +7,7 @@ import {
   closeWithGrace,
   createServer,
   registerAdmin,
+  registerBackupRoute,
   type Logger,
 } from '@ron/kernel';
 import type { IndexConfig } from './config.js';
@@ -64,6 +65,17 @@ export function createIndexApp(opts: IndexAppOptions): IndexApp {
       ...(r.failing.length > 0 ? { failing: r.failing } : {}),
     }),
     readyBodyFromReportOnly: true,
+  });
+  registerBackupRoute(app, {
+    metrics: metrics.registry,
+    snapshot: () => {
+      const s = store;
+      if (s === undefined || !s.isOpen() || c.amnesia) return undefined;
+      return async (dest: string) => {
+        await s.snapshot(dest);
+        return { program: 'svc-index' };
+      };
+    },
   });
   indexRoutes(app, {
     store: () => {

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import { openDurableSqlite } from '@ron/kernel/sqlite';
+import { snapshotSqlite } from '@ron/kernel/backup';
 
 // Names → {addr, meta} (SPEC §4.5.2). Every write appends a version to `history`; versions of a
 // name only grow (a deleted and re-created name continues its numbering), so an ETag never
@@ -134,6 +135,11 @@ export class IndexStore {
       this.#prune.run(name, version - this.#historyLimit);
       return 'deleted';
     });
+  }
+
+  /** A consistent copy of the store in the new file `dest` (SQLite online backup; writes keep flowing). */
+  snapshot(dest: string): Promise<void> {
+    return snapshotSqlite(this.#db, dest);
   }
 
   isOpen(): boolean {

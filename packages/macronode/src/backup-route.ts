@@ -6,7 +6,9 @@ import { ApiError, StartupError, registerBackupMetrics, sendError } from '@ron/k
 import type { FastifyInstance, onRequestHookHandler } from 'fastify';
 import type { Macronode } from './node.js';
 
-const STORE_PLANES = new Set(['registry', 'kv']);
+// Planes whose whole state is one SQLite store. The storage plane also keeps chunk segment files
+// and is not in a node backup yet (docs/runbook.md § Backups says how to copy it).
+const STORE_PLANES = new Set(['registry', 'kv', 'index', 'mailbox']);
 
 function stamp(d = new Date()): string {
   return d

@@ -32,6 +32,8 @@ const EX_UNAVAILABLE = 69;
 const WATERMARKS: Readonly<Record<string, { sql: string; what: string }>> = {
   registry: { sql: 'SELECT max(version) FROM registry_log', what: 'head version' },
   kv: { sql: 'SELECT max(updated_at) FROM kv', what: 'newest write (ms)' },
+  index: { sql: 'SELECT max(at) FROM history', what: 'newest name change (ms)' },
+  mailbox: { sql: 'SELECT max(enqueued_at) FROM messages', what: 'newest enqueue (ms)' },
 };
 
 function readWatermark(path: string, sql: string): number {

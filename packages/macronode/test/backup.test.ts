@@ -47,7 +47,7 @@ test('backup during a 16-connection KV write storm, then restore into a stopped 
   assert.equal(b.code, 0, b.stderr);
   const res = JSON.parse(b.stdout) as { ok: boolean; manifest: Manifest };
   assert.equal(res.ok, true);
-  assert.deepEqual(Object.keys(res.manifest.planes).sort(), ['kv', 'registry']);
+  assert.deepEqual(Object.keys(res.manifest.planes).sort(), ['index', 'kv', 'mailbox', 'registry']);
   assert.deepEqual(
     readdirSync(out).sort(),
     ['kv.db', 'manifest.json', 'registry.db'],

@@ -8,6 +8,7 @@ import {
   closeWithGrace,
   createServer,
   registerAdmin,
+  registerBackupRoute,
   type Logger,
 } from '@ron/kernel';
 import type { MailboxConfig } from './config.js';
@@ -79,6 +80,17 @@ export function createMailboxApp(opts: MailboxAppOptions): MailboxApp {
       ...(r.failing.length > 0 ? { failing: r.failing } : {}),
     }),
     readyBodyFromReportOnly: true,
+  });
+  registerBackupRoute(app, {
+    metrics: metrics.registry,
+    snapshot: () => {
+      const s = mailbox?.store;
+      if (s === undefined || !s.isOpen() || c.amnesia) return undefined;
+      return async (dest: string) => {
+        await s.snapshot(dest);
+        return { program: 'svc-mailbox' };
+      };
+    },
   });
 
   const rps = c['rate_limit.rps'];

@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
 import { ulid } from '@ron/kernel';
 import { openDurableSqlite } from '@ron/kernel/sqlite';
+import { snapshotSqlite } from '@ron/kernel/backup';
 import { formatReceipt, parseReceipt } from './receipt.js';
 
 // Durable queues (SPEC §4.5.3). A message row is either queued (state 0) or dead (state 1, the DLQ).
@@ -248,6 +249,11 @@ export class MailboxStore {
         }
       }),
     );
+  }
+
+  /** A consistent copy of the store in the new file `dest` (SQLite online backup; writes keep flowing). */
+  snapshot(dest: string): Promise<void> {
+    return snapshotSqlite(this.#db, dest);
   }
 
   isOpen(): boolean {
