@@ -119,7 +119,7 @@ test('a hung plane (no heartbeats) is killed and restarted', async () => {
       10_000,
     );
     rmSync(marker);
-    const oldPid = Number(crash.pid);
+    const oldPid = Number(crash.plane_pid);
     await waitFor(async () => {
       const s = await planeStatus(n.admin, 'kv');
       return s.state === 'running' && s.restarts >= 1 && s.pid !== oldPid;
