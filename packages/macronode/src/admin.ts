@@ -2,6 +2,8 @@ import { ApiError, SseStream, TokenBucket, buildInfo, createServer, guards, meth
 import type { FastifyInstance, FastifyReply, FastifyRequest, FastifyServerFactory, onRequestHookHandler } from 'fastify';
 import { authorize } from './auth.js';
 import type { Macronode } from './node.js';
+import { dryRunReload } from './reload-dry-run.js';
+import { registerUiRoutes } from './ui-routes.js';
 
 const NODE_MIN = '20.0.0';
 
@@ -135,7 +137,8 @@ export function createAdmin(node: Macronode, serverFactory?: FastifyServerFactor
   });
 
   app.post('/api/v1/reload', { onRequest: [limited, auth] }, async (req, reply) => {
-    const r = await node.reload('api');
+    const dry = (req.query as Record<string, unknown>).dry_run;
+    const r = dry === '1' || dry === 'true' ? dryRunReload(node) : await node.reload('api');
     if (!r.ok) return sendError(req, reply, new ApiError('BadRequest', r.message, { hint: 'fix the config; the old one keeps running' }));
     return reply.send(r.body);
   });
@@ -146,6 +149,9 @@ export function createAdmin(node: Macronode, serverFactory?: FastifyServerFactor
     if (state === undefined) return sendError(req, reply, new ApiError('NotFound', `plane ${p} is not enabled on this node`));
     return reply.send({ plane: p, state });
   });
+
+  // The operator console (GET /ui/) and its read-only data routes.
+  registerUiRoutes(app, node, { guard: limited, streamGuard: limitedStream });
 
   for (const u of ['/api/v1/shutdown', '/api/v1/reload', '/api/v1/services/:plane/reset']) methodNotAllowed(app, u, ['POST']);
   for (const u of ['/healthz', '/livez', '/readyz', '/readyz/:plane', '/version', '/metrics', '/api/v1/status', '/api/v1/events'])

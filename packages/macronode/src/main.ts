@@ -13,6 +13,7 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadMacronodeConfig, type LoadInput } from './config.js';
 import { Macronode } from './node.js';
+import { consoleUrl } from './ui-routes.js';
 
 type Flags = Record<string, unknown>;
 
@@ -69,6 +70,7 @@ async function run(flags: Flags): Promise<void> {
     {
       event: 'ready',
       url: urls.admin,
+      console_url: consoleUrl(urls.admin ?? ''),
       gateway_url: urls.gateway,
       metrics_url: urls.metrics ?? null,
       data_dir: c.amnesia ? null : resolve(c.data_dir),

@@ -12,6 +12,7 @@ import { PLANE_NAMES } from './planes/names.js';
 import { ensureSignerKey } from './planes/signer-key.js';
 import { PLANES } from './planes/table.js';
 import { effectiveAfterReload, planReload } from './reload.js';
+import { consoleUrl, eventDetail } from './ui-routes.js';
 import { Supervisor, type PlaneStatus } from './supervisor/supervisor.js';
 
 const RUNNER = fileURLToPath(new URL('./planes/runner.js', import.meta.url));
@@ -41,7 +42,9 @@ export interface MacronodeOptions {
  */
 export class Macronode {
   readonly log: Logger;
-  readonly bus = new NodeBus();
+  // Every event carries the plane's status and the node's readiness, so the console re-renders from
+  // the event alone (no polling).
+  readonly bus = new NodeBus((b) => eventDetail(this, b));
   readonly metrics: MacronodeMetrics;
   readonly supervisor: Supervisor;
   readonly startedAt = Date.now();
@@ -89,6 +92,11 @@ export class Macronode {
 
   get loaded(): Loaded {
     return this.#loaded;
+  }
+
+  /** How the config was loaded (re-run by reload and its dry run). */
+  get input(): LoadInput {
+    return this.#input;
   }
 
   get urls(): { admin: string | undefined; gateway: string | undefined; metrics: string | undefined } {
@@ -209,7 +217,7 @@ export class Macronode {
       log_level: this.#cfg.log_level,
       data_dir: this.#cfg.data_dir,
       amnesia: this.#cfg.amnesia,
-      readiness: { ready: r.ready, deps: r.deps, mode: r.mode },
+      readiness: { ready: r.ready, deps: r.deps, mode: r.mode, reasons: r.reasons },
       config_version: this.#version,
       spare_runner_pid: this.supervisor.sparePid,
       services,
@@ -308,6 +316,7 @@ export class Macronode {
     const g = this.#gatewayUrl ?? '';
     const a = this.#adminUrl ?? '';
     const lines = [
+      `console  ${consoleUrl(a)}  (operator console: open it in a browser)`,
       `admin    ${a}  (curl ${a}/readyz?verbose ; curl ${a}/api/v1/status)`,
       `gateway  ${g} pid ${this.supervisor.status('gateway')?.pid ?? '-'}  try: curl ${g}/ingress/ping`,
     ];
