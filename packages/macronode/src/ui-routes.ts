@@ -75,7 +75,11 @@ export function loadConsoleAssets(dir = UI_DIR): Map<string, Asset> {
 
 /** What the console shows per plane: read-only GET paths on the plane's own listener (SPEC §2, §4.5). */
 const PLANE_VIEWS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
-  registry: { stats: '/registry/stats', descriptors: '/v1/registry/descriptors?limit=200' },
+  registry: {
+    stats: '/registry/stats',
+    descriptors: '/v1/registry/descriptors?limit=200',
+    proposals: '/v1/registry/proposals?limit=100',
+  },
   storage: { stats: '/v1/cas/stats', corrupt: '/v1/cas?state=corrupt&limit=50' },
   index: { names: '/v1/index?limit=50' },
   mailbox: { topics: '/v1/mailbox' },

@@ -319,7 +319,8 @@ async function doShutdown() {
   try {
     await post('/api/v1/shutdown');
     note('shutdown requested');
-    banner('Shutdown accepted: the node is stopping.', 'bad');
+    // The Shutdown event may already have said so.
+    if (!state.shuttingDown) banner('Shutdown accepted: the node is shutting down.', 'bad');
   } catch (err) {
     actionFailed('Shutdown', err);
   }

@@ -72,7 +72,12 @@ export function renderNode(el, status, now, actions) {
   set('admin', status.addresses.admin ?? '—');
   set('gateway', status.addresses.gateway ?? '—');
   set('data', status.amnesia ? '(amnesia: nothing on disk)' : status.data_dir);
-  const failing = Object.entries(status.readiness.failing ?? {});
+  // A restarting plane's reason names its backoff: age it like the card's countdown.
+  const failing = Object.entries(status.readiness.failing ?? {}).map(([k, r]) => {
+    const st = status.services[k];
+    const cd = st && st.state === 'restarting' ? countdownOf(st, now) : null;
+    return [k, cd === null ? r : r.replace(/^restarting in \d+ ms/, `restarting in ${Math.round(cd)} ms`)];
+  });
   const f = el.querySelector('#failing');
   const key = JSON.stringify(failing);
   if (f.dataset.key !== key) {

@@ -295,6 +295,11 @@ export class Governance {
     return this.status(this.#book.get(id));
   }
 
+  /** Pending proposals with their progress (have/need) and expiry, soonest to expire first. */
+  listPending(limit: number): ProposalStatus[] {
+    return this.#book.listPending(limit).map((p) => this.status(p));
+  }
+
   /** Adds one signature to a pending proposal; a second signature by the same signer is refused (422). */
   approve(id: string, body: unknown): Promise<ProposalStatus> {
     return this.#counted(() => {
