@@ -82,7 +82,7 @@ describe('operator console in headless Chromium: reload with a dry run', () => {
         await page.click('#reload-btn1');
         await page.waitForSelector('#confirm-dialog[open] #reload-diff', WAIT);
         await page.keyboard.press('Escape');
-        await page.waitForSelector('#confirm-dialog:not([open])', WAIT);
+        await page.waitForSelector('#confirm-dialog', { ...WAIT, state: 'hidden' });
         const st1 = (await (await fetch(`${n.admin}/api/v1/status`)).json()) as {
           log_level: string;
           config_version: number;
