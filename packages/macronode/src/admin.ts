@@ -19,6 +19,7 @@ import type {
 import { authorize } from './auth.js';
 import { registerNodeBackupRoute } from './backup-route.js';
 import type { Macronode } from './node.js';
+import { registerUiRoutes } from './ui-routes.js';
 
 const NODE_MIN = '20.0.0';
 
@@ -151,7 +152,9 @@ export function createAdmin(
       m.render(),
       ...['gateway', 'index', 'mailbox'].map((p) => node.supervisor.planeMetrics(p, 1000)),
     ]);
-    return reply.type('text/plain; version=0.0.4; charset=utf-8').send([text, ...planes.filter((t) => t !== '')].join('\n'));
+    return reply
+      .type('text/plain; version=0.0.4; charset=utf-8')
+      .send([text, ...planes.filter((t) => t !== '')].join('\n'));
   };
   app.get('/metrics', { onRequest: limited }, metricsHandler);
 
@@ -215,6 +218,8 @@ export function createAdmin(
   );
 
   registerNodeBackupRoute(app, node, [limitedStream, auth]);
+  // The operator console (GET /ui/) and its read-only data routes.
+  registerUiRoutes(app, node, { guard: limited, streamGuard: limitedStream });
 
   for (const u of ['/api/v1/shutdown', '/api/v1/reload', '/api/v1/services/:plane/reset', '/api/v1/backup'])
     methodNotAllowed(app, u, ['POST']);

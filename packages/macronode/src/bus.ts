@@ -12,9 +12,15 @@ export type NodeEvent = NodeEventBody & { seq: number; ts: string };
 export class NodeBus {
   #seq = 0;
   readonly #subs = new Set<(e: NodeEvent) => void>();
+  readonly #detail: ((body: NodeEventBody) => Record<string, unknown>) | undefined;
+
+  /** `detail` adds context to every event (the console renders a plane card from it alone). */
+  constructor(detail?: (body: NodeEventBody) => Record<string, unknown>) {
+    this.#detail = detail;
+  }
 
   publish(body: NodeEventBody): NodeEvent {
-    const e = { ...body, seq: ++this.#seq, ts: new Date().toISOString() };
+    const e = { ...this.#detail?.(body), ...body, seq: ++this.#seq, ts: new Date().toISOString() };
     for (const s of this.#subs) s(e);
     return e;
   }

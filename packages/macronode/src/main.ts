@@ -15,6 +15,7 @@ import { resolve } from 'node:path';
 import { loadMacronodeConfig, type LoadInput } from './config.js';
 import { Macronode } from './node.js';
 import { addBackupCommands } from './backup-cli.js';
+import { consoleUrl } from './ui-routes.js';
 
 type Flags = Record<string, unknown>;
 
@@ -81,6 +82,7 @@ async function run(flags: Flags): Promise<void> {
     {
       event: 'ready',
       url: urls.admin,
+      console_url: consoleUrl(urls.admin ?? ''),
       gateway_url: urls.gateway,
       metrics_url: urls.metrics ?? null,
       data_dir: c.amnesia ? null : resolve(c.data_dir),

@@ -28,6 +28,7 @@ import { PLANE_NAMES } from './planes/names.js';
 import { ensureSignerKey } from './planes/signer-key.js';
 import { PLANES } from './planes/table.js';
 import { effectiveAfterReload, planReload } from './reload.js';
+import { consoleUrl, eventDetail } from './ui-routes.js';
 import { Supervisor, type PlaneStatus } from './supervisor/supervisor.js';
 
 const RUNNER = fileURLToPath(new URL('./planes/runner.js', import.meta.url));
@@ -40,6 +41,14 @@ export interface ReadyReport {
   retryAfter: number;
 }
 
+/** One key a reload would change (`?dry_run=1`); secrets shown as `***`. */
+export interface ConfigChange {
+  key: string;
+  from: unknown;
+  to: unknown;
+  source: string;
+}
+
 export interface ReloadBody {
   version: number;
   applied: string[];
@@ -49,7 +58,7 @@ export interface ReloadBody {
   warnings?: string[];
   /** `?dry_run=1` only: nothing was changed; `changes` is the diff a reload would apply. */
   dry_run?: true;
-  changes?: Record<string, { from: unknown; to: unknown }>;
+  changes?: ConfigChange[];
 }
 
 export type ReloadResult = { ok: true; body: ReloadBody } | { ok: false; message: string };
@@ -67,7 +76,9 @@ export interface MacronodeOptions {
  */
 export class Macronode {
   readonly log: Logger;
-  readonly bus = new NodeBus();
+  // Every event carries the plane's status and the node's readiness, so the console re-renders from
+  // the event alone (no polling).
+  readonly bus = new NodeBus((b) => eventDetail(this, b));
   readonly metrics: MacronodeMetrics;
   readonly supervisor: Supervisor;
   readonly startedAt = Date.now();
@@ -116,6 +127,11 @@ export class Macronode {
 
   get loaded(): Loaded {
     return this.#loaded;
+  }
+
+  /** How the config was loaded (re-run by reload and its dry run). */
+  get input(): LoadInput {
+    return this.#input;
   }
 
   get urls(): { admin: string | undefined; gateway: string | undefined; metrics: string | undefined } {
@@ -260,7 +276,7 @@ export class Macronode {
       log_level: this.#cfg.log_level,
       data_dir: this.#cfg.data_dir,
       amnesia: this.#cfg.amnesia,
-      readiness: { ready: r.ready, deps: r.deps, mode: r.mode },
+      readiness: { ready: r.ready, deps: r.deps, mode: r.mode, reasons: r.reasons },
       config_version: this.#version,
       spare_runner_pid: this.supervisor.sparePid,
       services,
@@ -353,15 +369,21 @@ export class Macronode {
       plan.applied.push('tls.gateway');
     const changed = plan.applied.length + plan.restartRequired.length + plan.restarted.length > 0;
     if (dryRun) {
-      const changes: Record<string, { from: unknown; to: unknown }> = {};
+      // One row per changed key with the layer it now comes from (what the console shows).
+      const changes: ConfigChange[] = [];
       const o = old as Record<string, unknown>;
       const n = next.config as Record<string, unknown>;
+      const sources = next.sources as Record<string, { layer: string; origin: string } | undefined>;
       for (const k of Object.keys(n)) {
         if (JSON.stringify(o[k]) === JSON.stringify(n[k])) continue;
         const secret = schema[k as keyof typeof schema].secret === true;
-        changes[k] = secret
-          ? { from: o[k] === '' ? '' : '***', to: n[k] === '' ? '' : '***' }
-          : { from: o[k], to: n[k] };
+        const src = sources[k];
+        changes.push({
+          key: k,
+          from: secret ? (o[k] === '' ? '' : '***') : o[k],
+          to: secret ? (n[k] === '' ? '' : '***') : n[k],
+          source: src === undefined ? 'default' : src.origin !== '' ? `${src.layer} (${src.origin})` : src.layer,
+        });
       }
       const body: ReloadBody = {
         dry_run: true,
@@ -423,6 +445,7 @@ export class Macronode {
     const g = this.#gatewayUrl ?? '';
     const a = this.#adminUrl ?? '';
     const lines = [
+      `console  ${consoleUrl(a)}  (operator console: open it in a browser)`,
       `admin    ${a}  (curl ${a}/readyz?verbose ; curl ${a}/api/v1/status)`,
       `gateway  ${g} pid ${this.supervisor.status('gateway')?.pid ?? '-'}  try: curl ${g}/ingress/ping`,
     ];

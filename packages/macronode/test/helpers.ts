@@ -14,7 +14,7 @@ export interface TestNode {
 
 /** Starts a real macronode on ephemeral ports with a fresh data dir. */
 export async function startNode(
-  opts: { env?: Record<string, string | undefined>; args?: string[]; httpAddr?: string; dataDir?: string } = {},
+  opts: { env?: Record<string, string | undefined>; args?: string[]; httpAddr?: string; dataDir?: string; timeoutMs?: number } = {},
 ): Promise<TestNode> {
   // A caller-supplied data dir is the caller's to remove.
   const dir = opts.dataDir !== undefined ? { path: opts.dataDir, remove: () => undefined } : tempDir('macronode-test-');
@@ -31,7 +31,7 @@ export async function startNode(
       ...(opts.args ?? []),
     ],
     env: { RON_CONFIG: undefined, RON_ADMIN_TOKEN: undefined, ...opts.env },
-    timeoutMs: 20_000,
+    timeoutMs: opts.timeoutMs ?? 20_000,
   }).catch((err: unknown) => {
     dir.remove();
     throw err;

@@ -65,7 +65,10 @@ test('reload on a non-loopback admin: a partial file without admin_token is refu
       applied: ['log_level', 'admin_token'],
       restarted: [],
       restart_required: [],
-      changes: { log_level: { from: 'info', to: 'debug' }, admin_token: { from: '***', to: '***' } },
+      changes: [
+        { key: 'log_level', from: 'info', to: 'debug', source: `file (${file})` },
+        { key: 'admin_token', from: '***', to: '***', source: `file (${file})` },
+      ],
     });
     let s = await status();
     assert.equal(s.log_level, 'info');

@@ -23,6 +23,10 @@ export interface PlaneStatus {
   last_error: string | null;
   last_exit: { code: number | null; signal: string | null; at: string } | null;
   next_restart_in_ms: number | null;
+  /** Restarts inside the current intensity window, against `max_restarts` (the console shows both). */
+  restarts_in_window: number;
+  max_restarts: number;
+  window_ms: number;
   info: Record<string, unknown>;
 }
 
@@ -495,6 +499,9 @@ export class Supervisor {
       last_error: c.lastError ?? null,
       last_exit: c.lastExit,
       next_restart_in_ms: c.nextRestartAt !== undefined ? Math.max(0, c.nextRestartAt - Date.now()) : null,
+      restarts_in_window: c.window.filter((t) => Date.now() - t < this.#cfg['supervisor.window']).length,
+      max_restarts: this.#cfg['supervisor.max_restarts'],
+      window_ms: this.#cfg['supervisor.window'],
       info: c.info,
     };
   }

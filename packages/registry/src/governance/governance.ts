@@ -355,6 +355,11 @@ export class Governance {
     return this.status(this.#book.get(id));
   }
 
+  /** Pending proposals with their progress (have/need) and expiry, soonest to expire first. */
+  listPending(limit: number): ProposalStatus[] {
+    return this.#book.listPending(limit).map((p) => this.status(p));
+  }
+
   /**
    * Adds one signature to a pending proposal: applied → 409 Conflict, stale → 409 StaleVersion, a
    * second signature by the same signer or an invalid one → 422. Durable before it answers.

@@ -128,6 +128,12 @@ export class ProposalBook {
     return this.#pending.size;
   }
 
+  /** Unapplied, unexpired proposals, oldest (= soonest to expire) first, at most `limit`. */
+  listPending(limit: number): Proposal[] {
+    this.pending();
+    return [...this.#pending.values()].slice(0, limit);
+  }
+
   /** Forgets proposals a TTL past their expiry (applied ones too: re-apply then answers 404), in the store too. */
   async sweep(): Promise<void> {
     const now = this.#o.now();

@@ -147,6 +147,13 @@ export function registerGovernanceRoutes(
     return reply.code(202).send(status);
   });
 
+  // Pending proposals (the operator console lists them with have/need and expiry).
+  app.get('/v1/registry/proposals', read, (req, reply) => {
+    const limit = intParam((req.query as Record<string, unknown>).limit, 'limit', 1, MAX_LIMIT) ?? 100;
+    const items = gov.listPending(limit);
+    return reply.send({ pending: gov.pendingProposals(), items });
+  });
+
   app.get('/v1/registry/proposals/:id', read, (req, reply) => {
     const { id } = req.params as { id: string };
     return reply.send(gov.get(id));
@@ -178,7 +185,7 @@ export function registerGovernanceRoutes(
     ['/v1/registry/descriptors', ['GET']],
     ['/v1/registry/regions/map', ['GET']],
     ['/v1/registry/signers', ['GET']],
-    ['/v1/registry/proposals', ['POST']],
+    ['/v1/registry/proposals', ['GET', 'POST']],
     ['/v1/registry/proposals/:id', ['GET']],
     ['/v1/registry/proposals/:id/approvals', ['POST']],
     ['/v1/registry/apply/:proposal_id', ['POST']],
