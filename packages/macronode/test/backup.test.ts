@@ -50,7 +50,7 @@ test('backup during a 16-connection KV write storm, then restore into a stopped 
   assert.deepEqual(Object.keys(res.manifest.planes).sort(), ['index', 'kv', 'mailbox', 'registry']);
   assert.deepEqual(
     readdirSync(out).sort(),
-    ['kv.db', 'manifest.json', 'registry.db'],
+    ['index.db', 'kv.db', 'mailbox.db', 'manifest.json', 'registry.db'],
     'no partial or journal files',
   );
   assert.ok(!existsSync(`${out}.partial`));
