@@ -1,3 +1,4 @@
 export * from './spawn.js';
 export * from './net.js';
 export * from './sse-client.js';
+export * from './postgres.js';
