@@ -6,6 +6,7 @@ export { ChainError, StoreConflictError } from './errors.js';
 export type { LogStore, StoreKind } from './store.js';
 export { MemoryStore, type MemoryStoreOptions } from './memory-store.js';
 export { SqliteStore } from './sqlite-store.js';
+export { PgStore, StoreUnreachableError, redactPgUrl, type PgStoreOptions } from './pg-store.js';
 export { Registry, type RegistryOptions, type CommitRequest, type CommitOutcome, type ReplayReport } from './registry.js';
 // issue 4: registry governance (descriptors, proposals, rotation, capabilities, v1 routes).
 export * from './governance/index.js';
