@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { HttpMetrics } from './metrics.js';
 import type { Readiness, ReadinessReport } from './readiness.js';
+import { registerReadyGauge } from './ready-gauge.js';
 
 export interface AdminOptions {
   readiness: Readiness;
@@ -60,6 +61,7 @@ export function registerAdmin(app: FastifyInstance, opts: AdminOptions): void {
     void reply.send(opts.version());
   });
 
+  registerReadyGauge(opts.metrics.registry, () => opts.readiness.check().ready);
   app.get('/metrics', async (_req, reply) => {
     const text = await opts.metrics.render();
     return reply.type('text/plain; version=0.0.4; charset=utf-8').send(text);

@@ -20,6 +20,8 @@ export interface GuardOptions {
   lengthRequired?: boolean;
   /** Maximum declared body size in bytes (413); 0 = no cap. */
   bodyCap?: number;
+  /** The 413's hint: the setting that raises the cap, e.g. `raise --max-body-bytes / MICRONODE_MAX_BODY_BYTES`. */
+  bodyCapHint?: string;
   /** In-flight budget for this route (429 Busy past it); 0 = unlimited. */
   concurrency?: number;
   /** Token bucket for this route (429 RateLimited); undefined = none. */
@@ -208,7 +210,7 @@ export function guards(metrics: HttpMetrics, opts: GuardOptions = {}): onRequest
     if (bodyCap > 0 && hasBody) {
       const declared = Number(h['content-length']);
       if (declared > bodyCap) {
-        const problem = apiProblem('PayloadTooLarge', `body of ${declared} bytes exceeds the ${bodyCap}-byte limit`);
+        const problem = apiProblem('PayloadTooLarge', `body of ${declared} bytes exceeds the ${bodyCap}-byte limit`, undefined, opts.bodyCapHint);
         return reject(req, reply, 'body_cap', problem, true);
       }
     }

@@ -1,6 +1,7 @@
-import { ApiError, SseStream, TokenBucket, buildInfo, createServer, guards, methodNotAllowed, sendError } from '@ron/kernel';
+import { ApiError, SseStream, TokenBucket, buildInfo, createServer, guards, methodNotAllowed, registerReadyGauge, sendError } from '@ron/kernel';
 import type { FastifyInstance, FastifyReply, FastifyRequest, FastifyServerFactory, onRequestHookHandler } from 'fastify';
 import { authorize } from './auth.js';
+import { registerNodeBackupRoute } from './backup-route.js';
 import type { Macronode } from './node.js';
 
 const NODE_MIN = '20.0.0';
@@ -13,6 +14,7 @@ const NODE_MIN = '20.0.0';
 export function createAdmin(node: Macronode, serverFactory?: FastifyServerFactory): { app: FastifyInstance; metricsOnly(): FastifyInstance } {
   const cfg = node.config;
   const m = node.metrics;
+  registerReadyGauge(m.http.registry, () => node.readiness().ready);
   const app = createServer({
     logger: node.log.child({ component: 'admin' }),
     metrics: m.http,
@@ -147,7 +149,9 @@ export function createAdmin(node: Macronode, serverFactory?: FastifyServerFactor
     return reply.send({ plane: p, state });
   });
 
-  for (const u of ['/api/v1/shutdown', '/api/v1/reload', '/api/v1/services/:plane/reset']) methodNotAllowed(app, u, ['POST']);
+  registerNodeBackupRoute(app, node, [limitedStream, auth]);
+
+  for (const u of ['/api/v1/shutdown', '/api/v1/reload', '/api/v1/services/:plane/reset', '/api/v1/backup']) methodNotAllowed(app, u, ['POST']);
   for (const u of ['/healthz', '/livez', '/readyz', '/readyz/:plane', '/version', '/metrics', '/api/v1/status', '/api/v1/events'])
     methodNotAllowed(app, u, ['GET']);
 

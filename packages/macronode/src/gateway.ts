@@ -51,6 +51,9 @@ const OWN = new Set(['x-request-id', 'x-forwarded-for']);
 
 const SMALL_BODY = 64 * 1024;
 
+/** The edge 413 names the setting that raises the cap (issue 9 item 24). */
+const BODY_CAP_HINT = 'raise limits.max_body_bytes in the config file, or RON_MAX_BODY_BYTES (live on reload)';
+
 /** One routed plane as the supervisor last reported it. */
 export interface RouteEntry {
   url: string | null;
@@ -285,7 +288,7 @@ export function createGateway(o: GatewayOptions): { app: FastifyInstance; close(
     if (declared > cap) {
       o.metrics.rejection('body_cap').inc();
       reply.header('connection', 'close');
-      sendError(req, reply, new ApiError('PayloadTooLarge', `body of ${declared} bytes exceeds the ${cap}-byte limit`));
+      sendError(req, reply, new ApiError('PayloadTooLarge', `body of ${declared} bytes exceeds the ${cap}-byte limit`, { hint: BODY_CAP_HINT }));
       return;
     }
     done();

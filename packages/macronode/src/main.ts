@@ -13,6 +13,7 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadMacronodeConfig, type LoadInput } from './config.js';
 import { Macronode } from './node.js';
+import { addBackupCommands } from './backup-cli.js';
 
 type Flags = Record<string, unknown>;
 
@@ -99,7 +100,8 @@ export function cli(argv = process.argv): void {
         '  curl localhost:8080/api/v1/status    # pids, restarts, last errors\n' +
         '  kill -HUP <pid>                      # reload the config file',
     )
-    .version(buildInfo().version, '-V, --version-flag', 'print the version');
+    .enablePositionalOptions() // -V, --version only before the command: a subcommand's --version is its own
+    .version(buildInfo().version, '-V, --version', 'print the version');
   const withConfig = (cmd: Command): Command => cmd.option('-c, --config <path>', 'TOML or JSON config file (env: RON_CONFIG)');
   const withRunFlags = (cmd: Command): Command =>
     withConfig(cmd)
@@ -176,5 +178,6 @@ export function cli(argv = process.argv): void {
       const b = buildInfo();
       process.stdout.write(`macronode ${b.version} (commit ${b.commit}, built ${b.built_at}) node ${process.version}\n`);
     });
+  addBackupCommands(program, withRunFlags, (flags) => input(flags));
   program.parse(argv);
 }

@@ -10,6 +10,7 @@ import {
   decodeVerdict,
   mustClose,
   registerAdmin,
+  registerBackupRoute,
   sendRawError,
   type Logger,
 } from '@ron/kernel';
@@ -96,6 +97,17 @@ export function createMicronode(opts: MicronodeOptions): Micronode {
       ...(r.failing.length > 0 ? { failing: r.failing } : {}),
     }),
     readyBodyFromReportOnly: true,
+  });
+  registerBackupRoute(app, {
+    metrics: metrics.registry,
+    snapshot: () => {
+      const s = store;
+      if (!(s instanceof SqliteStore) || !s.isOpen()) return undefined;
+      return async (dest: string) => {
+        await s.snapshot(dest);
+        return { program: 'micronode', engine: 'sqlite' };
+      };
+    },
   });
   app.get('/v1/ping', (_req, reply) => reply.send({ pong: true }));
 

@@ -19,7 +19,8 @@ async function run(flags: Flags): Promise<void> {
 export function cli(argv = process.argv): void {
   const program = new Command('micronode')
     .description('RON micronode: a single-tenant KV node with hardened ingress (SPEC §3)')
-    .version(buildInfo().version, '-V, --version-flag', 'print the version');
+    .enablePositionalOptions() // -V, --version only before the command: a subcommand's --version is its own
+    .version(buildInfo().version, '-V, --version', 'print the version');
   const addRunFlags = (cmd: Command): Command =>
     cmd
       .option('-c, --config <path>', 'TOML or JSON config file (env: MICRONODE_CONFIG)')

@@ -9,6 +9,9 @@ const BUCKET = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 const MAX_LIST = 1000;
 /** The KV item route (also the metrics label of requests answered before routing, see app.ts). */
+// The 413 names the setting that raises the cap (issue 9 item 24).
+const BODY_CAP_HINT = 'raise the body cap: --max-body-bytes or MICRONODE_MAX_BODY_BYTES (limits.max_body_bytes; under macronode: kv.max_body_bytes)';
+
 export const KV_ITEM_ROUTE = '/v1/kv/:bucket/:key';
 
 export interface KvRoutesOptions {
@@ -84,7 +87,7 @@ export function kvRoutes(app: FastifyInstance, opts: KvRoutesOptions): void {
   const readGuard = guards(metrics, base);
   // Each write route carries its own in-flight budget.
   const writeGuard = (): ReturnType<typeof guards> =>
-    guards(metrics, { ...base, bodyCap: opts.bodyCap, concurrency: opts.maxInflight });
+    guards(metrics, { ...base, bodyCap: opts.bodyCap, bodyCapHint: BODY_CAP_HINT, concurrency: opts.maxInflight });
 
   // Raw bytes in: any Content-Type is stored as opaque bytes.
   app.removeAllContentTypeParsers();
@@ -169,7 +172,7 @@ export function devRoutes(app: FastifyInstance, opts: DevRoutesOptions): void {
   const { metrics } = opts;
   app.post(
     '/dev/echo',
-    { onRequest: guards(metrics, { bodyCap: opts.bodyCap, timeoutMs: opts.timeoutMs }), bodyLimit: opts.bodyCap },
+    { onRequest: guards(metrics, { bodyCap: opts.bodyCap, bodyCapHint: BODY_CAP_HINT, timeoutMs: opts.timeoutMs }), bodyLimit: opts.bodyCap },
     (req, reply) => reply.send({ echo: req.body ?? null }),
   );
   app.get('/dev/rl', { onRequest: guards(metrics, { rateLimit: opts.rateLimit, timeoutMs: opts.timeoutMs }) }, (_req, reply) =>

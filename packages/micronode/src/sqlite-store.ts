@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import { openDurableSqlite } from '@ron/kernel/sqlite';
+import { snapshotSqlite } from '@ron/kernel/backup';
 import { conditionHolds, type DeleteResult, type KvCondition, type KvEntry, type KvMeta, type KvStore, type ListPage, type PutResult } from './kv-store.js';
 
 const SCHEMA = `
@@ -58,6 +59,11 @@ export class SqliteStore implements KvStore {
       this.#del.run(b, k);
       return 'deleted';
     });
+  }
+
+  /** A consistent copy of the store in the new file `dest` (SQLite online backup; writes keep flowing). */
+  snapshot(dest: string): Promise<void> {
+    return snapshotSqlite(this.#db, dest);
   }
 
   isOpen(): boolean {

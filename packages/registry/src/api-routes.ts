@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, guards, sendError } from '@ron/kernel';
 import { parseStrictJson } from './canonical.js';
 import { parseCommitBody } from './commit-body.js';
+import { checkCapability } from './governance/capabilities.js';
 import type { RegistryMetrics } from './metrics.js';
 import type { Registry } from './registry.js';
 import type { StreamHub } from './stream-hub.js';
@@ -16,15 +17,24 @@ export interface ApiRoutesOptions {
   maxInflight: number;
   timeoutMs: number;
   corsHeaders: (origin: string | undefined) => Record<string, string>;
+  /** When set, `POST /registry/commit` needs `Authorization: Bearer <macaroon>` with scope `registry:commit`. */
+  capRootKey?: Uint8Array;
   /** issue 4: descriptor counts and pending proposals for /registry/stats. */
   governance?: { state: { counts(): { published: number; deprecated: number } }; pendingProposals(): number };
 }
 
 const MAX_HISTORY = 1000;
 
+/** The 413's hint on every write route: the setting that raises the cap (issue 9 item 24). */
+export const BODY_CAP_HINT =
+  'raise [limits] max_request_bytes in the config file (env REGISTRY_LIMITS__MAX_REQUEST_BYTES)';
+
 function versionParam(raw: string, what: string): number {
   if (!/^\d{1,16}$/.test(raw) || !Number.isSafeInteger(Number(raw)))
-    throw new ApiError('BadRequest', `${what} ${JSON.stringify(raw.slice(0, 40))} is not a non-negative integer`);
+    throw new ApiError(
+      'BadRequest',
+      `${what} ${JSON.stringify(raw.slice(0, 40))} is not a non-negative integer`,
+    );
   return Number(raw);
 }
 
@@ -45,21 +55,41 @@ export function apiRoutes(app: FastifyInstance, o: ApiRoutesOptions): void {
 
   // Strict JSON is the only body type: anything else is 415, malformed or duplicate keys 400.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: o.bodyCap }, (_req, body, done) => {
-    try {
-      done(null, parseStrictJson(body as string));
-    } catch (e) {
-      done(new ApiError('BadRequest', `malformed JSON body: ${(e as Error).message}`), undefined);
-    }
-  });
+  app.addContentTypeParser(
+    'application/json',
+    { parseAs: 'string', bodyLimit: o.bodyCap },
+    (_req, body, done) => {
+      // An empty body is no body (RFC 9112 §6.3): routes that need one answer 400, `apply` takes none.
+      if (body === '') {
+        done(null, undefined);
+        return;
+      }
+      try {
+        done(null, parseStrictJson(body as string));
+      } catch (e) {
+        done(new ApiError('BadRequest', `malformed JSON body: ${(e as Error).message}`), undefined);
+      }
+    },
+  );
 
-  const writeGuard = guards(metrics, { bodyCap: o.bodyCap, concurrency: o.maxInflight, timeoutMs: o.timeoutMs });
+  const writeGuard = guards(metrics, {
+    bodyCap: o.bodyCap,
+    bodyCapHint: BODY_CAP_HINT,
+    concurrency: o.maxInflight,
+    timeoutMs: o.timeoutMs,
+  });
   const readGuard = guards(metrics, { timeoutMs: o.timeoutMs });
   const readOnly = (req: FastifyRequest, reply: FastifyReply, done: () => void): void => {
     if (o.readOnly) {
       metrics.rejection('read_only').inc();
       metrics.commits.read_only.inc();
-      sendError(req, reply, new ApiError('ReadOnly', 'this registry is read-only; writes are shed', { hint: 'send writes to a writable replica' }));
+      sendError(
+        req,
+        reply,
+        new ApiError('ReadOnly', 'this registry is read-only; writes are shed', {
+          hint: 'send writes to a writable replica',
+        }),
+      );
       return;
     }
     done();
@@ -104,20 +134,43 @@ export function apiRoutes(app: FastifyInstance, o: ApiRoutesOptions): void {
     done();
   };
 
-  app.post('/registry/commit', { onRequest: [writeGuard, readOnly], onError: onCommitError }, async (req) => {
-    const commit = parseCommitBody(req.body);
-    const end = metrics.commitLatency.startTimer();
-    const newHead = await reg.commit(commit, (outcome) => {
-      metrics.commits[outcome].inc();
-      if (outcome === 'ok') metrics.updates.applied.inc();
-      else if (outcome === 'bad_signature') metrics.updates.invalid_sig.inc();
-      else metrics.updates.rejected.inc();
-    });
-    end();
-    metrics.headVersion.set(newHead.version);
-    req.log.info({ version: newHead.version, payload_b3: newHead.payload_b3 }, 'commit applied');
-    return newHead;
-  });
+  // SPEC §2.2: with a capability root key, commits need scope registry:commit (401/403), checked
+  // before the body is read.
+  const rejectUnauthorized = metrics.rejection('unauthorized');
+  const rejectForbidden = metrics.rejection('forbidden');
+  const capRootKey = o.capRootKey;
+  const capability = (req: FastifyRequest, reply: FastifyReply, done: () => void): void => {
+    if (capRootKey === undefined) return done();
+    try {
+      checkCapability(req.headers.authorization, capRootKey, 'registry:commit');
+    } catch (err) {
+      if (!(err instanceof ApiError)) throw err;
+      metrics.updates.rejected.inc();
+      (err.code === 'Forbidden' ? rejectForbidden : rejectUnauthorized).inc();
+      sendError(req, reply, err);
+      return;
+    }
+    done();
+  };
+
+  app.post(
+    '/registry/commit',
+    { onRequest: [writeGuard, readOnly, capability], onError: onCommitError },
+    async (req) => {
+      const commit = parseCommitBody(req.body);
+      const end = metrics.commitLatency.startTimer();
+      const newHead = await reg.commit(commit, (outcome) => {
+        metrics.commits[outcome].inc();
+        if (outcome === 'ok') metrics.updates.applied.inc();
+        else if (outcome === 'bad_signature') metrics.updates.invalid_sig.inc();
+        else metrics.updates.rejected.inc();
+      });
+      end();
+      metrics.headVersion.set(newHead.version);
+      req.log.info({ version: newHead.version, payload_b3: newHead.payload_b3 }, 'commit applied');
+      return newHead;
+    },
+  );
 
   // Commit answers 200 (not the 201 the kernel prewarms for POST).
   metrics.route('POST', '/registry/commit').status(200);
@@ -125,10 +178,13 @@ export function apiRoutes(app: FastifyInstance, o: ApiRoutesOptions): void {
   app.get('/registry/history', { onRequest: readGuard }, async (req) => {
     const from = Math.max(1, intQuery(req, 'from', 1));
     const limit = intQuery(req, 'limit', 100);
-    if (limit < 1 || limit > MAX_HISTORY) throw new ApiError('BadRequest', `limit must be 1–${MAX_HISTORY} (got ${limit})`);
+    if (limit < 1 || limit > MAX_HISTORY)
+      throw new ApiError('BadRequest', `limit must be 1–${MAX_HISTORY} (got ${limit})`);
     const floor = reg.floor();
     if (from < floor && from <= reg.head.version)
-      throw new ApiError('Gone', `versions below ${floor} are no longer retained`, { hint: `start at from=${floor}` });
+      throw new ApiError('Gone', `versions below ${floor} are no longer retained`, {
+        hint: `start at from=${floor}`,
+      });
     const entries = await reg.range(from - 1, limit);
     const last = entries.at(-1)?.version;
     const next = last !== undefined && last < reg.head.version ? last + 1 : null;
@@ -153,9 +209,11 @@ export function apiRoutes(app: FastifyInstance, o: ApiRoutesOptions): void {
 
   app.get('/registry/:version', { onRequest: readGuard }, async (req) => {
     const v = versionParam((req.params as { version: string }).version, 'version');
-    if (v < 1 || v > reg.head.version) throw new ApiError('NotFound', `no entry at version ${v} (head is ${reg.head.version})`);
+    if (v < 1 || v > reg.head.version)
+      throw new ApiError('NotFound', `no entry at version ${v} (head is ${reg.head.version})`);
     const e = await reg.entry(v);
-    if (e === undefined) throw new ApiError('Gone', `version ${v} is below the retained floor ${reg.floor()}`);
+    if (e === undefined)
+      throw new ApiError('Gone', `version ${v} is below the retained floor ${reg.floor()}`);
     return e;
   });
 
@@ -177,7 +235,15 @@ export function apiRoutes(app: FastifyInstance, o: ApiRoutesOptions): void {
       method: others,
       url,
       handler(req, reply) {
-        sendError(req, reply, new ApiError('MethodNotAllowed', `${req.method} is not allowed on ${url}`, { headers: { allow: [...allowed, ...(allowed.includes('GET') ? ['HEAD'] : []), 'OPTIONS'].join(', ') } }));
+        sendError(
+          req,
+          reply,
+          new ApiError('MethodNotAllowed', `${req.method} is not allowed on ${url}`, {
+            headers: {
+              allow: [...allowed, ...(allowed.includes('GET') ? ['HEAD'] : []), 'OPTIONS'].join(', '),
+            },
+          }),
+        );
       },
     });
   }

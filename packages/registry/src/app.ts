@@ -1,7 +1,17 @@
 // Builds the registry's two planes (API and admin) over an opened Registry, without binding.
 import type { FastifyInstance } from 'fastify';
-import { Readiness, buildInfo, closeWithGrace, createServer, registerAdmin, type Logger } from '@ron/kernel';
-import { apiRoutes } from './api-routes.js';
+import {
+  Readiness,
+  buildInfo,
+  closeWithGrace,
+  createServer,
+  registerAdmin,
+  registerBackupRoute,
+  type BackupRouteOptions,
+  type Logger,
+} from '@ron/kernel';
+import { BODY_CAP_HINT, apiRoutes } from './api-routes.js';
+import type { AuditStatus } from './audit.js';
 import type { RegistryConfig } from './config.js';
 import { cors } from './cors.js';
 import type { RegistryMetrics } from './metrics.js';
@@ -56,9 +66,17 @@ export function createAdminApp(o: {
   mode: RegistryMode;
   writeReady: () => boolean;
   degraded: () => boolean;
+  /** The background audit's status (SPEC §2.5), shown as `audit`. */
+  audit?: () => AuditStatus | undefined;
+  /** `GET /backup` (loopback only): the store's snapshot function once it is open and on disk. */
+  snapshot?: BackupRouteOptions['snapshot'];
 }): FastifyInstance {
   // SPEC §1.3: svc-registry accepts and echoes x-corr-id on every response, the admin plane's too.
-  const admin = createServer({ logger: o.logger.child({ plane: 'admin' }), metrics: o.metrics, corrIdAlias: true });
+  const admin = createServer({
+    logger: o.logger.child({ plane: 'admin' }),
+    metrics: o.metrics,
+    corrIdAlias: true,
+  });
   const version = versionBody(o.mode);
   registerAdmin(admin, {
     readiness: o.readiness,
@@ -72,9 +90,19 @@ export function createAdminApp(o: {
       write_ready: r.ready && o.writeReady(),
       mode: o.mode === 'dev' ? 'dev' : r.mode,
       ...(r.failing.length > 0 ? { failing: r.failing } : {}),
+      ...auditField(o.audit?.()),
     }),
   });
+  registerBackupRoute(admin, {
+    metrics: o.metrics.registry,
+    ...(o.snapshot !== undefined ? { snapshot: o.snapshot } : {}),
+  });
   return admin;
+}
+
+function auditField(a: AuditStatus | undefined): { audit?: AuditStatus } {
+  if (a === undefined) return {};
+  return { audit: a.ms === undefined ? a : { ...a, ms: Math.round(a.ms) } };
 }
 
 /** The API plane and the stream hub over an opened registry. */
@@ -109,6 +137,7 @@ export function createApiApp(o: RegistryAppOptions): { api: FastifyInstance; hub
     maxInflight: c['limits.max_inflight'],
     timeoutMs: c['timeouts.request_ms'],
     corsHeaders: corsMw.headersFor,
+    ...(o.capRootKey !== undefined ? { capRootKey: o.capRootKey } : {}),
     ...(o.governance !== undefined ? { governance: o.governance } : {}),
   });
   // issue 4: governance v1 routes share the guards, body cap and read-only switch.
@@ -116,8 +145,14 @@ export function createApiApp(o: RegistryAppOptions): { api: FastifyInstance; hub
     registerGovernanceRoutes(api, o.governance, {
       head: () => o.registry.head.version,
       readOnly: () => c.read_only,
+      assertWritable: () => o.registry.assertWritable(),
       readGuard: guards(o.metrics, { timeoutMs: c['timeouts.request_ms'] }),
-      writeGuard: guards(o.metrics, { bodyCap: c['limits.max_request_bytes'], concurrency: c['limits.max_inflight'], timeoutMs: c['timeouts.request_ms'] }),
+      writeGuard: guards(o.metrics, {
+        bodyCap: c['limits.max_request_bytes'],
+        bodyCapHint: BODY_CAP_HINT,
+        concurrency: c['limits.max_inflight'],
+        timeoutMs: c['timeouts.request_ms'],
+      }),
       bodyLimit: c['limits.max_request_bytes'],
       ...(o.capRootKey !== undefined ? { capRootKey: o.capRootKey } : {}),
     });
@@ -127,7 +162,12 @@ export function createApiApp(o: RegistryAppOptions): { api: FastifyInstance; hub
 }
 
 /** Ordered close: streams end with a final event, then the API drains, then admin. */
-export async function closeApps(api: FastifyInstance, admin: FastifyInstance, hub: StreamHub, graceMs: number): Promise<void> {
+export async function closeApps(
+  api: FastifyInstance,
+  admin: FastifyInstance,
+  hub: StreamHub,
+  graceMs: number,
+): Promise<void> {
   hub.close();
   await closeWithGrace(api, graceMs);
   await closeWithGrace(admin, graceMs);

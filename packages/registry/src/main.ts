@@ -4,6 +4,7 @@ import { buildInfo, createLogger, formatConfig, runMain } from '@ron/kernel';
 import { loadRegistryConfig } from './config.js';
 import { generateKeyFile, signBytes, signedBytes, type KeyFile } from './signing.js';
 import { startRegistry } from './start.js';
+import { addBackupCommands } from './backup-cli.js';
 
 type Flags = Record<string, unknown>;
 
@@ -26,7 +27,8 @@ function readKey(path: string): KeyFile {
 export function cli(argv = process.argv): void {
   const program = new Command('svc-registry')
     .description('RON svc-registry: append-only, quorum-signed registry with a resumable change stream (SPEC §2)')
-    .version(buildInfo().version, '-V, --version-flag', 'print the version');
+    .enablePositionalOptions() // -V, --version only before the command: a subcommand's --version is its own
+    .version(buildInfo().version, '-V, --version', 'print the version');
   const addRunFlags = (cmd: Command): Command =>
     cmd
       .option('-c, --config <path>', 'TOML or JSON config file (env: REGISTRY_CONFIG)')
@@ -88,5 +90,6 @@ export function cli(argv = process.argv): void {
         return Promise.resolve();
       }),
     );
+  addBackupCommands(program, (main) => runMain('svc-registry', main));
   program.parse(argv);
 }

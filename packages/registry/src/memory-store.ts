@@ -1,6 +1,6 @@
 import { StoreConflictError } from './errors.js';
 import type { LogEntry } from './log-entry.js';
-import type { LogStore } from './store.js';
+import type { LogStore, ProposalRecord } from './store.js';
 
 export interface MemoryStoreOptions {
   /** Keep at most this many newest entries (older ones are forgotten and the floor rises); 0 = keep all. */
@@ -16,6 +16,7 @@ export class MemoryStore implements LogStore {
   /** Version of #entries[0]. */
   #base = 1;
   #open = true;
+  readonly #proposals = new Map<string, ProposalRecord>();
 
   constructor(opts: MemoryStoreOptions = {}) {
     this.#retain = opts.retain ?? 0;
@@ -40,7 +41,8 @@ export class MemoryStore implements LogStore {
   }
 
   #trimmedFloor(): number {
-    if (this.#retain > 0 && this.#entries.length > this.#retain) return this.#lastVersion() - this.#retain + 1;
+    if (this.#retain > 0 && this.#entries.length > this.#retain)
+      return this.#lastVersion() - this.#retain + 1;
     return this.#base;
   }
 
@@ -57,6 +59,27 @@ export class MemoryStore implements LogStore {
 
   last(): Promise<LogEntry | undefined> {
     return Promise.resolve(this.#entries.at(-1));
+  }
+
+  putProposal(p: ProposalRecord): Promise<void> {
+    if (!this.#open) return Promise.reject(new Error('store is closed'));
+    this.#proposals.set(p.id, structuredClone(p));
+    return Promise.resolve();
+  }
+
+  getProposal(id: string): Promise<ProposalRecord | undefined> {
+    const p = this.#proposals.get(id);
+    return Promise.resolve(p === undefined ? undefined : structuredClone(p));
+  }
+
+  listProposals(): Promise<ProposalRecord[]> {
+    const ids = [...this.#proposals.keys()].sort();
+    return Promise.resolve(ids.map((id) => structuredClone(this.#proposals.get(id) as ProposalRecord)));
+  }
+
+  deleteProposals(ids: readonly string[]): Promise<void> {
+    for (const id of ids) this.#proposals.delete(id);
+    return Promise.resolve();
   }
 
   floor(): number {

@@ -1,7 +1,14 @@
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { HttpMetrics, LATENCY_BUCKETS } from '@ron/kernel';
 
-export const COMMIT_RESULTS = ['ok', 'no_quorum', 'bad_signature', 'invalid', 'read_only', 'store_error'] as const;
+export const COMMIT_RESULTS = [
+  'ok',
+  'no_quorum',
+  'bad_signature',
+  'invalid',
+  'read_only',
+  'store_error',
+] as const;
 export type CommitResult = (typeof COMMIT_RESULTS)[number];
 export const UPDATE_RESULTS = ['applied', 'rejected', 'invalid_sig'] as const;
 export const DESCRIPTOR_STATES = ['published', 'deprecated'] as const;
@@ -20,6 +27,7 @@ export class RegistryMetrics extends HttpMetrics {
   readonly sseDisconnected: Counter;
   readonly sseDropped: Counter;
   readonly busLagged: Counter;
+  readonly auditFaults: Counter;
 
   constructor(opts: { defaultCollectors?: boolean } = {}) {
     super({
@@ -31,15 +39,27 @@ export class RegistryMetrics extends HttpMetrics {
       ...opts,
     });
     const r = [this.registry];
-    const commits = new Counter({ name: 'registry_commits_total', help: 'Commit attempts by result', labelNames: ['result'], registers: r });
-    this.commits = Object.fromEntries(COMMIT_RESULTS.map((x) => [x, commits.labels(x)])) as Record<CommitResult, Inc>;
+    const commits = new Counter({
+      name: 'registry_commits_total',
+      help: 'Commit attempts by result',
+      labelNames: ['result'],
+      registers: r,
+    });
+    this.commits = Object.fromEntries(COMMIT_RESULTS.map((x) => [x, commits.labels(x)])) as Record<
+      CommitResult,
+      Inc
+    >;
     this.commitLatency = new Histogram({
       name: 'registry_commit_latency_seconds',
       help: 'Time from a commit request to its durable append',
       buckets: LATENCY_BUCKETS,
       registers: r,
     });
-    this.headVersion = new Gauge({ name: 'registry_head_version', help: 'Current head version', registers: r });
+    this.headVersion = new Gauge({
+      name: 'registry_head_version',
+      help: 'Current head version',
+      registers: r,
+    });
     // A counter of descriptors that have *entered* each state: states are additive (published →
     // deprecated) so it only grows, and promtool accepts the SPEC's `_total` name only on counters.
     // Current published = published − deprecated.
@@ -57,12 +77,40 @@ export class RegistryMetrics extends HttpMetrics {
       labelNames: ['result'],
       registers: r,
     });
-    this.updates = Object.fromEntries(UPDATE_RESULTS.map((x) => [x, updates.labels(x)])) as Record<(typeof UPDATE_RESULTS)[number], Inc>;
-    this.sseClients = new Gauge({ name: 'registry_sse_clients', help: 'Connected stream clients', registers: r });
-    this.sseConnected = new Counter({ name: 'registry_sse_clients_connected_total', help: 'Stream clients accepted', registers: r });
-    this.sseDisconnected = new Counter({ name: 'registry_sse_clients_disconnected_total', help: 'Stream clients gone', registers: r });
-    this.sseDropped = new Counter({ name: 'registry_sse_dropped_total', help: 'Stream clients dropped for falling behind', registers: r });
-    this.busLagged = new Counter({ name: 'bus_lagged_total', help: 'Fan-out overflows (a subscriber lagged past its buffer)', registers: r });
+    this.updates = Object.fromEntries(UPDATE_RESULTS.map((x) => [x, updates.labels(x)])) as Record<
+      (typeof UPDATE_RESULTS)[number],
+      Inc
+    >;
+    this.sseClients = new Gauge({
+      name: 'registry_sse_clients',
+      help: 'Connected stream clients',
+      registers: r,
+    });
+    this.sseConnected = new Counter({
+      name: 'registry_sse_clients_connected_total',
+      help: 'Stream clients accepted',
+      registers: r,
+    });
+    this.sseDisconnected = new Counter({
+      name: 'registry_sse_clients_disconnected_total',
+      help: 'Stream clients gone',
+      registers: r,
+    });
+    this.sseDropped = new Counter({
+      name: 'registry_sse_dropped_total',
+      help: 'Stream clients dropped for falling behind',
+      registers: r,
+    });
+    this.busLagged = new Counter({
+      name: 'bus_lagged_total',
+      help: 'Fan-out overflows (a subscriber lagged past its buffer)',
+      registers: r,
+    });
+    this.auditFaults = new Counter({
+      name: 'registry_audit_faults_total',
+      help: 'Log entries whose signatures failed the background audit (writes are refused after one)',
+      registers: r,
+    });
     // Prewarm every series.
     for (const x of COMMIT_RESULTS) this.commits[x].inc(0);
     for (const x of UPDATE_RESULTS) this.updates[x].inc(0);
@@ -70,7 +118,14 @@ export class RegistryMetrics extends HttpMetrics {
     this.commitLatency.zero({});
     this.headVersion.set(0);
     this.sseClients.set(0);
-    for (const c of [this.sseConnected, this.sseDisconnected, this.sseDropped, this.busLagged]) c.inc(0);
+    for (const c of [
+      this.sseConnected,
+      this.sseDisconnected,
+      this.sseDropped,
+      this.busLagged,
+      this.auditFaults,
+    ])
+      c.inc(0);
   }
 }
 

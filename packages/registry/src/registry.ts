@@ -58,6 +58,8 @@ export class Registry {
   #head: Head = FRESH_HEAD;
   #tail: Promise<unknown> = Promise.resolve();
   #degraded = false;
+  /** Set when writes must be refused (an audit fault): every write answers 503 StoreUnavailable. */
+  #refusal: string | undefined;
 
   private constructor(store: LogStore, opts: RegistryOptions) {
     this.store = store;
@@ -75,7 +77,10 @@ export class Registry {
    * Replays the store, verifying the hash chain, and returns a serving registry.
    * Throws ChainError naming the first bad version.
    */
-  static async open(store: LogStore, opts: RegistryOptions): Promise<{ registry: Registry; replay: ReplayReport }> {
+  static async open(
+    store: LogStore,
+    opts: RegistryOptions,
+  ): Promise<{ registry: Registry; replay: ReplayReport }> {
     const t0 = performance.now();
     await initChain();
     const reg = new Registry(store, opts);
@@ -121,6 +126,25 @@ export class Registry {
     return this.#degraded;
   }
 
+  /** Why writes are refused (an audit fault), or undefined while they are accepted. */
+  get writeRefusal(): string | undefined {
+    return this.#refusal;
+  }
+
+  /** Refuses every later write with 503 StoreUnavailable naming `reason` (reads continue). */
+  refuseWrites(reason: string): void {
+    this.#refusal = reason;
+  }
+
+  /** Throws 503 StoreUnavailable while writes are refused. */
+  assertWritable(): void {
+    if (this.#refusal !== undefined) {
+      throw new ApiError('StoreUnavailable', `writes are refused: ${this.#refusal}`, {
+        hint: 'the stored log failed its audit; see docs/runbook.md (registry audit fault)',
+      });
+    }
+  }
+
   /** Registers a listener called synchronously after each durable append; returns the remover. */
   onAppend(fn: AppendListener): () => void {
     this.#listeners.add(fn);
@@ -140,8 +164,19 @@ export class Registry {
   }
 
   async #commitNow(req: CommitRequest, onOutcome?: (o: CommitOutcome) => void): Promise<Head> {
+    try {
+      this.assertWritable();
+    } catch (err) {
+      onOutcome?.('store_error');
+      throw err;
+    }
     const version = this.#head.version + 1;
-    const bytes = signedBytes({ registry: this.registryId, op: 'commit', payload_b3: req.payload_b3, version });
+    const bytes = signedBytes({
+      registry: this.registryId,
+      op: 'commit',
+      payload_b3: req.payload_b3,
+      version,
+    });
     let signatures = req.signatures;
     if (signatures.length === 0 && this.#allowUnsigned && this.#devKey !== undefined) {
       signatures = [signBytes(this.#devKey, bytes)];
@@ -157,9 +192,13 @@ export class Registry {
     // 2. Enough distinct signers (412).
     if (q.have < q.need) {
       onOutcome?.('no_quorum');
-      throw new ApiError('NoQuorum', `commit requires ${q.need} valid signature${q.need === 1 ? '' : 's'} (got ${q.have})`, {
-        hint: 'add another signer from the allow-list',
-      });
+      throw new ApiError(
+        'NoQuorum',
+        `commit requires ${q.need} valid signature${q.need === 1 ? '' : 's'} (got ${q.have})`,
+        {
+          hint: 'add another signer from the allow-list',
+        },
+      );
     }
     // 3. Seal onto the chain and make it durable before acknowledging.
     const entry = seal({
@@ -206,6 +245,7 @@ export class Registry {
     signatures: Signature[];
   }): Promise<LogEntry> {
     const run = this.#tail.then(async () => {
+      this.assertWritable();
       const entry = seal({
         version: this.#head.version + 1,
         op: e.op,
@@ -220,8 +260,13 @@ export class Registry {
         await this.store.append(entry);
       } catch (err) {
         this.#degraded = true;
-        this.#log?.error({ err, version: entry.version, store: this.store.kind }, 'store append failed; registry degraded');
-        throw new ApiError('StoreUnavailable', 'the store could not make the entry durable', { hint: 'see the server log; nothing was applied' });
+        this.#log?.error(
+          { err, version: entry.version, store: this.store.kind },
+          'store append failed; registry degraded',
+        );
+        throw new ApiError('StoreUnavailable', 'the store could not make the entry durable', {
+          hint: 'see the server log; nothing was applied',
+        });
       }
       this.#degraded = false;
       this.#applied(entry);

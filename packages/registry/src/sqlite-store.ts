@@ -1,11 +1,18 @@
 import type Database from 'better-sqlite3';
 import { openDurableSqlite } from '@ron/kernel/sqlite';
+import { snapshotSqlite, type SnapshotProgress } from '@ron/kernel/backup';
 import { canonicalJson } from './canonical.js';
-import { StoreConflictError } from './errors.js';
+import { ChainError, StoreConflictError } from './errors.js';
 import type { LogEntry } from './log-entry.js';
-import type { LogStore } from './store.js';
+import type { LogStore, ProposalRecord } from './store.js';
 
-// Append-only in the schema: triggers refuse UPDATE and DELETE; the version is the primary key.
+// Append-only in the schema (SPEC §2.5), not only in code:
+// - UPDATE and DELETE are refused by triggers;
+// - every INSERT must carry version = head + 1. The BEFORE INSERT trigger runs before conflict
+//   resolution, so `REPLACE INTO`, `INSERT OR REPLACE` and upserts (which would otherwise delete the
+//   old row without firing the delete trigger) are refused, and so is a gap or an auto-assigned rowid.
+// `CREATE … IF NOT EXISTS` doubles as the migration: a database made before the insert trigger
+// existed gets it on the next open (schema 2).
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS registry_log (
   version INTEGER PRIMARY KEY NOT NULL CHECK (version >= 1),
@@ -16,12 +23,50 @@ CREATE TRIGGER IF NOT EXISTS registry_log_no_update BEFORE UPDATE ON registry_lo
 BEGIN SELECT RAISE(ABORT, 'registry_log is append-only: UPDATE refused'); END;
 CREATE TRIGGER IF NOT EXISTS registry_log_no_delete BEFORE DELETE ON registry_log
 BEGIN SELECT RAISE(ABORT, 'registry_log is append-only: DELETE refused'); END;
+CREATE TRIGGER IF NOT EXISTS registry_log_append_only BEFORE INSERT ON registry_log
+WHEN NEW.version IS NOT (SELECT coalesce(max(version), 0) + 1 FROM registry_log)
+BEGIN SELECT RAISE(ABORT, 'registry_log is append-only: an insert must carry version = head + 1 (no replace, no gap)'); END;
+CREATE TABLE IF NOT EXISTS registry_proposals (id TEXT PRIMARY KEY NOT NULL, record TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS registry_meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);
-INSERT OR IGNORE INTO registry_meta (key, value) VALUES ('schema', '1');
+INSERT OR IGNORE INTO registry_meta (key, value) VALUES ('schema', '2');
+UPDATE registry_meta SET value = '2' WHERE key = 'schema' AND value = '1';
 `;
 
 interface Row {
+  version: number;
   entry: string;
+}
+
+/**
+ * A stored row back as an entry. A row that does not decode, or whose version column disagrees
+ * with its entry (a renumbered row), is corruption: ChainError naming the row's version (exit 65).
+ */
+function decode(r: Row): LogEntry {
+  let e: unknown;
+  try {
+    e = JSON.parse(r.entry);
+  } catch {
+    throw new ChainError(r.version, 'the stored entry is not valid JSON');
+  }
+  if (typeof e !== 'object' || e === null || Array.isArray(e))
+    throw new ChainError(r.version, 'the stored entry is not a JSON object');
+  const v = (e as { version?: unknown }).version;
+  if (v !== r.version) {
+    throw new ChainError(
+      r.version,
+      `the row's version column says ${r.version} but its entry says ${JSON.stringify(v) ?? 'nothing'} (a renumbered row)`,
+    );
+  }
+  return e as LogEntry;
+}
+
+/** Runs a synchronous statement as the interface's promise (a throw becomes a rejection). */
+function attempt<T>(fn: () => T): Promise<T> {
+  try {
+    return Promise.resolve(fn());
+  } catch (err) {
+    return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+  }
 }
 
 /**
@@ -38,19 +83,35 @@ export class SqliteStore implements LogStore {
   readonly #get: Database.Statement<[number], Row>;
   readonly #last: Database.Statement<[], Row>;
   readonly #appendTx: (e: LogEntry) => void;
+  readonly #putProposal: Database.Statement<[string, string]>;
+  readonly #getProposal: Database.Statement<[string], { record: string }>;
+  readonly #listProposals: Database.Statement<[], { record: string }>;
+  readonly #deleteProposals: (ids: readonly string[]) => void;
 
   constructor(path: string) {
     this.location = path;
     this.#db = openDurableSqlite(path, SCHEMA);
     this.#insert = this.#db.prepare('INSERT INTO registry_log (version, op, entry) VALUES (?, ?, ?)');
     this.#max = this.#db.prepare('SELECT max(version) AS v FROM registry_log');
-    this.#range = this.#db.prepare('SELECT entry FROM registry_log WHERE version > ? ORDER BY version LIMIT ?');
-    this.#get = this.#db.prepare('SELECT entry FROM registry_log WHERE version = ?');
-    this.#last = this.#db.prepare('SELECT entry FROM registry_log ORDER BY version DESC LIMIT 1');
+    this.#range = this.#db.prepare(
+      'SELECT version, entry FROM registry_log WHERE version > ? ORDER BY version LIMIT ?',
+    );
+    this.#get = this.#db.prepare('SELECT version, entry FROM registry_log WHERE version = ?');
+    this.#last = this.#db.prepare('SELECT version, entry FROM registry_log ORDER BY version DESC LIMIT 1');
     this.#appendTx = this.#db.transaction((e: LogEntry) => {
       const want = (this.#max.get()?.v ?? 0) + 1;
       if (e.version !== want) throw new StoreConflictError(want, e.version);
       this.#insert.run(e.version, e.op, canonicalJson(e));
+    });
+    // Proposals are mutable records (approvals accrue), kept apart from the append-only log.
+    this.#putProposal = this.#db.prepare(
+      'INSERT INTO registry_proposals (id, record) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET record = excluded.record',
+    );
+    this.#getProposal = this.#db.prepare('SELECT record FROM registry_proposals WHERE id = ?');
+    this.#listProposals = this.#db.prepare('SELECT record FROM registry_proposals ORDER BY id');
+    const del = this.#db.prepare<[string]>('DELETE FROM registry_proposals WHERE id = ?');
+    this.#deleteProposals = this.#db.transaction((ids: readonly string[]) => {
+      for (const id of ids) del.run(id);
     });
   }
 
@@ -64,21 +125,51 @@ export class SqliteStore implements LogStore {
   }
 
   range(after: number, limit: number): Promise<LogEntry[]> {
-    return Promise.resolve(this.#range.all(after, Math.max(0, limit)).map((r) => JSON.parse(r.entry) as LogEntry));
+    return Promise.resolve(this.#range.all(after, Math.max(0, limit)).map(decode));
   }
 
   get(version: number): Promise<LogEntry | undefined> {
     const r = this.#get.get(version);
-    return Promise.resolve(r === undefined ? undefined : (JSON.parse(r.entry) as LogEntry));
+    return Promise.resolve(r === undefined ? undefined : decode(r));
   }
 
   last(): Promise<LogEntry | undefined> {
     const r = this.#last.get();
-    return Promise.resolve(r === undefined ? undefined : (JSON.parse(r.entry) as LogEntry));
+    return Promise.resolve(r === undefined ? undefined : decode(r));
+  }
+
+  putProposal(p: ProposalRecord): Promise<void> {
+    return attempt(() => {
+      this.#putProposal.run(p.id, JSON.stringify(p));
+    });
+  }
+
+  getProposal(id: string): Promise<ProposalRecord | undefined> {
+    return attempt(() => {
+      const r = this.#getProposal.get(id);
+      return r === undefined ? undefined : (JSON.parse(r.record) as ProposalRecord);
+    });
+  }
+
+  listProposals(): Promise<ProposalRecord[]> {
+    return attempt(() => this.#listProposals.all().map((r) => JSON.parse(r.record) as ProposalRecord));
+  }
+
+  deleteProposals(ids: readonly string[]): Promise<void> {
+    return attempt(() => this.#deleteProposals(ids));
   }
 
   floor(): number {
     return 1;
+  }
+
+  /**
+   * A consistent copy of the whole store (log and proposals) in the new file `dest`, taken with
+   * SQLite's online backup API on this connection: appends keep flowing and land in the copy or
+   * after it, never half in it.
+   */
+  snapshot(dest: string, onProgress?: (p: SnapshotProgress) => void): Promise<void> {
+    return snapshotSqlite(this.#db, dest, onProgress);
   }
 
   isOpen(): boolean {

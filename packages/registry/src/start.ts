@@ -18,10 +18,18 @@ import { RegistryMetrics } from './metrics.js';
 import { Registry } from './registry.js';
 import { generateKeyFile, type KeyFile } from './signing.js';
 import { SqliteStore } from './sqlite-store.js';
+import { snapshotHead } from './snapshot.js';
 import type { LogStore } from './store.js';
 import type { StreamHub } from './stream-hub.js';
 import { readFileSync } from 'node:fs';
-import { attachGovernance, governanceMetrics, parseRootKey, type Governance } from './governance/index.js';
+import {
+  attachGovernance,
+  governanceMetrics,
+  initialSignerSet,
+  parseRootKey,
+  type Governance,
+} from './governance/index.js';
+import { LogAudit } from './audit.js';
 
 export interface StartRegistryOptions {
   config: RegistryConfig;
@@ -47,6 +55,8 @@ export interface RunningRegistry {
   readonly devKey: KeyFile | undefined;
   /** issue 4: the governance service over this registry's log. */
   readonly governance: Governance;
+  /** The background signature audit (SPEC §2.5). */
+  readonly audit: LogAudit;
   close(graceMs?: number): Promise<void>;
 }
 
@@ -66,14 +76,17 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Running
   const apiTarget = parseAddr(c['bind.api'])!;
   const adminTarget = parseAddr(c['bind.admin'])!;
   const loopbackOnly =
-    apiTarget.kind === 'tcp' && isLoopbackHost(apiTarget.host) && adminTarget.kind === 'tcp' && isLoopbackHost(adminTarget.host);
+    apiTarget.kind === 'tcp' &&
+    isLoopbackHost(apiTarget.host) &&
+    adminTarget.kind === 'tcp' &&
+    isLoopbackHost(adminTarget.host);
   const mode: RegistryMode = c.dev ? 'dev' : c.dev_ready ? 'dev-forced' : 'truthful';
   const metrics = new RegistryMetrics({ defaultCollectors: opts.defaultCollectors ?? true });
   const readiness = new Readiness({ devForced: c.dev_ready });
   const setListening = readiness.flag('listeners_bound');
   let registry: Registry | undefined;
   // Filled in as start-up proceeds; the probes read it live.
-  const parts: { hub?: StreamHub } = {};
+  const parts: { hub?: StreamHub; audit?: LogAudit } = {};
   readiness.probe('store_open', () => registry?.store.isOpen() ?? false);
   readiness.probe('broadcaster_alive', () => parts.hub?.alive ?? false);
 
@@ -82,8 +95,18 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Running
     metrics,
     readiness,
     mode,
-    writeReady: () => !c.read_only && registry !== undefined && !registry.degraded,
+    writeReady: () =>
+      !c.read_only && registry !== undefined && !registry.degraded && registry.writeRefusal === undefined,
     degraded: () => registry?.degraded ?? false,
+    audit: () => parts.audit?.status,
+    snapshot: () => {
+      const s = registry?.store;
+      if (!(s instanceof SqliteStore)) return undefined;
+      return async (dest: string) => {
+        await s.snapshot(dest);
+        return { program: 'svc-registry', registry_id: c.registry_id, ...snapshotHead(dest) };
+      };
+    },
   });
   const adminUrl = await listen(admin, adminTarget);
 
@@ -96,7 +119,10 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Running
     await admin.close();
     const msg = err instanceof Error ? err.message : String(err);
     log.fatal({ err, db: c.db }, 'store cannot open');
-    throw new StartupError(`the SQLite store at ${resolve(c.db)} cannot open: ${msg}\n  check the directory is writable, or use --amnesia`, EXIT_STORE);
+    throw new StartupError(
+      `the SQLite store at ${resolve(c.db)} cannot open: ${msg}\n  check the directory is writable, or use --amnesia`,
+      EXIT_STORE,
+    );
   }
 
   // 2. Signers: dev mode holds a generated key with threshold 1.
@@ -115,7 +141,8 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Running
     );
   }
 
-  // 3. Replay and verify the chain.
+  // 3. Replay and verify the chain (and fold governance from it): any corrupt row refuses start (65).
+  let governance: Governance;
   try {
     const opened = await Registry.open(store, {
       registryId: c.registry_id,
@@ -127,24 +154,33 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Running
       logger: log,
     });
     registry = opened.registry;
-    log.info({ entries: opened.replay.entries, head: opened.replay.head.version, ms: Math.round(opened.replay.ms) }, 'log replayed and verified');
+    log.info(
+      { entries: opened.replay.entries, head: opened.replay.head.version, ms: Math.round(opened.replay.ms) },
+      'log replayed and verified',
+    );
+    // 3b. issue 4: governance read model from the same log; optional capability root key.
+    governance = await attachGovernance(registry, {
+      metrics: governanceMetrics(metrics),
+      proposalTtlMs: c['governance.proposal_ttl'],
+      // Dev mode's unsigned writes extend to governance proposals (loopback only, like commits).
+      ...(c.dev && loopbackOnly && devKey !== undefined ? { devKey } : {}),
+    });
   } catch (err) {
     await store.close();
     await admin.close();
     if (err instanceof ChainError) {
-      log.fatal({ version: err.version, reason: err.reason, store: store.location }, 'hash chain broken; refusing to start');
-      throw new StartupError(`${err.message} (store ${store.location}); refusing to start`, EXIT_CHAIN_BROKEN);
+      log.fatal(
+        { version: err.version, reason: err.reason, store: store.location },
+        'registry log corrupt; refusing to start',
+      );
+      throw new StartupError(
+        `${err.message} (store ${store.location}); refusing to start`,
+        EXIT_CHAIN_BROKEN,
+      );
     }
     throw err;
   }
 
-  // 3b. issue 4: governance read model from the same log; optional capability root key.
-  const governance = await attachGovernance(registry, {
-    metrics: governanceMetrics(metrics),
-    proposalTtlMs: c['governance.proposal_ttl'],
-    // Dev mode's unsigned writes extend to governance proposals (loopback only, like commits).
-    ...(c.dev && loopbackOnly && devKey !== undefined ? { devKey } : {}),
-  });
   let capRootKey: Uint8Array | undefined;
   if (c['governance.capability_key_file'] !== '') {
     try {
@@ -152,12 +188,24 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Running
     } catch (err) {
       await store.close();
       await admin.close();
-      throw new StartupError(`governance.capability_key_file ${c['governance.capability_key_file']} cannot be used: ${(err as Error).message}`, 78);
+      throw new StartupError(
+        `governance.capability_key_file ${c['governance.capability_key_file']} cannot be used: ${(err as Error).message}`,
+        78,
+      );
     }
   }
 
   // 4. API plane.
-  const built = createApiApp({ config: c, logger: log, metrics, readiness, registry, mode, governance, ...(capRootKey !== undefined ? { capRootKey } : {}) });
+  const built = createApiApp({
+    config: c,
+    logger: log,
+    metrics,
+    readiness,
+    registry,
+    mode,
+    governance,
+    ...(capRootKey !== undefined ? { capRootKey } : {}),
+  });
   const hub = built.hub;
   parts.hub = hub;
   const api = built.api;
@@ -183,14 +231,35 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Running
     await api.close();
     await admin.close();
     await store.close();
-    throw new StartupError(`cannot bind the API plane on ${c['bind.api']}: ${(err as Error).message}`, EXIT_STORE);
+    throw new StartupError(
+      `cannot bind the API plane on ${c['bind.api']}: ${(err as Error).message}`,
+      EXIT_STORE,
+    );
   }
   setListening(true);
+
+  // 5. Background audit of every entry's signatures (SPEC §2.5): a worker thread, readiness not delayed.
+  const reg = registry;
+  const audit = new LogAudit({
+    store,
+    registryId: c.registry_id,
+    genesis: initialSignerSet(signers, threshold),
+    upTo: registry.head.version,
+    logger: log.child({ component: 'audit' }),
+    onFault: (f) => {
+      metrics.auditFaults.inc();
+      reg.refuseWrites(
+        `the audit found entry ${f.version} not signed by the signer set in force (${f.reason})`,
+      );
+    },
+  });
+  parts.audit = audit;
 
   let closing: Promise<void> | undefined;
   const close = (graceMs = c.shutdown_grace): Promise<void> => {
     closing ??= (async () => {
       readiness.markShuttingDown();
+      await audit.stop();
       uds?.close();
       await closeApps(api, admin, hub, graceMs);
       await store.close();
@@ -215,5 +284,5 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Running
     },
     `svc-registry ready: API ${apiUrl}, admin ${adminUrl} (${store.kind}, head ${registry.head.version}); try: curl ${apiUrl}/registry/head`,
   );
-  return { apiUrl, adminUrl, udsUrl, registry, metrics, hub, readiness, devKey, governance, close };
+  return { apiUrl, adminUrl, udsUrl, registry, metrics, hub, readiness, devKey, governance, audit, close };
 }

@@ -1,8 +1,27 @@
 // One store interface for every backend (SPEC §2.5). Methods are async so a networked backend
 // (PostgreSQL) fits; embedded backends resolve immediately.
+import type { Subject } from './governance/quorum.js';
 import type { LogEntry } from './log-entry.js';
+import type { Signature } from './signing.js';
 
 export type StoreKind = 'memory' | 'sqlite' | 'postgres';
+
+/**
+ * A governance proposal as stored (SPEC §2.2: proposals are durable and shared by every replica).
+ * The store keeps it opaque: whole records in, whole records out.
+ */
+export interface ProposalRecord {
+  /** ULID: sorts by creation time. */
+  id: string;
+  subject: Subject;
+  /** Distinct signatures verified when they were added. */
+  signatures: Signature[];
+  /** Epoch milliseconds. */
+  created_at: number;
+  expires_at: number;
+  /** Set once applied: the global log version of its entry. */
+  applied?: { version: number; committed_at: string };
+}
 
 export interface LogStore {
   readonly kind: StoreKind;
@@ -19,6 +38,14 @@ export interface LogStore {
   get(version: number): Promise<LogEntry | undefined>;
   /** The newest entry, or undefined for an empty log. */
   last(): Promise<LogEntry | undefined>;
+  /** Creates or replaces a proposal record; resolves once it is durable for this backend. */
+  putProposal(p: ProposalRecord): Promise<void>;
+  /** One proposal record, or undefined. */
+  getProposal(id: string): Promise<ProposalRecord | undefined>;
+  /** Every stored proposal record in id (= creation) order. */
+  listProposals(): Promise<ProposalRecord[]>;
+  /** Forgets proposal records (unknown ids are ignored). */
+  deleteProposals(ids: readonly string[]): Promise<void>;
   /** Lowest version still retained (1 when the whole log is kept, including an empty log). */
   floor(): number;
   isOpen(): boolean;

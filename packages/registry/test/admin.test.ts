@@ -18,9 +18,18 @@ test('fresh registry: /healthz 200 empty, /readyz truthful and write_ready, /ver
     assert.equal(h.status, 200);
     assert.equal(await h.text(), '');
     assert.equal((await fetch(`${r.adminUrl}/livez`)).status, 200);
+    await r.audit.done;
     const ready = await fetch(`${r.adminUrl}/readyz`);
     assert.equal(ready.status, 200);
-    assert.deepEqual(await json(ready), { ready: true, degraded: false, services_ok: true, queues_ok: true, write_ready: true, mode: 'truthful' });
+    assert.deepEqual(await json(ready), {
+      ready: true,
+      degraded: false,
+      services_ok: true,
+      queues_ok: true,
+      write_ready: true,
+      mode: 'truthful',
+      audit: { state: 'ok', checked: 0, up_to: 0, ms: 0 },
+    });
     const v = await json(await fetch(`${r.adminUrl}/version`));
     assert.equal(v.service, 'svc-registry');
     assert.deepEqual(v.schema, { registry: '1.0.0' });
@@ -112,13 +121,22 @@ test('dev mode with any non-loopback listener: starts, but unsigned writes are r
   // plane and the admin plane are each tried on a wildcard (non-loopback) address.
   const variants: Record<string, string>[] = [{ REGISTRY_ADDR: '0.0.0.0:0' }, { METRICS_ADDR: '0.0.0.0:0' }];
   for (const env of variants) {
-    const r = await startTestRegistry({ REGISTRY_DEV: '1', SIGNER_ALLOWLIST: '', SIG_THRESHOLD: '1', ...env });
+    const r = await startTestRegistry({
+      REGISTRY_DEV: '1',
+      SIGNER_ALLOWLIST: '',
+      SIG_THRESHOLD: '1',
+      ...env,
+    });
     try {
       const api = r.apiUrl.replace('0.0.0.0', '127.0.0.1');
       const admin = r.adminUrl.replace('0.0.0.0', '127.0.0.1');
       assert.equal((await json(await fetch(`${admin}/version`))).mode, 'dev');
       for (const body of [{ payload_b3: 'b3:unsigned' }, { payload_b3: 'b3:unsigned', signatures: [] }]) {
-        const res = await fetch(`${api}/registry/commit`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+        const res = await fetch(`${api}/registry/commit`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        });
         assert.equal(res.status, 412, JSON.stringify(env));
         assert.equal((await json<ErrorBody>(res)).error.code, 'NoQuorum');
       }
@@ -190,7 +208,12 @@ test('config errors: threshold above the allow-list, bad signer ids, unknown key
   assert.throws(
     () =>
       loadRegistryConfig({
-        env: { SIG_THRESHOLD: '3', SIGNER_ALLOWLIST: `${generateKeyFile().signer_id},ed25519:junk`, REGISTRY_DB: 'postgres://x/y', REGISTRY_BOGUS__KEY: '1' },
+        env: {
+          SIG_THRESHOLD: '3',
+          SIGNER_ALLOWLIST: `${generateKeyFile().signer_id},ed25519:junk`,
+          REGISTRY_DB: 'postgres://x/y',
+          REGISTRY_BOGUS__KEY: '1',
+        },
       }),
     (e: unknown) => {
       assert.ok(e instanceof ConfigError);
@@ -200,7 +223,14 @@ test('config errors: threshold above the allow-list, bad signer ids, unknown key
     },
   );
   assert.throws(
-    () => loadRegistryConfig({ env: { SIG_THRESHOLD: '3', SIGNER_ALLOWLIST: `${generateKeyFile().signer_id},ed25519:junk`, REGISTRY_DB: 'postgres://x/y' } }),
+    () =>
+      loadRegistryConfig({
+        env: {
+          SIG_THRESHOLD: '3',
+          SIGNER_ALLOWLIST: `${generateKeyFile().signer_id},ed25519:junk`,
+          REGISTRY_DB: 'postgres://x/y',
+        },
+      }),
     (e: unknown) => {
       assert.ok(e instanceof ConfigError);
       const keys = e.issues.map((i) => i.key).sort();
@@ -211,12 +241,18 @@ test('config errors: threshold above the allow-list, bad signer ids, unknown key
   );
   assert.throws(() => loadRegistryConfig({ env: {} }), /governance\.threshold/);
   // The message names the rule itself (SPEC §2.1: 1 ≤ threshold ≤ |allow-list|), whichever side broke.
-  assert.throws(() => loadRegistryConfig({ env: {} }), /governance\.threshold: .*rule: 1 ≤ threshold ≤ \|allow-list\|/);
+  assert.throws(
+    () => loadRegistryConfig({ env: {} }),
+    /governance\.threshold: .*rule: 1 ≤ threshold ≤ \|allow-list\|/,
+  );
   assert.throws(
     () => loadRegistryConfig({ env: { SIG_THRESHOLD: '0', SIGNER_ALLOWLIST: generateKeyFile().signer_id } }),
     /governance\.threshold: .*rule: 1 ≤ threshold ≤ \|allow-list\|/,
   );
-  assert.throws(() => loadRegistryConfig({ env: { SIG_THRESHOLD: '0', REGISTRY_DEV: '1' } }), /governance\.threshold/);
+  assert.throws(
+    () => loadRegistryConfig({ env: { SIG_THRESHOLD: '0', REGISTRY_DEV: '1' } }),
+    /governance\.threshold/,
+  );
 });
 
 test('--uds also serves the API plane on a unix socket', async () => {
@@ -245,7 +281,9 @@ test('--uds also serves the API plane on a unix socket', async () => {
 class FlakyStore extends MemoryStore {
   failing = false;
   override append(e: LogEntry): Promise<void> {
-    return this.failing ? Promise.reject(new Error('SQLITE_FULL: database or disk is full')) : super.append(e);
+    return this.failing
+      ? Promise.reject(new Error('SQLITE_FULL: database or disk is full'))
+      : super.append(e);
   }
 }
 

@@ -1,12 +1,22 @@
 // The real program as a child process: CLI, exit codes, kill -9 durability, broken-chain refusal.
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
+import { copyFileSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { connect } from 'node:net';
 import { runProgram, spawnProgram, sseConnect, tempDir, type Program } from '@ron/testkit';
-import { ChainVerifier, generateKeyFile, initChain, signBytes, signedBytes, type Head, type LogEntry } from '../src/index.js';
+import {
+  ChainVerifier,
+  generateKeyFile,
+  initChain,
+  seal,
+  signBytes,
+  signedBytes,
+  type Head,
+  type LogEntry,
+} from '../src/index.js';
 
 const BIN = fileURLToPath(new URL('../../bin/svc-registry.js', import.meta.url));
 const dir = tempDir('ron-registry-proc-');
@@ -29,7 +39,10 @@ async function spawnRegistry(db: string): Promise<Program> {
 async function commitAtHead(url: string, payload: string): Promise<{ status: number; head?: Head }> {
   const head = (await (await fetch(`${url}/registry/head`)).json()) as Head;
   const v = head.version + 1;
-  const sig = signBytes(key, signedBytes({ registry: 'default', op: 'commit', payload_b3: payload, version: v }));
+  const sig = signBytes(
+    key,
+    signedBytes({ registry: 'default', op: 'commit', payload_b3: payload, version: v }),
+  );
   const res = await fetch(`${url}/registry/commit`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -43,9 +56,13 @@ test('version, config print and bad config (exit 78) from the real binary', asyn
   const v = await runProgram(BIN, ['version']);
   assert.equal(v.code, 0);
   assert.match(v.stdout, /^svc-registry \S+ \(commit \S+, built \S+\) node v\d+/);
-  const p = await runProgram(BIN, ['config', 'print', '--sig-threshold', '1', '--allow-signer', key.signer_id], {
-    env: { REGISTRY_SSE__HEARTBEAT_MS: '1s' },
-  });
+  const p = await runProgram(
+    BIN,
+    ['config', 'print', '--sig-threshold', '1', '--allow-signer', key.signer_id],
+    {
+      env: { REGISTRY_SSE__HEARTBEAT_MS: '1s' },
+    },
+  );
   assert.equal(p.code, 0, p.stderr);
   assert.match(p.stdout, /sse\.heartbeat_ms\s+= 1000\s+# env \(REGISTRY_SSE__HEARTBEAT_MS\)/);
   assert.match(p.stdout, /governance\.threshold\s+= 1\s+# flag \(--sig-threshold\)/);
@@ -60,7 +77,11 @@ test('keygen and sign subcommands produce a signature the registry accepts', asy
   assert.equal(kg.code, 0, kg.stderr);
   const signer = kg.stdout.trim();
   assert.match(signer, /^ed25519:/);
-  const p = await spawnProgram({ bin: BIN, args: [...ports, '--amnesia', '--allow-signer', signer], env: { SIG_THRESHOLD: '1' } });
+  const p = await spawnProgram({
+    bin: BIN,
+    args: [...ports, '--amnesia', '--allow-signer', signer],
+    env: { SIG_THRESHOLD: '1' },
+  });
   started.push(p);
   const s = await runProgram(BIN, ['sign', '--key', keyPath, '--payload-b3', 'b3:cli', '--version', '1']);
   assert.equal(s.code, 0, s.stderr);
@@ -108,7 +129,9 @@ test('kill -9 during a commit storm on SQLite loses no acknowledged commit; rest
   // Every acknowledged commit is there with its payload, and the whole history verifies.
   const v = new ChainVerifier();
   for (let from = 1; from <= head.version; from += 1000) {
-    const page = (await (await fetch(`${p2.url}/registry/history?from=${from}&limit=1000`)).json()) as { entries: LogEntry[] };
+    const page = (await (await fetch(`${p2.url}/registry/history?from=${from}&limit=1000`)).json()) as {
+      entries: LogEntry[];
+    };
     for (const e of page.entries) {
       v.push(e);
       const want = acked.get(e.version);
@@ -130,12 +153,72 @@ test('a tampered log refuses to start (exit 65), naming the first bad version', 
   const sql = new Database(db);
   sql.exec('DROP TRIGGER registry_log_no_update');
   const row = sql.prepare('SELECT entry FROM registry_log WHERE version = 5').get() as { entry: string };
-  sql.prepare('UPDATE registry_log SET entry = ? WHERE version = 5').run(JSON.stringify({ ...(JSON.parse(row.entry) as object), committed_at: '2000-01-01T00:00:00.000Z' }));
+  sql
+    .prepare('UPDATE registry_log SET entry = ? WHERE version = 5')
+    .run(JSON.stringify({ ...(JSON.parse(row.entry) as object), committed_at: '2000-01-01T00:00:00.000Z' }));
   sql.close();
   const r = await runProgram(BIN, [...ports, '--db', db], { env: baseEnv });
   assert.equal(r.code, 65, r.stderr);
   assert.match(r.stderr, /corrupt at version 5/);
   assert.match(r.stderr, /refusing to start/);
+});
+
+// Every kind of corrupt row refuses start with exit 65 naming the bad version (SPEC §2.5). The
+// attacker has file access: they drop the append-only triggers first.
+test('every corrupt row at boot exits 65 naming the first bad version: unparsable, renumbered, gap, broken link', async () => {
+  await initChain();
+  const base = join(dir.path, 'corrupt-base', 'registry.db');
+  const p = await spawnRegistry(base);
+  for (let i = 1; i <= 8; i++) assert.equal((await commitAtHead(p.url, `b3:c${i}`)).status, 200);
+  assert.equal((await p.stop('SIGTERM')).code, 0);
+  const entryAt = (sql: Database.Database, v: number): LogEntry =>
+    JSON.parse(
+      (sql.prepare('SELECT entry FROM registry_log WHERE version = ?').get(v) as { entry: string }).entry,
+    ) as LogEntry;
+  const cases: { name: string; tamper: (sql: Database.Database) => void; want: RegExp }[] = [
+    {
+      name: 'unparsable',
+      tamper: (sql) =>
+        sql.prepare('UPDATE registry_log SET entry = \'{"version":4,\' WHERE version = 4').run(),
+      want: /corrupt at version 4: the stored entry is not valid JSON/,
+    },
+    {
+      // The last row renumbered: it used to boot "ready" and then refuse every write.
+      name: 'renumbered',
+      tamper: (sql) => sql.prepare('UPDATE registry_log SET version = 1000 WHERE version = 8').run(),
+      want: /corrupt at version 1000: the row's version column says 1000 but its entry says 8/,
+    },
+    {
+      name: 'gap',
+      tamper: (sql) => sql.prepare('DELETE FROM registry_log WHERE version = 3').run(),
+      want: /corrupt at version 3: expected version 3, found 4/,
+    },
+    {
+      // Re-sealed so entry_b3 matches the content: only the link to version 5 is wrong.
+      name: 'broken link',
+      tamper: (sql) => {
+        const { entry_b3: _old, ...rest } = entryAt(sql, 6);
+        const forged = seal({ ...rest, prev_b3: 'b3:0' });
+        sql.prepare('UPDATE registry_log SET entry = ? WHERE version = 6').run(JSON.stringify(forged));
+      },
+      want: /corrupt at version 6: prev_b3 does not match/,
+    },
+  ];
+  for (const c of cases) {
+    const db = join(dir.path, `corrupt-${c.name.replace(' ', '-')}`, 'registry.db');
+    mkdirSync(dirname(db), { recursive: true });
+    copyFileSync(base, db);
+    const sql = new Database(db);
+    sql.exec(
+      'DROP TRIGGER registry_log_no_update; DROP TRIGGER registry_log_no_delete; DROP TRIGGER registry_log_append_only',
+    );
+    c.tamper(sql);
+    sql.close();
+    const r = await runProgram(BIN, [...ports, '--db', db], { env: baseEnv });
+    assert.equal(r.code, 65, `${c.name}: ${r.stderr}`);
+    assert.match(r.stderr, c.want, c.name);
+    assert.match(r.stderr, /refusing to start/, c.name);
+  }
 });
 
 test('SIGTERM on the real process: streams get a final event, an in-flight commit still completes, the store is closed, exit 0', async () => {
@@ -151,7 +234,9 @@ test('SIGTERM on the real process: streams get a final event, an in-flight commi
   const payload = 'b3:in-flight';
   const body = JSON.stringify({
     payload_b3: payload,
-    signatures: [signBytes(key, signedBytes({ registry: 'default', op: 'commit', payload_b3: payload, version: 4 }))],
+    signatures: [
+      signBytes(key, signedBytes({ registry: 'default', op: 'commit', payload_b3: payload, version: 4 })),
+    ],
   });
   const { port } = new URL(p.url);
   const sock = connect(Number(port), '127.0.0.1');
@@ -183,7 +268,10 @@ test('SIGTERM on the real process: streams get a final event, an in-flight commi
   assert.equal(code, 0);
   const lines = p.lines.map((l) => l.msg);
   assert.ok(lines.indexOf('shutting down: readiness off, draining in-flight work') >= 0);
-  assert.ok(lines.indexOf('shutdown complete') > lines.indexOf('shutting down: readiness off, draining in-flight work'));
+  assert.ok(
+    lines.indexOf('shutdown complete') >
+      lines.indexOf('shutting down: readiness off, draining in-flight work'),
+  );
 
   // The acknowledged in-flight commit is durable: a restart on the same file has it, chain intact.
   const p2 = await spawnRegistry(db);

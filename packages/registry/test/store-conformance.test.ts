@@ -1,7 +1,8 @@
 // One conformance suite, run against every store backend.
 import assert from 'node:assert/strict';
 import { describe, test, after } from 'node:test';
-import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { tempDir } from '@ron/testkit';
@@ -17,6 +18,7 @@ import {
   seal,
   type LogEntry,
   type LogStore,
+  type ProposalRecord,
 } from '../src/index.js';
 
 const dir = tempDir('ron-registry-store-');
@@ -28,7 +30,14 @@ await initChain();
 function chainOf(count: number, start = 1, prev = ZERO_B3): LogEntry[] {
   const out: LogEntry[] = [];
   for (let v = start; v < start + count; v++) {
-    const e = seal({ version: v, op: 'commit', payload_b3: `b3:p${v}`, prev_b3: prev, committed_at: new Date(0).toISOString(), signatures: [] });
+    const e = seal({
+      version: v,
+      op: 'commit',
+      payload_b3: `b3:p${v}`,
+      prev_b3: prev,
+      committed_at: new Date(0).toISOString(),
+      signatures: [],
+    });
     out.push(e);
     prev = e.entry_b3;
   }
@@ -105,6 +114,74 @@ for (const b of backends) {
       });
     }
 
+    test('proposals: put, get, replace, list in id order, delete; records are copies', async () => {
+      const s = b.make();
+      assert.deepEqual(await s.listProposals(), []);
+      assert.equal(await s.getProposal('01A'), undefined);
+      const rec = (id: string, sigs = 0): ProposalRecord => ({
+        id,
+        subject: {
+          op: 'publish',
+          descriptor: {
+            id: `svc-${id.toLowerCase()}`,
+            kind: 'service',
+            version: 1,
+            body: { region: 'r', addr: 'h:1' },
+          },
+        },
+        signatures: Array.from({ length: sigs }, (_, i) => ({
+          signer_id: `ed25519:${i}`,
+          alg: 'ed25519' as const,
+          sig: 'AA',
+        })),
+        created_at: 1000,
+        expires_at: 2000,
+      });
+      const b1 = rec('01B');
+      await s.putProposal(b1);
+      await s.putProposal(rec('01A'));
+      b1.signatures.push({ signer_id: 'ed25519:x', alg: 'ed25519', sig: 'AA' });
+      assert.deepEqual(await s.getProposal('01B'), rec('01B'));
+      await s.putProposal({
+        ...rec('01B', 2),
+        applied: { version: 7, committed_at: '2026-01-01T00:00:00.000Z' },
+      });
+      assert.deepEqual(await s.getProposal('01B'), {
+        ...rec('01B', 2),
+        applied: { version: 7, committed_at: '2026-01-01T00:00:00.000Z' },
+      });
+      assert.deepEqual(
+        (await s.listProposals()).map((p) => p.id),
+        ['01A', '01B'],
+      );
+      await s.deleteProposals(['01A', '01NOPE']);
+      assert.deepEqual(
+        (await s.listProposals()).map((p) => p.id),
+        ['01B'],
+      );
+      // The log is untouched by proposals.
+      assert.equal(await s.last(), undefined);
+      await s.close();
+    });
+
+    if (b.reopen) {
+      test('proposals are durable: a reopened store has them', async () => {
+        const s = b.make();
+        const p: ProposalRecord = {
+          id: '01P',
+          subject: { op: 'signers', signers: { version: 2, signers: ['ed25519:a'], threshold: 1 } },
+          signatures: [{ signer_id: 'ed25519:a', alg: 'ed25519', sig: 'AA' }],
+          created_at: 5,
+          expires_at: 6,
+        };
+        await s.putProposal(p);
+        await s.close();
+        const s2 = b.reopen!(s);
+        assert.deepEqual(await s2.listProposals(), [p]);
+        await s2.close();
+      });
+    }
+
     test('property: any append sequence yields contiguous versions and a verifiable chain', async () => {
       await fc.assert(
         fc.asyncProperty(fc.array(fc.boolean(), { maxLength: 30 }), async (plan) => {
@@ -127,15 +204,80 @@ for (const b of backends) {
   });
 }
 
-test('sqlite: the log table is append-only in the schema (UPDATE and DELETE refused)', async () => {
-  const s = new SqliteStore(join(dir.path, 'ao', 'registry.db'));
-  for (const e of chainOf(2)) await s.append(e);
+test('sqlite: the log table is append-only in the schema (UPDATE, DELETE, REPLACE, INSERT OR REPLACE, upsert, gap refused)', async () => {
+  const path = join(dir.path, 'ao', 'registry.db');
+  const s = new SqliteStore(path);
+  const es = chainOf(4);
+  for (const e of es.slice(0, 3)) await s.append(e);
   await s.close();
-  const db = new Database(join(dir.path, 'ao', 'registry.db'));
-  assert.throws(() => db.prepare("UPDATE registry_log SET op = 'x' WHERE version = 1").run(), /append-only/);
-  assert.throws(() => db.prepare('DELETE FROM registry_log WHERE version = 2').run(), /append-only/);
-  assert.throws(() => db.prepare("INSERT INTO registry_log (version, op, entry) VALUES (1, 'commit', '{}')").run(), /UNIQUE|PRIMARY/);
+  const db = new Database(path);
+  const rows = (): unknown[] =>
+    db.prepare('SELECT version, op, entry FROM registry_log ORDER BY version').all();
+  const before = rows();
+  const forged = JSON.stringify({ ...es[1]!, payload_b3: 'b3:evil' });
+  const refused = [
+    "UPDATE registry_log SET op = 'x' WHERE version = 1",
+    'DELETE FROM registry_log WHERE version = 2',
+    "INSERT INTO registry_log (version, op, entry) VALUES (1, 'commit', '{}')",
+    // REPLACE deletes the old row without firing the delete trigger: the insert trigger must refuse it.
+    `REPLACE INTO registry_log (version, op, entry) VALUES (2, 'commit', '${forged}')`,
+    `INSERT OR REPLACE INTO registry_log (version, op, entry) VALUES (2, 'commit', '${forged}')`,
+    `INSERT INTO registry_log (version, op, entry) VALUES (2, 'commit', '${forged}') ON CONFLICT(version) DO UPDATE SET entry = excluded.entry`,
+    `INSERT OR IGNORE INTO registry_log (version, op, entry) VALUES (2, 'commit', '${forged}')`,
+    // A gap, a version below the head and an auto-assigned rowid are not head + 1 either.
+    "INSERT INTO registry_log (version, op, entry) VALUES (9, 'commit', '{}')",
+    "INSERT OR REPLACE INTO registry_log (version, op, entry) VALUES (9, 'commit', '{}')",
+    "INSERT INTO registry_log (op, entry) VALUES ('commit', '{}')",
+  ];
+  for (const sql of refused) assert.throws(() => db.prepare(sql).run(), /append-only/, sql);
+  assert.deepEqual(rows(), before);
+  // The one insert the schema allows is the next version.
+  db.prepare('INSERT INTO registry_log (version, op, entry) VALUES (?, ?, ?)').run(
+    4,
+    'commit',
+    JSON.stringify(es[3]),
+  );
+  assert.equal(rows().length, 4);
   db.close();
+});
+
+test('sqlite: a database made with the old schema gets the insert trigger on open (migration)', async () => {
+  const path = join(dir.path, 'migrate', 'registry.db');
+  mkdirSync(dirname(path), { recursive: true });
+  const old = new Database(path);
+  // Schema 1: no BEFORE INSERT trigger.
+  old.exec(`
+    CREATE TABLE registry_log (version INTEGER PRIMARY KEY NOT NULL CHECK (version >= 1), op TEXT NOT NULL, entry TEXT NOT NULL);
+    CREATE TRIGGER registry_log_no_update BEFORE UPDATE ON registry_log BEGIN SELECT RAISE(ABORT, 'registry_log is append-only: UPDATE refused'); END;
+    CREATE TRIGGER registry_log_no_delete BEFORE DELETE ON registry_log BEGIN SELECT RAISE(ABORT, 'registry_log is append-only: DELETE refused'); END;
+    CREATE TABLE registry_meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);
+    INSERT INTO registry_meta (key, value) VALUES ('schema', '1');`);
+  const es = chainOf(3);
+  for (const e of es.slice(0, 2))
+    old
+      .prepare('INSERT INTO registry_log (version, op, entry) VALUES (?, ?, ?)')
+      .run(e.version, e.op, JSON.stringify(e));
+  old
+    .prepare("REPLACE INTO registry_log (version, op, entry) VALUES (2, 'commit', ?)")
+    .run(JSON.stringify(es[1])); // the hole
+  old.close();
+  const s = new SqliteStore(path);
+  assert.deepEqual(await s.range(0, 10), es.slice(0, 2));
+  await s.close();
+  const db = new Database(path);
+  assert.throws(
+    () => db.prepare("REPLACE INTO registry_log (version, op, entry) VALUES (2, 'commit', '{}')").run(),
+    /append-only/,
+  );
+  assert.equal(
+    (db.prepare("SELECT value FROM registry_meta WHERE key = 'schema'").get() as { value: string }).value,
+    '2',
+  );
+  db.close();
+  const s2 = new SqliteStore(path);
+  await s2.append(es[2]!);
+  assert.equal((await s2.last())?.version, 3);
+  await s2.close();
 });
 
 test('memory store with retention: floor rises, old entries are gone, recent ones remain', async () => {
@@ -144,7 +286,10 @@ test('memory store with retention: floor rises, old entries are gone, recent one
   assert.equal(s.floor(), 16);
   assert.equal(await s.get(15), undefined);
   assert.equal((await s.get(16))?.version, 16);
-  assert.deepEqual((await s.range(0, 100)).map((e) => e.version), [16, 17, 18, 19, 20]);
+  assert.deepEqual(
+    (await s.range(0, 100)).map((e) => e.version),
+    [16, 17, 18, 19, 20],
+  );
 });
 
 test('boot replay verifies the chain and restores the head', async () => {
@@ -154,7 +299,12 @@ test('boot replay verifies the chain and restores the head', async () => {
   for (const e of es) await s.append(e);
   const { registry, replay } = await Registry.open(s, { registryId: 'default', signers: [], threshold: 1 });
   assert.equal(replay.entries, 30);
-  assert.deepEqual(registry.head, { version: 30, payload_b3: 'b3:p30', committed_at: es[29]!.committed_at, chain_b3: es[29]!.entry_b3 });
+  assert.deepEqual(registry.head, {
+    version: 30,
+    payload_b3: 'b3:p30',
+    committed_at: es[29]!.committed_at,
+    chain_b3: es[29]!.entry_b3,
+  });
   await s.close();
 });
 
@@ -171,12 +321,15 @@ test('a broken chain refuses to open and names the first bad version', async () 
   db.prepare('UPDATE registry_log SET entry = ? WHERE version = 7').run(JSON.stringify(tampered));
   db.close();
   const s2 = new SqliteStore(path);
-  await assert.rejects(Registry.open(s2, { registryId: 'default', signers: [], threshold: 1 }), (err: unknown) => {
-    assert.ok(err instanceof ChainError);
-    assert.equal(err.version, 7);
-    assert.match(err.message, /version 7/);
-    return true;
-  });
+  await assert.rejects(
+    Registry.open(s2, { registryId: 'default', signers: [], threshold: 1 }),
+    (err: unknown) => {
+      assert.ok(err instanceof ChainError);
+      assert.equal(err.version, 7);
+      assert.match(err.message, /version 7/);
+      return true;
+    },
+  );
   await s2.close();
 });
 

@@ -2,10 +2,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { sseConnect, waitFor, type SseEvent } from '@ron/testkit';
-import { MemoryStore, type LogEntry, type LogStore } from '../src/index.js';
+import { MemoryStore, type LogEntry, type LogStore, type ProposalRecord } from '../src/index.js';
 import { json, startTestRegistry, type ErrorBody } from './helpers.js';
 
-const commits = (events: SseEvent[]): number[] => events.filter((e) => e.event === 'commit').map((e) => Number(e.id));
+const commits = (events: SseEvent[]): number[] =>
+  events.filter((e) => e.event === 'commit').map((e) => Number(e.id));
 const range = (a: number, b: number): number[] => Array.from({ length: b - a + 1 }, (_, i) => a + i);
 
 test('live: each commit arrives once as event: commit with id and summary; retry is 2000', async () => {
@@ -22,7 +23,12 @@ test('live: each commit arrives once as event: commit with id and summary; retry
     const d = JSON.parse(c.events.find((e) => e.id === '3')!.data) as Record<string, unknown>;
     assert.equal(d.version, 3);
     assert.equal(d.payload_b3, 'b3:live3');
-    assert.equal(d.entry_b3, r.registry.head.version === 5 ? (await json<{ entry_b3: string }>(await fetch(`${r.apiUrl}/registry/3`))).entry_b3 : '');
+    assert.equal(
+      d.entry_b3,
+      r.registry.head.version === 5
+        ? (await json<{ entry_b3: string }>(await fetch(`${r.apiUrl}/registry/3`))).entry_b3
+        : '',
+    );
     c.close();
     // The alias serves the same stream.
     const alias = await sseConnect(`${r.apiUrl}/v1/registry/stream?from=4`);
@@ -138,6 +144,18 @@ class GatedStore implements LogStore {
   floor(): number {
     return this.inner.floor();
   }
+  putProposal(p: ProposalRecord): Promise<void> {
+    return this.inner.putProposal(p);
+  }
+  getProposal(id: string): Promise<ProposalRecord | undefined> {
+    return this.inner.getProposal(id);
+  }
+  listProposals(): Promise<ProposalRecord[]> {
+    return this.inner.listProposals();
+  }
+  deleteProposals(ids: readonly string[]): Promise<void> {
+    return this.inner.deleteProposals(ids);
+  }
   isOpen(): boolean {
     return this.inner.isOpen();
   }
@@ -168,7 +186,10 @@ test('deterministic: commits that land while the replay read is in flight are de
 });
 
 test('a slow consumer is dropped while commits continue, then resumes with Last-Event-ID and gets every entry once, in order', async () => {
-  const r = await startTestRegistry({ REGISTRY_SSE__CLIENT_BUFFER: '64', REGISTRY_SSE__CLIENT_BUFFER_BYTES: '64KiB' }, { threshold: 1 });
+  const r = await startTestRegistry(
+    { REGISTRY_SSE__CLIENT_BUFFER: '64', REGISTRY_SSE__CLIENT_BUFFER_BYTES: '64KiB' },
+    { threshold: 1 },
+  );
   try {
     const fast = await sseConnect(`${r.apiUrl}/registry/stream?from=0`);
     const slow = await sseConnect(`${r.apiUrl}/registry/stream?from=0`);
@@ -182,7 +203,10 @@ test('a slow consumer is dropped while commits continue, then resumes with Last-
     while (dropped === 0) {
       for (let i = 0; i < 500; i++) {
         const v = r.registry.head.version + 1;
-        await r.registry.commit({ payload_b3: `b3:${pad}${v}`, signatures: [r.sign(`b3:${pad}${v}`, v, key)] });
+        await r.registry.commit({
+          payload_b3: `b3:${pad}${v}`,
+          signatures: [r.sign(`b3:${pad}${v}`, v, key)],
+        });
         // Let the event loop turn now and then, as HTTP commits would: healthy readers keep up.
         if (i % 16 === 0) await new Promise((res) => setImmediate(res));
       }
@@ -212,7 +236,10 @@ test('a slow consumer is dropped while commits continue, then resumes with Last-
 });
 
 test('the dropped event names last_delivered and head, and everything up to last_delivered was sent', async () => {
-  const r = await startTestRegistry({ REGISTRY_SSE__CLIENT_BUFFER: '4', REGISTRY_SSE__CLIENT_BUFFER_BYTES: '4KiB' }, { threshold: 1 });
+  const r = await startTestRegistry(
+    { REGISTRY_SSE__CLIENT_BUFFER: '4', REGISTRY_SSE__CLIENT_BUFFER_BYTES: '4KiB' },
+    { threshold: 1 },
+  );
   try {
     const c = await sseConnect(`${r.apiUrl}/registry/stream`);
     await c.next((e) => e.event === 'heartbeat');
@@ -285,28 +312,32 @@ test('shutdown ends open streams with a final event', async () => {
   assert.equal(c.events.at(-1)?.event, 'shutdown');
 });
 
-test('HEAD on the stream answers headers and ends: it opens no stream and holds no client slot', { timeout: 20_000 }, async () => {
-  const r = await startTestRegistry({ REGISTRY_SSE__MAX_CLIENTS: '1' });
-  try {
-    for (const path of ['/registry/stream', '/v1/registry/stream']) {
-      // fetch() resolves on headers: a HEAD that is hijacked into a stream never sends them.
-      const res = await fetch(`${r.apiUrl}${path}`, { method: 'HEAD' });
-      assert.equal(res.status, 200);
-      assert.match(String(res.headers.get('content-type')), /^text\/event-stream/);
-      assert.ok(res.headers.get('x-request-id'));
-      assert.equal(await res.text(), '');
-      assert.equal(r.hub.clients, 0);
+test(
+  'HEAD on the stream answers headers and ends: it opens no stream and holds no client slot',
+  { timeout: 20_000 },
+  async () => {
+    const r = await startTestRegistry({ REGISTRY_SSE__MAX_CLIENTS: '1' });
+    try {
+      for (const path of ['/registry/stream', '/v1/registry/stream']) {
+        // fetch() resolves on headers: a HEAD that is hijacked into a stream never sends them.
+        const res = await fetch(`${r.apiUrl}${path}`, { method: 'HEAD' });
+        assert.equal(res.status, 200);
+        assert.match(String(res.headers.get('content-type')), /^text\/event-stream/);
+        assert.ok(res.headers.get('x-request-id'));
+        assert.equal(await res.text(), '');
+        assert.equal(r.hub.clients, 0);
+      }
+      // The single slot is still free for a real stream.
+      const c = await sseConnect(`${r.apiUrl}/registry/stream`);
+      assert.equal(c.status, 200);
+      await c.next((e) => e.event === 'heartbeat');
+      // And HEAD mirrors GET's answer when the slots are full.
+      const full = await fetch(`${r.apiUrl}/registry/stream`, { method: 'HEAD' });
+      assert.equal(full.status, 503);
+      assert.ok(full.headers.get('retry-after'));
+      c.close();
+    } finally {
+      await r.close();
     }
-    // The single slot is still free for a real stream.
-    const c = await sseConnect(`${r.apiUrl}/registry/stream`);
-    assert.equal(c.status, 200);
-    await c.next((e) => e.event === 'heartbeat');
-    // And HEAD mirrors GET's answer when the slots are full.
-    const full = await fetch(`${r.apiUrl}/registry/stream`, { method: 'HEAD' });
-    assert.equal(full.status, 503);
-    assert.ok(full.headers.get('retry-after'));
-    c.close();
-  } finally {
-    await r.close();
-  }
-});
+  },
+);

@@ -23,6 +23,9 @@ export interface GlobalOptions {
   json?: boolean;
 }
 
+export const DEFAULT_REGISTRY_URL = 'http://127.0.0.1:9444';
+export const DEFAULT_ADMIN_URL = 'http://127.0.0.1:8080';
+
 export interface Ctx {
   registryUrl: string;
   adminUrl: string;
@@ -33,16 +36,67 @@ export interface Ctx {
   err(line: string): void;
 }
 
-function trimSlash(u: string): string {
-  return u.replace(/\/+$/, '');
+/**
+ * A target URL from its flag or environment variable, checked before anything is sent: a typo is
+ * named with where it came from and the form expected, not a bare "Invalid URL".
+ */
+export function targetUrl(value: string, source: string, example = DEFAULT_REGISTRY_URL): string {
+  let u: URL | undefined;
+  try {
+    u = new URL(value);
+  } catch {
+    u = undefined;
+  }
+  if (u === undefined || (u.protocol !== 'http:' && u.protocol !== 'https:') || u.hostname === '') {
+    throw new CliError(
+      `${source} ${JSON.stringify(value)} is not a URL; expected http(s)://host:port`,
+      `e.g. ${source}${source.startsWith('--') ? ' ' : '='}${example}`,
+      64,
+    );
+  }
+  return value.replace(/\/+$/, '');
 }
 
-/** Resolves targets: flag → environment → default. */
+/** Resolves one target: flag → environment → default, naming where a bad value came from. */
+function resolveTarget(
+  flag: string | undefined,
+  flagName: string,
+  envName: string,
+  fallback: string,
+): string {
+  if (flag !== undefined) return targetUrl(flag, flagName, fallback);
+  const env = process.env[envName];
+  if (env !== undefined && env !== '') return targetUrl(env, envName, fallback);
+  return fallback;
+}
+
+/**
+ * The program options merged from the program down to the command, the nearest winning: they may be
+ * given before the command (`ronctl --json registry head`) or after it (`ronctl registry head --json`).
+ */
+function globalsOf(cmd: Command): GlobalOptions {
+  const chain: Command[] = [];
+  for (let c: Command | null = cmd; c !== null; c = c.parent) chain.unshift(c);
+  return Object.assign({}, ...chain.map((c) => c.opts<GlobalOptions>())) as GlobalOptions;
+}
+
+/** Resolves targets: flag → environment → default. A URL is checked when the command first uses it. */
 export function ctxOf(cmd: Command): Ctx {
-  const g = cmd.optsWithGlobals<GlobalOptions>();
+  const g = globalsOf(cmd);
+  let registryUrl: string | undefined;
+  let adminUrl: string | undefined;
   return {
-    registryUrl: trimSlash(g.registry ?? process.env.RON_REGISTRY_URL ?? 'http://127.0.0.1:9444'),
-    adminUrl: trimSlash(g.admin ?? process.env.RON_ADMIN_URL ?? 'http://127.0.0.1:8080'),
+    get registryUrl(): string {
+      return (registryUrl ??= resolveTarget(
+        g.registry,
+        '--registry',
+        'RON_REGISTRY_URL',
+        DEFAULT_REGISTRY_URL,
+      ));
+    },
+    get adminUrl(): string {
+      return (adminUrl ??= resolveTarget(g.admin, '--admin', 'RON_ADMIN_URL', DEFAULT_ADMIN_URL));
+    },
     registryId: g.registryId ?? process.env.RON_REGISTRY_ID ?? 'default',
     token: g.token ?? process.env.RON_REGISTRY_TOKEN,
     json: g.json === true,
@@ -57,7 +111,10 @@ export function readJsonFile(path: string, what: string): unknown {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new CliError(`cannot read ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, 'check the path');
+    throw new CliError(
+      `cannot read ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+      'check the path',
+    );
   }
   try {
     return parseStrictJson(text);
@@ -69,7 +126,13 @@ export function readJsonFile(path: string, what: string): unknown {
 /** Reads a signer key file written by `ronctl keygen`. */
 export function readKey(path: string): KeyFile {
   const k = readJsonFile(path, 'key file') as Partial<KeyFile> | null;
-  if (k === null || typeof k !== 'object' || k.alg !== 'ed25519' || typeof k.seed !== 'string' || typeof k.signer_id !== 'string') {
+  if (
+    k === null ||
+    typeof k !== 'object' ||
+    k.alg !== 'ed25519' ||
+    typeof k.seed !== 'string' ||
+    typeof k.signer_id !== 'string'
+  ) {
     throw new CliError(`${path} is not a signer key file`, 'create one with: ronctl keygen --out FILE');
   }
   return { alg: 'ed25519', signer_id: k.signer_id, seed: k.seed };
@@ -79,7 +142,9 @@ export function readKey(path: string): KeyFile {
 export const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v];
 
 /** Wraps an async action: prints CliErrors as `error:`/`hint:` and sets a non-zero exit code. */
-export function action<A extends unknown[]>(fn: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+export function action<A extends unknown[]>(
+  fn: (...args: A) => Promise<void>,
+): (...args: A) => Promise<void> {
   return async (...args: A) => {
     try {
       await fn(...args);

@@ -171,6 +171,7 @@ export class Supervisor {
   #setState(c: Child, s: PlaneState): void {
     c.state = s;
     this.#o.metrics.up.set({ service: c.name }, s === 'running' ? 1 : 0);
+    this.#o.metrics.setState(c.name, s);
     this.#changed();
   }
 

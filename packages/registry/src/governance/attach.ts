@@ -1,4 +1,5 @@
 // Wires governance onto a Registry: boot replay of the log, live folding of appends, rotation → commit allow-list.
+import { ChainError } from '../errors.js';
 import type { Registry } from '../registry.js';
 import { Governance, REJECT_REASONS, type GovernanceMetrics, type UpdateResult } from './governance.js';
 import type { KeyFile } from '../signing.js';
@@ -24,6 +25,7 @@ export async function attachGovernance(reg: Registry, o: AttachGovernanceOptions
     initialSigners: initialSignerSet(reg.signers, reg.threshold),
     log: { append: (e) => reg.appendGoverned(e) },
     onSignerSet: (set) => reg.useSigners(set.signers, set.threshold),
+    proposals: reg.store,
     ...(o.metrics !== undefined ? { metrics: o.metrics } : {}),
     ...(o.proposalTtlMs !== undefined ? { proposalTtlMs: o.proposalTtlMs } : {}),
     ...(o.maxPendingProposals !== undefined ? { maxPendingProposals: o.maxPendingProposals } : {}),
@@ -34,11 +36,23 @@ export async function attachGovernance(reg: Registry, o: AttachGovernanceOptions
   let after = reg.floor() - 1;
   for (;;) {
     const page = await reg.range(after, 2000);
-    for (const e of page) gov.replay(e);
+    for (const e of page) {
+      try {
+        gov.replay(e);
+      } catch (err) {
+        // A chain-valid entry whose governance body cannot be folded is corruption too (exit 65).
+        throw new ChainError(
+          e.version,
+          `the ${e.op} entry cannot be replayed: ${err instanceof Error ? err.message : String(err)}`,
+        );
+      }
+    }
     if (page.length < 2000) break;
     after = (page[page.length - 1] as { version: number }).version;
   }
   reg.onAppend((e) => gov.replay(e));
+  // 3. The durable proposals, judged against the folded state (stale, signer sets).
+  await gov.loadProposals();
   return gov;
 }
 

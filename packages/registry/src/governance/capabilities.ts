@@ -1,9 +1,9 @@
-// Capabilities for governance writes: macaroons with `scope = …` and `expires < RFC 3339` caveats.
+// Capabilities for registry writes (governance and commits): macaroons with `scope = …` and `expires < RFC 3339` caveats.
 import { randomBytes } from 'node:crypto';
 import { ApiError } from '@ron/kernel';
 import * as macaroon from 'macaroon';
 
-export const CAPABILITY_SCOPES = ['registry:propose', 'registry:apply'] as const;
+export const CAPABILITY_SCOPES = ['registry:propose', 'registry:apply', 'registry:commit'] as const;
 export type CapabilityScope = (typeof CAPABILITY_SCOPES)[number];
 
 export interface MintOptions {
@@ -42,7 +42,12 @@ function rfc3339(d: Date): string {
  * @example mintCapability({ rootKey, scopes: ['registry:propose'], expiresAt: new Date(Date.now() + 3600e3) })
  */
 export function mintCapability(o: MintOptions): string {
-  const m = macaroon.newMacaroon({ identifier: randomBytes(16).toString('base64url'), location: o.location ?? 'ron-registry', rootKey: o.rootKey, version: 2 });
+  const m = macaroon.newMacaroon({
+    identifier: randomBytes(16).toString('base64url'),
+    location: o.location ?? 'ron-registry',
+    rootKey: o.rootKey,
+    version: 2,
+  });
   m.addFirstPartyCaveat(`scope = ${o.scopes.join(' ')}`);
   m.addFirstPartyCaveat(`expires < ${rfc3339(o.expiresAt)}`);
   return Buffer.from(m.exportBinary()).toString('base64url');
@@ -51,10 +56,10 @@ export function mintCapability(o: MintOptions): string {
 const SCOPE_RE = /^scope = ([a-z:_ -]+)$/;
 const EXPIRES_RE = /^expires < (\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2}))$/;
 
-function unauthorized(message: string): ApiError {
+function unauthorized(message: string, need: CapabilityScope): ApiError {
   return new ApiError('Unauthorized', message, {
     headers: { 'www-authenticate': 'Bearer realm="ron-registry"' },
-    hint: 'mint a capability: ronctl cap mint --root-key FILE --scope registry:propose',
+    hint: `mint a capability: ronctl cap mint --root-key FILE --scope ${need}`,
   });
 }
 
@@ -63,15 +68,22 @@ function unauthorized(message: string): ApiError {
  * chain verifies under the root key, 3. every caveat understood, 4. not expired (all → else 401),
  * 5. every scope caveat grants `need` (else 403).
  */
-export function checkCapability(header: string | undefined, rootKey: Uint8Array, need: CapabilityScope, now = Date.now()): void {
-  if (header === undefined || header === '') throw unauthorized('this route needs a capability: Authorization: Bearer <macaroon>');
-  const m = /^Bearer ([A-Za-z0-9_\-+/=]{1,8192})$/.exec(header);
-  if (m === null) throw unauthorized('Authorization must be "Bearer <macaroon>"');
+export function checkCapability(
+  header: string | undefined,
+  rootKey: Uint8Array,
+  need: CapabilityScope,
+  now = Date.now(),
+): void {
+  if (header === undefined || header === '')
+    throw unauthorized('this route needs a capability: Authorization: Bearer <macaroon>', need);
+  // The scheme name is case-insensitive (RFC 9110 §11.1): `bearer`, `BEARER` are `Bearer`.
+  const m = /^Bearer +([A-Za-z0-9_\-+/=]{1,8192})$/i.exec(header);
+  if (m === null) throw unauthorized('Authorization must be "Bearer <macaroon>"', need);
   let mac: macaroon.Macaroon;
   try {
     mac = macaroon.importMacaroon(Buffer.from(m[1] as string, 'base64url'));
   } catch {
-    throw unauthorized('the bearer token is not a macaroon');
+    throw unauthorized('the bearer token is not a macaroon', need);
   }
   const conditions: string[] = [];
   try {
@@ -81,7 +93,7 @@ export function checkCapability(header: string | undefined, rootKey: Uint8Array,
       return null;
     });
   } catch {
-    throw unauthorized('the capability does not verify under this registry’s root key');
+    throw unauthorized('the capability does not verify under this registry’s root key', need);
   }
   let scopes: string[][] = [];
   let sawExpiry = false;
@@ -94,17 +106,22 @@ export function checkCapability(header: string | undefined, rootKey: Uint8Array,
     const e = EXPIRES_RE.exec(c);
     if (e !== null) {
       const t = Date.parse(e[1] as string);
-      if (!Number.isFinite(t) || now >= t) throw unauthorized(`the capability expired at ${e[1]}`);
+      if (!Number.isFinite(t) || now >= t) throw unauthorized(`the capability expired at ${e[1]}`, need);
       sawExpiry = true;
       continue;
     }
-    throw unauthorized(`the capability carries a caveat this registry does not understand: ${c.slice(0, 80)}`);
+    throw unauthorized(
+      `the capability carries a caveat this registry does not understand: ${c.slice(0, 80)}`,
+      need,
+    );
   }
-  if (!sawExpiry) throw unauthorized('the capability has no expiry caveat');
+  if (!sawExpiry) throw unauthorized('the capability has no expiry caveat', need);
   if (scopes.length === 0) scopes = [[]];
   for (const granted of scopes) {
     if (!granted.includes(need)) {
-      throw new ApiError('Forbidden', `the capability does not grant ${need}`, { hint: `mint one with --scope ${need}` });
+      throw new ApiError('Forbidden', `the capability does not grant ${need}`, {
+        hint: `mint one with --scope ${need}`,
+      });
     }
   }
 }

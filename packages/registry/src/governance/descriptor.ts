@@ -1,5 +1,9 @@
 // Descriptor model and validation (SPEC §2.1): kinds, id pattern, body schemas, unknown fields rejected.
 import { ApiError } from '@ron/kernel';
+import { rejectUnknown } from '../validation.js';
+
+// Kept here too: governance modules and tests import it from the descriptor model.
+export { rejectUnknown };
 
 export const DESCRIPTOR_KINDS = ['node', 'service', 'region', 'policy_pin'] as const;
 export type DescriptorKind = (typeof DESCRIPTOR_KINDS)[number];
@@ -20,7 +24,8 @@ type FieldRule = (v: unknown, path: string) => string | undefined;
 const str =
   (max: number, re?: RegExp): FieldRule =>
   (v, path) => {
-    if (typeof v !== 'string' || v.length === 0 || v.length > max) return `${path} must be a string of 1-${max} characters`;
+    if (typeof v !== 'string' || v.length === 0 || v.length > max)
+      return `${path} must be a string of 1-${max} characters`;
     if (re !== undefined && !re.test(v)) return `${path} must match ${re.source}`;
     return undefined;
   };
@@ -28,14 +33,17 @@ const bool: FieldRule = (v, path) => (typeof v === 'boolean' ? undefined : `${pa
 const uint =
   (max: number): FieldRule =>
   (v, path) =>
-    Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) <= max ? undefined : `${path} must be an integer 0-${max}`;
+    Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) <= max
+      ? undefined
+      : `${path} must be an integer 0-${max}`;
 const labels: FieldRule = (v, path) => {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return `${path} must be an object of strings`;
   const entries = Object.entries(v);
   if (entries.length > 64) return `${path} has more than 64 labels`;
   for (const [k, x] of entries) {
     if (!/^[A-Za-z0-9_.\-/]{1,63}$/.test(k)) return `${path}.${k}: label names are 1-63 of [A-Za-z0-9_.-/]`;
-    if (typeof x !== 'string' || x.length > 256) return `${path}.${k} must be a string of at most 256 characters`;
+    if (typeof x !== 'string' || x.length > 256)
+      return `${path}.${k} must be a string of at most 256 characters`;
   }
   return undefined;
 };
@@ -72,13 +80,6 @@ export const BODY_SCHEMAS: Record<DescriptorKind, BodySchema> = {
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** Throws 400 BadRequest naming the first rule broken; unknown fields are errors (SPEC §1.2). */
-export function rejectUnknown(obj: Record<string, unknown>, allowed: readonly string[], path: string): void {
-  for (const k of Object.keys(obj)) {
-    if (!allowed.includes(k)) throw new ApiError('BadRequest', `${path}: unknown field ${JSON.stringify(k)}`, { hint: `allowed fields: ${allowed.join(', ')}` });
-  }
 }
 
 /**

@@ -4,10 +4,20 @@ import { ApiError } from '@ron/kernel';
 import { canonicalJson } from '../canonical.js';
 import { b3 } from '../chain.js';
 import type { LogEntry } from '../log-entry.js';
-import { signBytes, type KeyFile, type Signature } from '../signing.js';
-import { parseDescriptor, rejectUnknown, type Descriptor, type DescriptorState } from './descriptor.js';
-import { ProposalBook, type Proposal } from './proposals.js';
-import { evaluateQuorum, governanceSignedBytes, quorumMet, subjectVersion, type QuorumOutcome, type Subject } from './quorum.js';
+import { signBytes, verifySignature, type KeyFile, type Signature } from '../signing.js';
+import { parseDescriptor, type Descriptor, type DescriptorState } from './descriptor.js';
+import { isObject, parseSignature, parseSignatures, rejectUnknown } from '../validation.js';
+
+export { parseSignature };
+import { ProposalBook, type Proposal, type ProposalStore } from './proposals.js';
+import {
+  evaluateQuorum,
+  governanceSignedBytes,
+  quorumMet,
+  subjectVersion,
+  type QuorumOutcome,
+  type Subject,
+} from './quorum.js';
 import { parseSignerSetBody, type SignerSet } from './signer-set.js';
 import { GovernanceState, type GovernanceEntry } from './state.js';
 
@@ -64,6 +74,8 @@ export interface GovernanceOptions {
   devKey?: KeyFile;
   /** Called whenever a rotation takes effect (e.g. to swap the commit allow-list). */
   onSignerSet?: (set: SignerSet) => void;
+  /** Where proposals are kept durably (the registry's store); absent → memory only. */
+  proposals?: ProposalStore;
 }
 
 export interface ProposalStatus {
@@ -76,6 +88,11 @@ export interface ProposalStatus {
   need: number;
   detail?: QuorumOutcome['detail'];
   state: 'pending' | 'ready' | 'applied';
+  /**
+   * True when the subject's current version means this proposal can no longer apply (the
+   * descriptor or signer set already reached its version); approvals then answer 409 StaleVersion.
+   */
+  stale: boolean;
   signatures: Signature[];
   expires_at: string;
   applied_version?: number;
@@ -102,26 +119,6 @@ function reasonOf(err: ApiError): { result: UpdateResult; reason: RejectReason }
   }
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function parseSignatures(v: unknown, path: string): Signature[] {
-  if (v === undefined) return [];
-  if (!Array.isArray(v) || v.length > 256) throw new ApiError('BadRequest', `${path} must be an array of at most 256 signatures`);
-  return v.map((s, i) => parseSignature(s, `${path}[${i}]`));
-}
-
-/** Shape check only; cryptographic checks happen against the signer set. */
-export function parseSignature(v: unknown, path = 'signature'): Signature {
-  if (!isObject(v)) throw new ApiError('BadRequest', `${path} must be an object {signer_id, alg, sig}`);
-  rejectUnknown(v, ['signer_id', 'alg', 'sig'], path);
-  if (typeof v.signer_id !== 'string' || typeof v.sig !== 'string' || v.alg !== 'ed25519') {
-    throw new ApiError('BadRequest', `${path} must be {signer_id: string, alg: "ed25519", sig: string}`);
-  }
-  return { signer_id: v.signer_id, alg: 'ed25519', sig: v.sig };
-}
-
 /**
  * Parses a proposal body: `{op:"publish"|"deprecate", descriptor, signatures?}` or
  * `{op:"signers", version, signers:{signers, threshold}, signatures?}`.
@@ -131,15 +128,24 @@ export function parseProposalBody(v: unknown): { subject: Subject; signatures: S
   const op = v.op;
   if (op === 'publish' || op === 'deprecate') {
     rejectUnknown(v, ['op', 'descriptor', 'signatures'], 'proposal');
-    return { subject: { op, descriptor: parseDescriptor(v.descriptor) }, signatures: parseSignatures(v.signatures, 'signatures') };
+    return {
+      subject: { op, descriptor: parseDescriptor(v.descriptor) },
+      signatures: parseSignatures(v.signatures, 'signatures', 256),
+    };
   }
   if (op === 'signers') {
     rejectUnknown(v, ['op', 'version', 'signers', 'signatures'], 'proposal');
     if (!Number.isSafeInteger(v.version) || (v.version as number) < 2) {
-      throw new ApiError('BadRequest', 'proposal.version (the new signer-set version) must be an integer ≥ 2');
+      throw new ApiError(
+        'BadRequest',
+        'proposal.version (the new signer-set version) must be an integer ≥ 2',
+      );
     }
     const body = parseSignerSetBody(v.signers);
-    return { subject: { op, signers: { version: v.version as number, ...body } }, signatures: parseSignatures(v.signatures, 'signatures') };
+    return {
+      subject: { op, signers: { version: v.version as number, ...body } },
+      signatures: parseSignatures(v.signatures, 'signatures', 256),
+    };
   }
   throw new ApiError('BadRequest', 'proposal.op must be "publish", "deprecate" or "signers"');
 }
@@ -147,7 +153,12 @@ export function parseProposalBody(v: unknown): { subject: Subject; signatures: S
 /** Turns a log entry back into a governance entry (undefined for commits). */
 export function governanceEntryOf(e: LogEntry): GovernanceEntry | undefined {
   if (e.op === 'commit') return undefined;
-  const g: GovernanceEntry = { version: e.version, op: e.op, signatures: e.signatures, committed_at: e.committed_at };
+  const g: GovernanceEntry = {
+    version: e.version,
+    op: e.op,
+    signatures: e.signatures,
+    committed_at: e.committed_at,
+  };
   if (e.op === 'signers') g.signers = e.body as SignerSet;
   else g.descriptor = e.body as Descriptor;
   return g;
@@ -167,7 +178,8 @@ export class Governance {
   readonly #metrics: GovernanceMetrics;
   readonly #onSignerSet: ((set: SignerSet) => void) | undefined;
   readonly #devKey: KeyFile | undefined;
-  #applying: Promise<unknown> = Promise.resolve();
+  /** Every write (propose, approve, apply) runs in turn: the book and the store change one at a time. */
+  #writes: Promise<unknown> = Promise.resolve();
   /** Last global log version folded into the read model (replay and apply may both see an entry). */
   #folded = 0;
 
@@ -178,7 +190,12 @@ export class Governance {
     this.#metrics = o.metrics ?? NOOP_METRICS;
     this.#onSignerSet = o.onSignerSet;
     this.#devKey = o.devKey;
-    this.#book = new ProposalBook({ ttlMs: o.proposalTtlMs ?? 24 * 3600_000, maxPending: o.maxPendingProposals ?? 10_000, now: o.now ?? Date.now });
+    this.#book = new ProposalBook({
+      ttlMs: o.proposalTtlMs ?? 24 * 3600_000,
+      maxPending: o.maxPendingProposals ?? 10_000,
+      now: o.now ?? Date.now,
+      ...(o.proposals !== undefined ? { store: o.proposals } : {}),
+    });
     this.#metrics.descriptors(this.state.counts());
   }
 
@@ -194,6 +211,31 @@ export class Governance {
     this.state.apply(g);
     if (g.op === 'signers') this.#onSignerSet?.(g.signers as SignerSet);
     else this.#metrics.descriptors(this.state.counts());
+  }
+
+  /**
+   * Loads the stored proposals (boot, after the log is folded). Each stored signature is verified
+   * again over the subject's bytes: a record edited in the store cannot add a signer.
+   */
+  loadProposals(): Promise<number> {
+    return this.#book.load((p) => {
+      const bytes = governanceSignedBytes(this.registryId, p.subject);
+      return p.signatures.filter((s) => verifySignature(s, bytes));
+    });
+  }
+
+  /** True when the subject's version is at or below the current one: it can never apply. */
+  isStale(p: Proposal): boolean {
+    if (p.applied !== undefined) return false;
+    if (p.subject.op === 'signers') return p.subject.signers.version <= this.state.signerSet().version;
+    return p.subject.descriptor.version <= (this.state.current(p.subject.descriptor.id)?.version ?? 0);
+  }
+
+  /** Runs a write after every earlier one. */
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.#writes.then(fn);
+    this.#writes = next.catch(() => undefined);
+    return next;
   }
 
   pendingProposals(): number {
@@ -214,10 +256,13 @@ export class Governance {
   countRejection(err: ApiError): void {
     if (err.status >= 500 && err.code !== 'ReadOnly') return;
     const r =
-      err.code === 'ReadOnly' ? { result: 'rejected' as const, reason: 'read_only' as const } :
-      err.code === 'Unauthorized' ? { result: 'rejected' as const, reason: 'unauthorized' as const }
-      : err.code === 'Forbidden' ? { result: 'rejected' as const, reason: 'forbidden' as const }
-      : reasonOf(err);
+      err.code === 'ReadOnly'
+        ? { result: 'rejected' as const, reason: 'read_only' as const }
+        : err.code === 'Unauthorized'
+          ? { result: 'rejected' as const, reason: 'unauthorized' as const }
+          : err.code === 'Forbidden'
+            ? { result: 'rejected' as const, reason: 'forbidden' as const }
+            : reasonOf(err);
     this.#metrics.update(r.result);
     this.#metrics.rejected(r.reason);
   }
@@ -225,7 +270,9 @@ export class Governance {
   #quorum(subject: Subject, sigs: readonly Signature[]): QuorumOutcome {
     const bytes = governanceSignedBytes(this.registryId, subject);
     const cur = this.state.signerSet();
-    return subject.op === 'signers' ? evaluateQuorum(sigs, bytes, cur, subject.signers) : evaluateQuorum(sigs, bytes, cur);
+    return subject.op === 'signers'
+      ? evaluateQuorum(sigs, bytes, cur, subject.signers)
+      : evaluateQuorum(sigs, bytes, cur);
   }
 
   /**
@@ -235,13 +282,16 @@ export class Governance {
    */
   #progress(p: Proposal): QuorumOutcome {
     const cur = this.state.signerSet();
-    const inSet = (set: SignerSet): Signature[] => p.signatures.filter((s) => set.signers.includes(s.signer_id));
+    const inSet = (set: SignerSet): Signature[] =>
+      p.signatures.filter((s) => set.signers.includes(s.signer_id));
     if (p.subject.op !== 'signers') {
       const counted = inSet(cur);
       return { counted, have: counted.length, need: cur.threshold };
     }
     const next = p.subject.signers;
-    const counted = p.signatures.filter((s) => cur.signers.includes(s.signer_id) || next.signers.includes(s.signer_id));
+    const counted = p.signatures.filter(
+      (s) => cur.signers.includes(s.signer_id) || next.signers.includes(s.signer_id),
+    );
     const c = { have: Math.min(inSet(cur).length, cur.threshold), need: cur.threshold };
     const n = { have: Math.min(inSet(next).length, next.threshold), need: next.threshold };
     return { counted, have: c.have + n.have, need: c.need + n.need, detail: { current: c, next: n } };
@@ -257,6 +307,7 @@ export class Governance {
       have: q.have,
       need: q.need,
       state: p.applied !== undefined ? 'applied' : quorumMet(q) ? 'ready' : 'pending',
+      stale: this.isStale(p),
       signatures: p.signatures,
       expires_at: new Date(p.expires_at).toISOString(),
     };
@@ -275,39 +326,80 @@ export class Governance {
 
   /** 1. parse, 2. check the version is applicable now (409), 3. verify every signature given (422). */
   propose(body: unknown): Promise<ProposalStatus> {
-    return this.#counted(() => {
-      const parsed = parseProposalBody(body);
-      const subject = parsed.subject;
-      let signatures = parsed.signatures;
-      this.state.checkApplicable(subject);
-      // Dev mode accepts unsigned writes: the process-held key signs (only while it is in the set).
-      if (signatures.length === 0 && this.#devKey !== undefined && this.state.signerSet().signers.includes(this.#devKey.signer_id)) {
-        signatures = [signBytes(this.#devKey, governanceSignedBytes(this.registryId, subject))];
-      }
-      const q = this.#quorum(subject, signatures);
-      if (q.error !== undefined) throw new ApiError('BadSignature', q.error, { hint: 'sign the exact bytes in docs/signing.md with a key on the allow-list' });
-      const p = this.#book.create(subject, q.counted);
-      return this.status(p);
-    });
+    return this.#counted(() =>
+      this.#serial(async () => {
+        const parsed = parseProposalBody(body);
+        const subject = parsed.subject;
+        let signatures = parsed.signatures;
+        this.state.checkApplicable(subject);
+        // Dev mode accepts unsigned writes: the process-held key signs (only while it is in the set).
+        if (
+          signatures.length === 0 &&
+          this.#devKey !== undefined &&
+          this.state.signerSet().signers.includes(this.#devKey.signer_id)
+        ) {
+          signatures = [signBytes(this.#devKey, governanceSignedBytes(this.registryId, subject))];
+        }
+        const q = this.#quorum(subject, signatures);
+        if (q.error !== undefined)
+          throw new ApiError('BadSignature', q.error, {
+            hint: 'sign the exact bytes in docs/signing.md with a key on the allow-list',
+          });
+        const p = await this.#book.create(subject, q.counted);
+        return this.status(p);
+      }),
+    );
   }
 
   get(id: string): ProposalStatus {
     return this.status(this.#book.get(id));
   }
 
-  /** Adds one signature to a pending proposal; a second signature by the same signer is refused (422). */
+  /**
+   * Adds one signature to a pending proposal: applied → 409 Conflict, stale → 409 StaleVersion, a
+   * second signature by the same signer or an invalid one → 422. Durable before it answers.
+   */
   approve(id: string, body: unknown): Promise<ProposalStatus> {
     return this.#counted(() => {
       if (!isObject(body)) throw new ApiError('BadRequest', 'approval body must be {signature}');
       rejectUnknown(body, ['signature'], 'approval');
       const sig = parseSignature(body.signature);
-      const p = this.#book.get(id);
-      if (p.applied !== undefined) throw new ApiError('Conflict', `proposal ${id} is already applied at version ${p.applied.version}`);
-      const q = this.#quorum(p.subject, [...this.#liveSignatures(p), sig]);
-      if (q.error !== undefined) throw new ApiError('BadSignature', q.error, { hint: 'sign the proposal bytes (ronctl sign) with a key on the allow-list' });
-      p.signatures.push(sig);
-      return this.status(p);
+      return this.#serial(async () => {
+        const p = this.#book.get(id);
+        if (p.applied !== undefined)
+          throw new ApiError('Conflict', `proposal ${id} is already applied at version ${p.applied.version}`);
+        if (this.isStale(p)) throw this.#staleError(p);
+        const q = this.#quorum(p.subject, [...this.#liveSignatures(p), sig]);
+        if (q.error !== undefined)
+          throw new ApiError('BadSignature', q.error, {
+            hint: 'sign the proposal bytes (ronctl sign) with a key on the allow-list',
+          });
+        await this.#book.addSignature(p, sig);
+        return this.status(p);
+      });
     });
+  }
+
+  #staleError(p: Proposal): ApiError {
+    if (p.subject.op === 'signers') {
+      const cur = this.state.signerSet().version;
+      return new ApiError(
+        'StaleVersion',
+        `proposal ${p.id} is stale: the signer set is at version ${cur}, the proposal is for version ${p.subject.signers.version}`,
+        {
+          hint: `propose a rotation to version ${cur + 1}`,
+        },
+      );
+    }
+    const d = p.subject.descriptor;
+    const cur = this.state.current(d.id)?.version ?? 0;
+    return new ApiError(
+      'StaleVersion',
+      `proposal ${p.id} is stale: descriptor ${d.id} is at version ${cur}, the proposal is for version ${d.version}`,
+      {
+        hint: `fetch the descriptor and propose version ${cur + 1}`,
+      },
+    );
   }
 
   /**
@@ -315,8 +407,20 @@ export class Governance {
    * 3. version still current+1 → else 409; 4. quorum against the set in force now → else 412;
    * 5. append to the log; 6. fold into the read model. Applies are serialized.
    */
-  apply(id: string): Promise<{ version: number; proposal_id: string; op: Subject['op']; subject_version: number; committed_at: string }> {
-    const run = async (): Promise<{ version: number; proposal_id: string; op: Subject['op']; subject_version: number; committed_at: string }> => {
+  apply(id: string): Promise<{
+    version: number;
+    proposal_id: string;
+    op: Subject['op'];
+    subject_version: number;
+    committed_at: string;
+  }> {
+    const run = async (): Promise<{
+      version: number;
+      proposal_id: string;
+      op: Subject['op'];
+      subject_version: number;
+      committed_at: string;
+    }> => {
       const p = this.#book.get(id);
       const out = (a: { version: number; committed_at: string }) => ({
         version: a.version,
@@ -333,22 +437,32 @@ export class Governance {
           q.detail !== undefined
             ? `rotation needs ${q.detail.current.need} signatures of the current set (got ${q.detail.current.have}) and ${q.detail.next.need} of the new set (got ${q.detail.next.have})`
             : `proposal requires ${q.need} valid signatures (got ${q.have})`;
-        throw new ApiError('NoQuorum', msg, { hint: 'add another signer from the allow-list: ronctl registry approve <proposal> --key K' });
+        throw new ApiError('NoQuorum', msg, {
+          hint: 'add another signer from the allow-list: ronctl registry approve <proposal> --key K',
+        });
       }
       const body = p.subject.op === 'signers' ? p.subject.signers : p.subject.descriptor;
-      const append: GovernanceAppend = { op: p.subject.op, payload_b3: b3(canonicalJson(body)), body, signatures: q.counted };
+      const append: GovernanceAppend = {
+        op: p.subject.op,
+        payload_b3: b3(canonicalJson(body)),
+        body,
+        signatures: q.counted,
+      };
       if (p.subject.op !== 'signers') append.descriptor_id = p.subject.descriptor.id;
       const applied = await this.#log.append(append);
-      this.#book.markApplied(p, { version: applied.version, committed_at: applied.committed_at });
-      const g: GovernanceEntry = { version: applied.version, op: p.subject.op, signatures: q.counted, committed_at: applied.committed_at };
+      await this.#book.markApplied(p, { version: applied.version, committed_at: applied.committed_at });
+      const g: GovernanceEntry = {
+        version: applied.version,
+        op: p.subject.op,
+        signatures: q.counted,
+        committed_at: applied.committed_at,
+      };
       if (p.subject.op === 'signers') g.signers = p.subject.signers;
       else g.descriptor = p.subject.descriptor;
       this.#fold(g);
       this.#metrics.update('applied');
       return out(applied);
     };
-    const next = this.#applying.then(() => this.#counted(run));
-    this.#applying = next.catch(() => undefined);
-    return next;
+    return this.#counted(() => this.#serial(run));
   }
 }

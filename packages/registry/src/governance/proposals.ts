@@ -1,17 +1,18 @@
-// Pending proposals: signatures collected over time until apply (M-of-N), with a TTL.
+// Pending proposals: signatures collected over time until apply (M-of-N), with a TTL. Durable
+// (SPEC §2.2): every change is written through to the store before it is acknowledged, and the
+// book is reloaded from the store at boot, so approvals collected over hours survive a restart.
 import { ApiError, ulid } from '@ron/kernel';
 import type { Signature } from '../signing.js';
+import type { ProposalRecord } from '../store.js';
 import type { Subject } from './quorum.js';
 
-export interface Proposal {
-  id: string;
-  subject: Subject;
-  /** Distinct, verified signatures collected so far. */
-  signatures: Signature[];
-  created_at: number;
-  expires_at: number;
-  /** Set once applied: the global log version of the entry (re-apply returns it again). */
-  applied?: { version: number; committed_at: string };
+export type Proposal = ProposalRecord;
+
+/** The slice of a LogStore the book persists through (store-agnostic: memory, SQLite, PostgreSQL). */
+export interface ProposalStore {
+  putProposal(p: ProposalRecord): Promise<void>;
+  listProposals(): Promise<ProposalRecord[]>;
+  deleteProposals(ids: readonly string[]): Promise<void>;
 }
 
 export interface ProposalBookOptions {
@@ -19,11 +20,14 @@ export interface ProposalBookOptions {
   /** Pending proposals kept at most; more → 429 Busy. */
   maxPending: number;
   now: () => number;
+  /** Where proposals live; absent → memory only (unit tests). */
+  store?: ProposalStore;
 }
 
 /**
  * Proposals by id. Expired ones answer 410 Gone for another TTL, then 404 (forgotten). With a fixed
- * TTL, insertion order is expiry order, so sweeping and counting touch only what changes.
+ * TTL, insertion order is expiry order, so sweeping and counting touch only what changes. Callers
+ * serialize mutations (Governance runs every write through one queue).
  */
 export class ProposalBook {
   readonly #byId = new Map<string, Proposal>();
@@ -35,22 +39,66 @@ export class ProposalBook {
     this.#o = o;
   }
 
-  create(subject: Subject, signatures: Signature[]): Proposal {
-    this.sweep();
+  /**
+   * Loads the stored proposals (boot). `keep` may drop signatures that no longer verify, so a
+   * tampered record cannot smuggle a signature in.
+   */
+  async load(keep: (p: Proposal) => Signature[] = (p) => p.signatures): Promise<number> {
+    if (this.#o.store === undefined) return 0;
+    const all = await this.#o.store.listProposals();
+    all.sort((a, b) => a.created_at - b.created_at || (a.id < b.id ? -1 : 1));
+    for (const p of all) {
+      p.signatures = keep(p);
+      this.#byId.set(p.id, p);
+      if (p.applied === undefined) this.#pending.set(p.id, p);
+    }
+    await this.sweep();
+    return this.#byId.size;
+  }
+
+  async create(subject: Subject, signatures: Signature[]): Promise<Proposal> {
+    await this.sweep();
     if (this.pending() >= this.#o.maxPending) {
-      throw new ApiError('Busy', `too many pending proposals (${this.#o.maxPending})`, { hint: 'apply or let proposals expire, then retry' });
+      throw new ApiError('Busy', `too many pending proposals (${this.#o.maxPending})`, {
+        hint: 'apply or let proposals expire, then retry',
+      });
     }
     const now = this.#o.now();
-    const p: Proposal = { id: ulid(now), subject, signatures, created_at: now, expires_at: now + this.#o.ttlMs };
+    const p: Proposal = {
+      id: ulid(now),
+      subject,
+      signatures,
+      created_at: now,
+      expires_at: now + this.#o.ttlMs,
+    };
+    await this.#persist(p);
     this.#byId.set(p.id, p);
     this.#pending.set(p.id, p);
     return p;
   }
 
+  /** Adds a (verified) signature; durable before the in-memory record changes. */
+  async addSignature(p: Proposal, sig: Signature): Promise<void> {
+    await this.#persist({ ...p, signatures: [...p.signatures, sig] });
+    p.signatures.push(sig);
+  }
+
   /** Records that a proposal was applied (it no longer counts as pending and never expires). */
-  markApplied(p: Proposal, applied: { version: number; committed_at: string }): void {
+  async markApplied(p: Proposal, applied: { version: number; committed_at: string }): Promise<void> {
+    await this.#persist({ ...p, applied });
     p.applied = applied;
     this.#pending.delete(p.id);
+  }
+
+  async #persist(p: Proposal): Promise<void> {
+    if (this.#o.store === undefined) return;
+    try {
+      await this.#o.store.putProposal(p);
+    } catch {
+      throw new ApiError('StoreUnavailable', 'the store could not make the proposal durable', {
+        hint: 'see the server log; retry later',
+      });
+    }
   }
 
   /** The proposal, or 404 NotFound / 410 Gone when expired (applied proposals never expire). */
@@ -58,10 +106,14 @@ export class ProposalBook {
     const p = this.#byId.get(id);
     const now = this.#o.now();
     if (p === undefined || (p.applied === undefined && now >= p.expires_at + this.#o.ttlMs)) {
-      throw new ApiError('NotFound', `no proposal ${id}`, { hint: 'propose again (proposals are forgotten a TTL after they expire)' });
+      throw new ApiError('NotFound', `no proposal ${id}`, {
+        hint: 'propose again (proposals are forgotten a TTL after they expire)',
+      });
     }
     if (p.applied === undefined && now >= p.expires_at) {
-      throw new ApiError('Gone', `proposal ${id} expired at ${new Date(p.expires_at).toISOString()}`, { hint: 'propose again and collect signatures within the TTL' });
+      throw new ApiError('Gone', `proposal ${id} expired at ${new Date(p.expires_at).toISOString()}`, {
+        hint: 'propose again and collect signatures within the TTL',
+      });
     }
     return p;
   }
@@ -76,13 +128,17 @@ export class ProposalBook {
     return this.#pending.size;
   }
 
-  /** Forgets proposals a TTL past their expiry (applied ones too: re-apply then answers 404). */
-  sweep(): void {
+  /** Forgets proposals a TTL past their expiry (applied ones too: re-apply then answers 404), in the store too. */
+  async sweep(): Promise<void> {
     const now = this.#o.now();
+    const gone: string[] = [];
     for (const [id, p] of this.#byId) {
       if (now < p.expires_at + this.#o.ttlMs) break;
       this.#byId.delete(id);
       this.#pending.delete(id);
+      gone.push(id);
     }
+    // Forgetting is housekeeping: a failure leaves rows that the next sweep (or boot) drops.
+    if (gone.length > 0) await this.#o.store?.deleteProposals(gone).catch(() => undefined);
   }
 }

@@ -5,6 +5,7 @@ import { checkCapability, type CapabilityScope } from './capabilities.js';
 import { DESCRIPTOR_ID_RE, DESCRIPTOR_KINDS, type DescriptorKind } from './descriptor.js';
 import type { Governance } from './governance.js';
 import type { DescriptorRecord } from './state.js';
+import { parseEmptyBody } from '../validation.js';
 
 export interface GovernanceRoutesOptions {
   /** Global head version (for `regions/map` and listings). */
@@ -13,6 +14,8 @@ export interface GovernanceRoutesOptions {
   capRootKey?: Uint8Array;
   /** True while writes are shed (`--read-only` or a degraded store) → 503 ReadOnly. */
   readOnly?: () => boolean;
+  /** Throws 503 StoreUnavailable while the store refuses writes (an audit fault). */
+  assertWritable?: () => void;
   /** Ingress guards (SPEC §1.4) for read and write routes. */
   readGuard?: onRequestHookHandler;
   writeGuard?: onRequestHookHandler;
@@ -39,7 +42,8 @@ export function descriptorView(r: DescriptorRecord): Record<string, unknown> {
 
 function intParam(raw: unknown, name: string, min: number, max: number): number | undefined {
   if (raw === undefined || raw === '') return undefined;
-  if (typeof raw !== 'string' || !/^\d{1,16}$/.test(raw)) throw new ApiError('BadRequest', `${name} must be an integer ${min}-${max}`);
+  if (typeof raw !== 'string' || !/^\d{1,16}$/.test(raw))
+    throw new ApiError('BadRequest', `${name} must be an integer ${min}-${max}`);
   const n = Number(raw);
   if (n < min || n > max) throw new ApiError('BadRequest', `${name} must be an integer ${min}-${max}`);
   return n;
@@ -49,7 +53,11 @@ function intParam(raw: unknown, name: string, min: number, max: number): number 
  * Registers the v1 governance routes on a registry app.
  * @example registerGovernanceRoutes(app, governance, { head: () => log.head().version })
  */
-export function registerGovernanceRoutes(app: FastifyInstance, gov: Governance, o: GovernanceRoutesOptions): void {
+export function registerGovernanceRoutes(
+  app: FastifyInstance,
+  gov: Governance,
+  o: GovernanceRoutesOptions,
+): void {
   const read = o.readGuard !== undefined ? { onRequest: o.readGuard } : {};
   const write = {
     ...(o.writeGuard !== undefined ? { onRequest: o.writeGuard } : {}),
@@ -60,7 +68,11 @@ export function registerGovernanceRoutes(app: FastifyInstance, gov: Governance, 
   // Capability and read-only checks precede any body interpretation; failures count as rejections.
   const gate = (req: FastifyRequest, scope: CapabilityScope): void => {
     try {
-      if (o.readOnly?.() === true) throw new ApiError('ReadOnly', 'the registry is read-only; writes are shed', { hint: 'retry against a writable replica' });
+      if (o.readOnly?.() === true)
+        throw new ApiError('ReadOnly', 'the registry is read-only; writes are shed', {
+          hint: 'retry against a writable replica',
+        });
+      o.assertWritable?.();
       if (o.capRootKey !== undefined) checkCapability(req.headers.authorization, o.capRootKey, scope, now());
     } catch (err) {
       if (err instanceof ApiError) gov.countRejection(err);
@@ -71,10 +83,15 @@ export function registerGovernanceRoutes(app: FastifyInstance, gov: Governance, 
   app.get('/v1/registry/descriptors/:id', read, (req, reply) => {
     const { id } = req.params as { id: string };
     const q = req.query as Record<string, unknown>;
-    if (!DESCRIPTOR_ID_RE.test(id)) throw new ApiError('BadRequest', `descriptor id must match ${DESCRIPTOR_ID_RE.source}`);
+    if (!DESCRIPTOR_ID_RE.test(id))
+      throw new ApiError('BadRequest', `descriptor id must match ${DESCRIPTOR_ID_RE.source}`);
     const v = intParam(q.version, 'version', 1, Number.MAX_SAFE_INTEGER);
     const rec = v === undefined ? gov.state.current(id) : gov.state.at(id, v);
-    if (rec === undefined) throw new ApiError('NotFound', v === undefined ? `no descriptor ${id}` : `descriptor ${id} has no version ${v}`);
+    if (rec === undefined)
+      throw new ApiError(
+        'NotFound',
+        v === undefined ? `no descriptor ${id}` : `descriptor ${id} has no version ${v}`,
+      );
     return reply.send(descriptorView(rec));
   });
 
@@ -92,13 +109,20 @@ export function registerGovernanceRoutes(app: FastifyInstance, gov: Governance, 
     let after: string | undefined;
     if (typeof q.cursor === 'string' && q.cursor !== '') {
       after = Buffer.from(q.cursor, 'base64url').toString('utf8');
-      if (!DESCRIPTOR_ID_RE.test(after)) throw new ApiError('BadRequest', 'cursor is not one this registry issued');
+      if (!DESCRIPTOR_ID_RE.test(after))
+        throw new ApiError('BadRequest', 'cursor is not one this registry issued');
     }
-    const page = gov.state.list({ limit, ...(kind ? { kind } : {}), ...(region ? { region } : {}), ...(after ? { after } : {}) });
+    const page = gov.state.list({
+      limit,
+      ...(kind ? { kind } : {}),
+      ...(region ? { region } : {}),
+      ...(after ? { after } : {}),
+    });
     return reply.send({
       version: o.head(),
       items: page.items.map(descriptorView),
-      next_cursor: page.next_cursor === null ? null : Buffer.from(page.next_cursor, 'utf8').toString('base64url'),
+      next_cursor:
+        page.next_cursor === null ? null : Buffer.from(page.next_cursor, 'utf8').toString('base64url'),
     });
   });
 
@@ -132,11 +156,18 @@ export function registerGovernanceRoutes(app: FastifyInstance, gov: Governance, 
     gate(req, 'registry:propose');
     const { id } = req.params as { id: string };
     const s = await gov.approve(id, req.body);
-    return reply.send({ proposal_id: s.proposal_id, have: s.have, need: s.need, state: s.state, ...(s.detail ? { detail: s.detail } : {}) });
+    return reply.send({
+      proposal_id: s.proposal_id,
+      have: s.have,
+      need: s.need,
+      state: s.state,
+      ...(s.detail ? { detail: s.detail } : {}),
+    });
   });
 
   app.post('/v1/registry/apply/:proposal_id', write, async (req, reply) => {
     gate(req, 'registry:apply');
+    parseEmptyBody(req.body, 'the apply body');
     const { proposal_id } = req.params as { proposal_id: string };
     return reply.send(await gov.apply(proposal_id));
   });
@@ -158,7 +189,11 @@ export function registerGovernanceRoutes(app: FastifyInstance, gov: Governance, 
       method: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'].filter((m) => !allowed.includes(m)),
       url,
       handler(req, reply) {
-        sendError(req, reply, new ApiError('MethodNotAllowed', `${req.method} is not allowed on ${url}`, { headers: { allow } }));
+        sendError(
+          req,
+          reply,
+          new ApiError('MethodNotAllowed', `${req.method} is not allowed on ${url}`, { headers: { allow } }),
+        );
       },
     });
   }

@@ -19,7 +19,12 @@ function cell(v: unknown): string {
 /** Renders rows as aligned columns. */
 export function table(rows: string[][]): string[] {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());
+  return rows.map((r) =>
+    r
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd(),
+  );
 }
 
 export function status(program: Command): void {
@@ -29,7 +34,13 @@ export function status(program: Command): void {
     .action(
       action(async (_o: unknown, cmd: Command) => {
         const ctx = ctxOf(cmd);
-        const s = await callJson<Record<string, unknown>>(ctx, 'GET', `${ctx.adminUrl}/api/v1/status`);
+        const s = await callJson<Record<string, unknown>>(
+          ctx,
+          'GET',
+          `${ctx.adminUrl}/api/v1/status`,
+          undefined,
+          'admin',
+        );
         if (ctx.json) return ctx.out(JSON.stringify(s));
         for (const [k, v] of Object.entries(s)) {
           if (k === 'services' || (typeof v === 'object' && v !== null)) continue;
@@ -38,7 +49,14 @@ export function status(program: Command): void {
         const services = (s.services ?? {}) as Record<string, PlaneStatus>;
         const rows = [['PLANE', 'STATE', 'PID', 'RESTARTS', 'UPTIME', 'LAST ERROR']];
         for (const [name, p] of Object.entries(services)) {
-          rows.push([name, cell(p.state), cell(p.pid), cell(p.restarts), p.uptime_seconds == null ? '-' : `${Math.round(p.uptime_seconds)}s`, cell(p.last_error)]);
+          rows.push([
+            name,
+            cell(p.state),
+            cell(p.pid),
+            cell(p.restarts),
+            p.uptime_seconds == null ? '-' : `${Math.round(p.uptime_seconds)}s`,
+            cell(p.last_error),
+          ]);
         }
         if (rows.length > 1) {
           ctx.out('');
