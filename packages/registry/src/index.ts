@@ -7,7 +7,6 @@ export type { LogStore, ProposalRecord, StoreKind } from './store.js';
 export { MemoryStore, type MemoryStoreOptions } from './memory-store.js';
 export { SqliteStore } from './sqlite-store.js';
 export { PgStore, StoreUnreachableError, redactPgUrl, type PgStoreOptions } from './pg-store.js';
-export { Registry, type RegistryOptions, type CommitRequest, type CommitOutcome, type ReplayReport } from './registry.js';
 export {
   Registry,
   type RegistryOptions,
