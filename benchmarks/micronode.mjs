@@ -5,12 +5,15 @@
 //   npx tsc -b && BENCH_ROUNDS=5 BENCH_SECONDS=3 node benchmarks/micronode.mjs [--json]
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { etcdPutScript, etcdVersion, startEtcd } from './lib/etcd.mjs';
 import { coldStart, ensureLoadTool, interleave, machine, renderTable, scratchDir, startBare, runStandalone, startProgram, stopAll } from './lib/harness.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 // Generous: on a busy shared core a node process can take seconds to start.
 const START_TIMEOUT_MS = Number(process.env.BENCH_START_TIMEOUT_MS ?? 60_000);
 const BIN = join(root, 'packages/micronode/bin/micronode.js');
+// Optional: the micronode bin of an older build (e.g. before group commit) for same-run before/after rows.
+const BEFORE_BIN = process.env.BENCH_MICRONODE_BEFORE;
 
 /**
  * Runs the micronode benchmark. Returns { program, title, sections: markdown[], budgets: [{what, budget,
@@ -29,6 +32,22 @@ export async function run(o = {}) {
     args: ['--bind', '127.0.0.1:0'],
     env: { MICRONODE_STORAGE_ENGINE: 'sqlite', MICRONODE_STORAGE_PATH: join(scratchDir('sqlite'), 'bench.db') },
   });
+  const sqlStart = (bin, name) =>
+    startProgram({
+      bin,
+      timeoutMs: START_TIMEOUT_MS,
+      args: ['--bind', '127.0.0.1:0'],
+      env: { MICRONODE_STORAGE_ENGINE: 'sqlite', MICRONODE_STORAGE_PATH: join(scratchDir(name), 'bench.db') },
+    });
+  const before = BEFORE_BIN ? await sqlStart(BEFORE_BIN, 'sqlite-before') : undefined;
+  let etcd;
+  let etcdError;
+  try {
+    etcd = await startEtcd({ timeoutMs: START_TIMEOUT_MS });
+  } catch (err) {
+    etcdError = String(err.message ?? err);
+    (o.log ?? ((x) => process.stderr.write(`${x}\n`)))(`etcd peer unavailable: ${etcdError}`);
+  }
   const value = Buffer.alloc(256, 0x61);
   for (const n of [mem, sql]) {
     const r = await fetch(`${n.url}/v1/kv/bench/k256`, { method: 'PUT', body: value });
@@ -52,10 +71,18 @@ export async function run(o = {}) {
     { name: 'get_mem', pid: mem.pid, label: 'KV GET 256 B (mem)', url: mem.url, path: '/v1/kv/bench/k256' },
     { name: 'get_sqlite', pid: sql.pid, label: 'KV GET 256 B (sqlite)', url: sql.url, path: '/v1/kv/bench/k256' },
     { name: 'put_mem', pid: mem.pid, label: 'KV PUT 256 B unique (mem)', url: mem.url, method: 'PUT', path: '/v1/kv/wbench/k', uniqueBody: true, bodySize: 256 },
-    { name: 'put_sqlite', pid: sql.pid, label: 'KV PUT 256 B unique (sqlite)', url: sql.url, method: 'PUT', path: '/v1/kv/wbench/k', uniqueBody: true, bodySize: 256 },
+    { name: 'put_sqlite', pid: sql.pid, label: 'KV PUT 256 B unique (sqlite, group commit)', url: sql.url, method: 'PUT', path: '/v1/kv/wbench/k', uniqueBody: true, bodySize: 256 },
+    { name: 'put_sqlite_1c', pid: sql.pid, connections: 1, label: 'KV PUT 256 B unique (sqlite, group commit), 1 connection', url: sql.url, method: 'PUT', path: '/v1/kv/wbench/k', uniqueBody: true, bodySize: 256 },
+    ...(before
+      ? [
+          { name: 'put_before', pid: before.pid, label: 'KV PUT 256 B unique (sqlite, before group commit)', url: before.url, method: 'PUT', path: '/v1/kv/wbench/k', uniqueBody: true, bodySize: 256 },
+          { name: 'put_before_1c', pid: before.pid, connections: 1, label: 'KV PUT 256 B unique (sqlite, before group commit), 1 connection', url: before.url, method: 'PUT', path: '/v1/kv/wbench/k', uniqueBody: true, bodySize: 256 },
+        ]
+      : []),
+    ...(etcd ? [{ name: 'put_etcd', pid: etcd.pid, label: `etcd ${etcdVersion()} PUT 256 B unique (JSON gateway)`, url: etcd.url, script: etcdPutScript() }] : []),
   ];
   const results = await interleave(contenders, { rounds: ROUNDS, durationS: SECONDS, connections: CONNS, tool, ...(o.log ? { log: o.log } : {}) });
-  await Promise.all([bare.stop(), mem.stop(), sql.stop()]);
+  await Promise.all([bare.stop(), mem.stop(), sql.stop(), before?.stop(), etcd?.stop()]);
 
   const cold = await coldStart(
     (i) => ({ bin: BIN, timeoutMs: START_TIMEOUT_MS, args: ['--bind', '127.0.0.1:0'], env: { MICRONODE_STORAGE_PATH: join(scratchDir(`cold${i}`), 'cold.db'), LOG_LEVEL: 'info' } }),
@@ -71,9 +98,21 @@ export async function run(o = {}) {
     { what: 'micronode /readyz (guarded route) vs /healthz', budget: '≥ 0.90', measured: r2('readyz', 'healthz'), ok: ratio('readyz', 'healthz') >= 0.9 },
     { what: 'micronode hot reject (415) vs /healthz', budget: '≥ 0.90', measured: r2('reject415', 'healthz'), ok: ratio('reject415', 'healthz') >= 0.9 },
     { what: 'micronode KV GET on sqlite vs /healthz', budget: '≥ 0.65', measured: r2('get_sqlite', 'healthz'), ok: ratio('get_sqlite', 'healthz') >= 0.65 },
+    { what: 'micronode KV PUT on sqlite (group commit) vs the mem engine, 16 connections', budget: '≥ 0.50', measured: r2('put_sqlite', 'put_mem'), ok: ratio('put_sqlite', 'put_mem') >= 0.5 },
+    before
+      ? {
+          what: 'micronode KV PUT p99 on sqlite at 1 connection, group commit vs before (same run)',
+          budget: '≤ +1 ms',
+          measured: `${by.put_sqlite_1c.p99.toFixed(3)} ms vs ${by.put_before_1c.p99.toFixed(3)} ms (${(by.put_sqlite_1c.p99 - by.put_before_1c.p99 >= 0 ? '+' : '')}${(by.put_sqlite_1c.p99 - by.put_before_1c.p99).toFixed(3)} ms)`,
+          ok: by.put_sqlite_1c.p99 - by.put_before_1c.p99 <= 1,
+        }
+      : { what: 'micronode KV PUT p99 on sqlite at 1 connection (set BENCH_MICRONODE_BEFORE for the before row)', budget: '≤ +1 ms vs before', measured: `${by.put_sqlite_1c.p99.toFixed(3)} ms`, ok: null },
+    etcd
+      ? { what: 'micronode durable KV PUT (sqlite) vs etcd PUT (JSON gateway), 16 connections', budget: '≥ 1.0 (beat it)', measured: r2('put_sqlite', 'put_etcd'), ok: ratio('put_sqlite', 'put_etcd') >= 1 }
+      : { what: 'micronode durable KV PUT vs etcd', budget: '≥ 1.0 (beat it)', measured: `not measured: ${etcdError}`, ok: false },
     { what: 'micronode cold start to ready', budget: '< 800 ms', measured: `${cold.medianMs.toFixed(0)} ms`, ok: cold.medianMs < 800 },
   ];
-  const table = renderTable(results, { ratios: ['bare', 'healthz'] });
+  const table = renderTable(results, { ratios: ['bare', 'healthz', 'put_mem'] });
   const sections = [
     `### HTTP (${CONNS} connections, ${ROUNDS} interleaved rounds × ${SECONDS} s, medians)\n\n${table}`,
     `### Cold start\n\nCold start to ready: median **${cold.medianMs.toFixed(0)} ms** (runs: ${cold.runs.map((x) => x.toFixed(0)).join(', ')} ms;\nthe process itself reports ${cold.selfReportedMs ?? 'n/a'} ms from listen to store open).`,
@@ -85,6 +124,9 @@ export async function run(o = {}) {
     budgets,
     method: [
       'micronode: defaults (`LOG_LEVEL=info`; request logging is off), the `mem` engine or the `sqlite` engine (WAL, `synchronous=FULL`) in a temp dir. KV GETs read one 256-byte value; KV PUTs send a different 256-byte body on every request (a wrk Lua script) over 1 000 keys, so SQLite never skips an identical upsert. The hot reject is a `PUT /v1/kv/…` with `Content-Encoding: gzip` and a 1-byte body, answered 415 by the decode guard before the body is read, on a kept-alive connection. Cold start: wall time from `spawn` to the `event:"ready"` log line (listener bound and the SQLite store open), median of 7 fresh starts on a new database file each.',
+      'Durable writes (issue 11): micronode on sqlite acknowledges a PUT only after the COMMIT holding it returned (WAL, `synchronous=FULL`: the WAL is fsynced on every COMMIT); the group-commit writer puts the PUTs that arrive in one event-loop turn into one transaction, so one fsync covers many writes. ' +
+        (BEFORE_BIN ? `The "before group commit" rows run an older build of micronode (\`${BEFORE_BIN}\`: one transaction and one fsync per PUT) in the same interleaved rounds. ` : '') +
+        'The peer is etcd (Debian etcd-server, one member, data dir in a temp dir, loopback ports, pinned to the server core like every contender, default durability: each write is acknowledged after its raft entry is in the WAL and the WAL is fdatasync\'ed — batched across concurrent requests, like ours — while the bbolt backend commits in the background every 100 ms) taking unique PUTs through its JSON gateway (`POST /v3/kv/put`, base64 key and a different 256-byte value every request, 1 000 keys, wrk Lua script). The 1-connection rows use the same load generator with one connection.',
     ],
   };
 }

@@ -113,6 +113,7 @@ function luaString(s) {
  * upserts): `<thread>-<counter>-` padded to `bodySize` bytes, spread over `keys` keys under `path`.
  */
 function luaFor(c) {
+  if (c.script !== undefined) return c.script;
   const headers = Object.entries(c.headers ?? {}).map(([k, v]) => `[${luaString(k)}] = ${luaString(String(v))}`).join(', ');
   if (c.uniqueBody) {
     const size = c.bodySize ?? 256;
@@ -220,18 +221,19 @@ export function median(xs) {
 
 /**
  * Runs every contender once per round, round-robin, for `rounds` rounds (after one short warm-up
- * each); returns per contender the raw runs and the medians.
+ * each); returns per contender the raw runs and the medians. A contender may set its own
+ * `connections` (e.g. 1 for a latency row) and its own wrk Lua `script` (e.g. a peer's request shape).
  */
 export async function interleave(contenders, { rounds = 5, durationS = 3, warmupS = 1, connections = 16, tool = 'wrk', log = (s) => process.stderr.write(`${s}\n`) } = {}) {
   const runs = new Map(contenders.map((c) => [c.name, []]));
   for (const c of contenders) {
     await c.before?.();
-    measure(c, { tool, durationS: warmupS, connections });
+    measure(c, { tool, durationS: warmupS, connections: c.connections ?? connections });
   }
   for (let r = 1; r <= rounds; r++) {
     for (const c of contenders) {
       await c.before?.();
-      const m = measure(c, { tool, durationS, connections });
+      const m = measure(c, { tool, durationS, connections: c.connections ?? connections });
       runs.get(c.name).push(m);
       log(`round ${r}/${rounds} ${c.name.padEnd(22)} ${m.rps.toFixed(0).padStart(7)} req/s  p50 ${m.p50.toFixed(3)} ms  p99 ${m.p99.toFixed(3)} ms  cpu ${m.cpuUs.toFixed(1)} µs/req${m.non2xx ? `  non-2xx ${m.non2xx}` : ''}${m.errors ? `  errors: ${m.errors}` : ''}`);
     }

@@ -32,7 +32,11 @@ type FieldOpts<T> = Omit<Field<T>, 'kind' | 'default'>;
 
 /** Field constructors; the default fixes the TypeScript type. */
 export const field = {
-  string: <T extends string | undefined = string>(def: T, o: FieldOpts<T>): Field<T> => ({ kind: 'string', default: def, ...o }),
+  string: <T extends string | undefined = string>(def: T, o: FieldOpts<T>): Field<T> => ({
+    kind: 'string',
+    default: def,
+    ...o,
+  }),
   int: (def: number, o: FieldOpts<number>): Field<number> => ({ kind: 'int', default: def, ...o }),
   number: (def: number, o: FieldOpts<number>): Field<number> => ({ kind: 'number', default: def, ...o }),
   bool: (def: boolean, o: FieldOpts<boolean>): Field<boolean> => ({ kind: 'bool', default: def, ...o }),
@@ -45,7 +49,11 @@ export const field = {
     default: def,
     ...o,
   }),
-  enum: <const V extends string>(values: readonly V[], def: V, o: Omit<FieldOpts<V>, 'values'>): Field<V> => ({
+  enum: <const V extends string>(
+    values: readonly V[],
+    def: V,
+    o: Omit<FieldOpts<V>, 'values'>,
+  ): Field<V> => ({
     kind: 'enum',
     default: def,
     values,
@@ -60,22 +68,29 @@ export interface ConfigIssue {
   origin: string;
   value: string;
   rule: string;
+  /** Preformatted report replacing the usual line (a file that does not parse: `path:line:col` + caret). */
+  text?: string;
 }
 
 export class ConfigError extends Error {
   readonly issues: readonly ConfigIssue[];
-  constructor(issues: readonly ConfigIssue[]) {
+  /** The merged config as far as it could be built (bad values stay at their default): `config print` shows it. */
+  readonly loaded: LoadedConfig<Schema> | undefined;
+  constructor(issues: readonly ConfigIssue[], loaded?: LoadedConfig<Schema>) {
     super(formatIssues(issues));
     this.name = 'ConfigError';
     this.issues = issues;
+    this.loaded = loaded;
   }
 }
 
 export const EX_CONFIG = 78;
 
 export function formatIssues(issues: readonly ConfigIssue[]): string {
-  const lines = issues.map(
-    (i) => `  - ${i.key}: ${i.rule} (got ${i.value} from ${i.layer}${i.origin ? ` ${i.origin}` : ''})`,
+  const lines = issues.map((i) =>
+    i.text !== undefined
+      ? `  - ${i.text.replaceAll('\n', '\n    ')}`
+      : `  - ${i.key}: ${i.rule} (got ${i.value} from ${i.layer}${i.origin ? ` ${i.origin}` : ''})`,
   );
   return `invalid configuration (${issues.length} error${issues.length === 1 ? '' : 's'}):\n${lines.join('\n')}`;
 }
@@ -91,8 +106,18 @@ export interface LoadOptions<S extends Schema> {
   flags?: Record<string, unknown>;
   /** Prefix for nested overrides `<PREFIX><SECTION>__<KEY>`, e.g. `REGISTRY_`. */
   nestedEnvPrefix?: string;
+  /**
+   * Env prefixes this program owns (`RON_`): a variable carrying one that names no setting is a
+   * warning naming the closest known variable (SPEC §1.6).
+   */
+  envPrefixes?: readonly string[];
+  /** Env names read elsewhere (by sibling tools or test knobs) that the prefix check must not flag. */
+  knownEnv?: readonly string[];
   /** Cross-field rules, run on the merged result; return issues naming keys. */
-  validate?: (cfg: ConfigOf<S>, sources: Readonly<Record<keyof S, Layer>>) => Omit<ConfigIssue, 'layer' | 'origin' | 'value'>[];
+  validate?: (
+    cfg: ConfigOf<S>,
+    sources: Readonly<Record<keyof S, Layer>>,
+  ) => Omit<ConfigIssue, 'layer' | 'origin' | 'value'>[];
 }
 
 export interface LoadedConfig<S extends Schema> {
@@ -123,7 +148,8 @@ function coerce(f: Field<unknown>, raw: unknown): { ok: true; value: unknown } |
     }
     case 'int':
     case 'number': {
-      const n = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
+      const n =
+        typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
       if (!Number.isFinite(n) || (f.kind === 'int' && !Number.isSafeInteger(n)))
         return { ok: false, rule: f.kind === 'int' ? 'must be an integer' : 'must be a number' };
       if (f.min !== undefined && n < f.min) return { ok: false, rule: `must be ≥ ${f.min}` };
@@ -143,7 +169,10 @@ function coerce(f: Field<unknown>, raw: unknown): { ok: true; value: unknown } |
       if (n === undefined)
         return {
           ok: false,
-          rule: f.kind === 'duration' ? 'must be a duration like "250ms", "5s", "1m"' : 'must be a size like 65536, "64KiB", "1MiB"',
+          rule:
+            f.kind === 'duration'
+              ? 'must be a duration like "250ms", "5s", "1m"'
+              : 'must be a size like 65536, "64KiB", "1MiB"',
         };
       if (f.min !== undefined && n < f.min) return { ok: false, rule: `must be ≥ ${f.min}` };
       if (f.max !== undefined && n > f.max) return { ok: false, rule: `must be ≤ ${f.max}` };
@@ -160,16 +189,27 @@ function coerce(f: Field<unknown>, raw: unknown): { ok: true; value: unknown } |
           : null;
       if (arr === null || !arr.every((x) => typeof x === 'string'))
         return { ok: false, rule: 'must be a list of strings (or comma-separated)' };
-      return { ok: true, value: Object.freeze([...(arr)]) };
+      return { ok: true, value: Object.freeze([...arr]) };
     }
   }
 }
 
 /** Flattens `{a:{b:1}}` to `{"a.b":1}`; stops at keys the schema knows (so lists stay whole). */
-function flatten(obj: Record<string, unknown>, schema: Schema, prefix = '', out: Record<string, unknown> = {}): Record<string, unknown> {
+function flatten(
+  obj: Record<string, unknown>,
+  schema: Schema,
+  prefix = '',
+  out: Record<string, unknown> = {},
+): Record<string, unknown> {
   for (const [k, v] of Object.entries(obj)) {
     const key = prefix ? `${prefix}.${k}` : k;
-    if (v !== null && typeof v === 'object' && !Array.isArray(v) && !(key in schema) && !(v instanceof Date)) {
+    if (
+      v !== null &&
+      typeof v === 'object' &&
+      !Array.isArray(v) &&
+      !(key in schema) &&
+      !(v instanceof Date)
+    ) {
       flatten(v as Record<string, unknown>, schema, key, out);
     } else {
       out[key] = v;
@@ -178,13 +218,84 @@ function flatten(obj: Record<string, unknown>, schema: Schema, prefix = '', out:
   return out;
 }
 
-/** Reads a TOML or JSON file (by extension) into dotted keys. */
+/** A config file that cannot be read or does not parse; `report` is `path:line:col: message` + caret lines. */
+export class ConfigFileError extends Error {
+  constructor(readonly report: string) {
+    super(report);
+    this.name = 'ConfigFileError';
+  }
+}
+
+/** The caret block for `text` at 1-based line/column, like smol-toml's own. */
+function caretBlock(text: string, line: number, col: number): string {
+  const src = text.split('\n')[line - 1] ?? '';
+  return `${line}:  ${src}\n${' '.repeat(String(line).length + 3 + col - 1)}^`;
+}
+
+function parseFile(path: string, text: string, json: boolean): unknown {
+  try {
+    return json ? JSON.parse(text) : parseToml(text);
+  } catch (e) {
+    const err = e as Error & { line?: number; column?: number; codeblock?: string };
+    // smol-toml: "Invalid TOML document: <what>\n\n<codeblock>"; JSON.parse: "... at position N".
+    const what = json
+      ? err.message.replace(/ in JSON at position \d+.*$/s, '').replace(/, (\.\.\.)?".*$/s, '')
+      : (err.message.split('\n')[0] ?? '').replace(/^Invalid TOML document: /, '');
+    let line = err.line;
+    let col = err.column;
+    let block = err.codeblock?.replace(/\n$/, '');
+    const pos = /position (\d+)/.exec(err.message);
+    if (line === undefined && pos !== null) {
+      const before = text.slice(0, Number(pos[1]));
+      line = before.split('\n').length;
+      col = Number(pos[1]) - before.lastIndexOf('\n');
+      block = caretBlock(text, line, col);
+    }
+    const where = line !== undefined ? `${path}:${line}:${col ?? 1}` : path;
+    throw new ConfigFileError(
+      `${where}: ${json ? 'invalid JSON' : 'invalid TOML'}: ${what}${block ? `\n${block}` : ''}`,
+    );
+  }
+}
+
+/** Reads a TOML or JSON file (by extension) into dotted keys. Throws ConfigFileError. */
 export function readConfigFile(path: string, schema: Schema): Record<string, unknown> {
-  const text = readFileSync(path, 'utf8');
-  const ext = extname(path).toLowerCase();
-  const parsed: unknown = ext === '.json' ? JSON.parse(text) : parseToml(text);
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('top level must be a table/object');
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new ConfigFileError(`${path}: cannot be read: ${(e as Error).message.replace(/, open '.*'$/, '')}`);
+  }
+  const parsed = parseFile(path, text, extname(path).toLowerCase() === '.json');
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+    throw new ConfigFileError(`${path}: the top level must be a table/object`);
   return flatten(parsed as Record<string, unknown>, schema);
+}
+
+/** Edit distance (Levenshtein) for "did you mean" suggestions. */
+export function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++)
+      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length]!;
+}
+
+/** The candidate closest to `word` (ties: the first listed). */
+export function closest(word: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const c of candidates) {
+    const d = editDistance(word, c);
+    if (d < bestD) {
+      best = c;
+      bestD = d;
+    }
+  }
+  return best;
 }
 
 /**
@@ -228,8 +339,16 @@ export function loadConfig<S extends Schema>(opts: LoadOptions<S>): LoadedConfig
       const flat = readConfigFile(file, schema);
       for (const [k, v] of Object.entries(flat)) set(k, v, 'file', file);
     } catch (e) {
-      const msg = e instanceof Error ? e.message.split('\n')[0]! : String(e);
-      issues.push({ key: '(file)', layer: 'file', origin: file, value: JSON.stringify(file), rule: `cannot be read or parsed: ${msg}` });
+      const text =
+        e instanceof ConfigFileError ? e.report : `${file}: ${e instanceof Error ? e.message : String(e)}`;
+      issues.push({
+        key: '(file)',
+        layer: 'file',
+        origin: file,
+        value: '',
+        rule: 'cannot be read or parsed',
+        text,
+      });
     }
   }
 
@@ -257,6 +376,27 @@ export function loadConfig<S extends Schema>(opts: LoadOptions<S>): LoadedConfig
     }
   }
 
+  // 2b. A variable with one of our prefixes that names nothing is most likely a typo (SPEC §1.6).
+  if (opts.envPrefixes !== undefined && opts.envPrefixes.length > 0) {
+    const known = new Set(opts.knownEnv ?? []);
+    if (opts.fileEnv) known.add(opts.fileEnv);
+    for (const f of Object.values(schema))
+      for (const n of [...(f.env ?? []), ...(f.deprecatedEnv ?? [])]) known.add(n);
+    for (const name of Object.keys(env).sort()) {
+      const prefix = opts.envPrefixes.find((p) => name.startsWith(p));
+      // Nested overrides (`<PREFIX><SECTION>__<KEY>`) are checked as keys above.
+      if (
+        prefix === undefined ||
+        known.has(name) ||
+        (opts.nestedEnvPrefix !== undefined && name.startsWith(opts.nestedEnvPrefix) && name.includes('__'))
+      )
+        continue;
+      const candidates = [...known].filter((n) => n.startsWith(prefix));
+      const near = closest(name, candidates.length > 0 ? candidates : [...known]);
+      warnings.push(`${name} is not a setting${near !== undefined ? `; did you mean ${near}?` : ''}`);
+    }
+  }
+
   // 3. Flag layer.
   for (const [k, f] of Object.entries(schema)) {
     if (f.flag === undefined) continue;
@@ -266,13 +406,22 @@ export function loadConfig<S extends Schema>(opts: LoadOptions<S>): LoadedConfig
 
   const config = Object.freeze(values) as ConfigOf<S>;
   if (issues.length === 0 && opts.validate) {
-    for (const i of opts.validate(config, Object.fromEntries(Object.entries(sources).map(([k, s]) => [k, s.layer])) as Record<keyof S, Layer>)) {
+    for (const i of opts.validate(
+      config,
+      Object.fromEntries(Object.entries(sources).map(([k, s]) => [k, s.layer])) as Record<keyof S, Layer>,
+    )) {
       const src = sources[i.key] ?? { layer: 'default' as Layer, origin: '' };
-      issues.push({ ...i, layer: src.layer, origin: src.origin, value: schema[i.key]?.secret ? '"***"' : show(values[i.key]) });
+      issues.push({
+        ...i,
+        layer: src.layer,
+        origin: src.origin,
+        value: schema[i.key]?.secret ? '"***"' : show(values[i.key]),
+      });
     }
   }
-  if (issues.length > 0) throw new ConfigError(issues);
-  return Object.freeze({ config, sources: Object.freeze(sources), warnings, file, schema });
+  const loaded = Object.freeze({ config, sources: Object.freeze(sources), warnings, file, schema });
+  if (issues.length > 0) throw new ConfigError(issues, loaded);
+  return loaded;
 }
 
 function kebab(s: string): string {
@@ -280,23 +429,64 @@ function kebab(s: string): string {
 }
 
 /** `config print`: each effective value with its source, secrets redacted. */
-export function formatConfig<S extends Schema>(loaded: LoadedConfig<S>, json = false): string {
+export function formatConfig<S extends Schema>(
+  loaded: LoadedConfig<S>,
+  json = false,
+  /** Keys whose effective value differs from the merged one (e.g. a db path unused in dev mode). */
+  overrides: Readonly<Record<string, { value: unknown; source: string }>> = {},
+): string {
   const rows = Object.keys(loaded.schema).map((k) => {
     const f = loaded.schema[k]!;
     const raw = (loaded.config as Record<string, unknown>)[k];
     const value = f.secret && raw !== undefined && raw !== '' ? '***' : raw;
     const src = loaded.sources[k as keyof S & string];
+    const o = overrides[k];
+    if (o !== undefined) return { key: k, value: o.value, source: o.source };
     return { key: k, value, source: src.origin ? `${src.layer} (${src.origin})` : src.layer };
   });
-  if (json) return JSON.stringify(Object.fromEntries(rows.map((r) => [r.key, { value: r.value ?? null, source: r.source }])), null, 2);
+  if (json)
+    return JSON.stringify(
+      Object.fromEntries(rows.map((r) => [r.key, { value: r.value ?? null, source: r.source }])),
+      null,
+      2,
+    );
   const w = Math.max(...rows.map((r) => r.key.length));
   return rows.map((r) => `${r.key.padEnd(w)} = ${JSON.stringify(r.value ?? null)}  # ${r.source}`).join('\n');
+}
+
+/**
+ * `<program> config print` (SPEC §1.6): prints the effective config even when it is invalid, then
+ * its warnings and problems on stderr. Returns the exit code (0, or 78 when invalid).
+ */
+export function printConfig<S extends Schema>(
+  program: string,
+  load: () => LoadedConfig<S>,
+  opts: {
+    json?: boolean;
+    overrides?: (l: LoadedConfig<S>) => Record<string, { value: unknown; source: string }>;
+  } = {},
+): number {
+  let loaded: LoadedConfig<S>;
+  let problems: ConfigError | undefined;
+  try {
+    loaded = load();
+  } catch (err) {
+    if (!(err instanceof ConfigError) || err.loaded === undefined) throw err;
+    problems = err;
+    loaded = err.loaded as LoadedConfig<S>;
+  }
+  process.stdout.write(`${formatConfig(loaded, opts.json === true, opts.overrides?.(loaded))}\n`);
+  for (const w of loaded.warnings) process.stderr.write(`${program}: warning: ${w}\n`);
+  if (problems === undefined) return 0;
+  process.stderr.write(`${program}: ${problems.message}\n`);
+  return EX_CONFIG;
 }
 
 /** RUST_LOG-style level strings ("info", "svc=debug,warn") reduced to one pino level. */
 export function normalizeLevel(raw: string): string {
   const parts = raw.split(',').map((s) => s.trim().toLowerCase());
-  const bare = parts.filter((p) => !p.includes('=')).pop() ?? parts.map((p) => p.split('=')[1] ?? '').pop() ?? raw;
+  const bare =
+    parts.filter((p) => !p.includes('=')).pop() ?? parts.map((p) => p.split('=')[1] ?? '').pop() ?? raw;
   return bare === 'warning' ? 'warn' : bare === 'off' ? 'silent' : bare;
 }
 

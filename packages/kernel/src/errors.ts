@@ -9,11 +9,13 @@ export const ERROR_CODES = {
   RequestTimeout: 408,
   StaleVersion: 409,
   Conflict: 409,
+  StaleReceipt: 409,
   Gone: 410,
   LengthRequired: 411,
   NoQuorum: 412,
   PreconditionFailed: 412,
   PayloadTooLarge: 413,
+  RangeNotSatisfiable: 416,
   HeadersTooLarge: 431,
   UnsupportedEncoding: 415,
   UnsupportedMediaType: 415,
@@ -22,11 +24,13 @@ export const ERROR_CODES = {
   RateLimited: 429,
   Busy: 429,
   Internal: 500,
+  Corrupt: 500,
   BadGateway: 502,
   NotReady: 503,
   StoreUnavailable: 503,
   ReadOnly: 503,
   TooManyStreams: 503,
+  InsufficientStorage: 507,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -40,6 +44,7 @@ const RETRYABLE: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'ReadOnly',
   'TooManyStreams',
   'BadGateway',
+  'InsufficientStorage',
 ]);
 
 export interface ApiErrorOptions {
@@ -104,7 +109,12 @@ export type ErrorFields = Pick<ApiError, 'code' | 'status' | 'message' | 'hint' 
  * A 4xx answer built without an Error object (guards reject at line rate; an Error costs more
  * than the rest of the answer). Same fields and defaults as `new ApiError(code, message, opts)`.
  */
-export function apiProblem(code: ErrorCode, message: string, headers?: Record<string, string>, hint?: string): ErrorFields {
+export function apiProblem(
+  code: ErrorCode,
+  message: string,
+  headers?: Record<string, string>,
+  hint?: string,
+): ErrorFields {
   const status = ERROR_CODES[code];
   const h = headers ?? {};
   if (status === 503 || status === 429) h['retry-after'] ??= '5';
@@ -174,6 +184,8 @@ export function codeForStatus(status: number): ErrorCode {
       return 'PayloadTooLarge';
     case 415:
       return 'UnsupportedMediaType';
+    case 416:
+      return 'RangeNotSatisfiable';
     case 422:
       return 'Unprocessable';
     case 431:
@@ -184,6 +196,8 @@ export function codeForStatus(status: number): ErrorCode {
       return 'BadGateway';
     case 503:
       return 'NotReady';
+    case 507:
+      return 'InsufficientStorage';
     default:
       return status >= 400 && status < 500 ? 'BadRequest' : 'Internal';
   }

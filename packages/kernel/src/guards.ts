@@ -16,7 +16,10 @@ export interface RateLimitOptions {
 export interface GuardOptions {
   /** Reject any Content-Encoding but identity (415). Default true. */
   decode?: boolean;
-  /** Require Content-Length on POST/PUT/PATCH (411). Default true. */
+  /**
+   * Refuse a `Transfer-Encoding` (chunked) body (411). Default true. A request with neither
+   * `Content-Length` nor `Transfer-Encoding` has an empty body (RFC 9112 §6.3) and passes.
+   */
   lengthRequired?: boolean;
   /** Maximum declared body size in bytes (413); 0 = no cap. */
   bodyCap?: number;
@@ -137,14 +140,20 @@ const DRAIN_MAX = 64 * 1024;
  * the rejection reason and the 415 answer. Shared by the guard hook and by programs that apply the
  * same check before routing (a hot reject that skips the framework).
  */
-export function decodeVerdict(h: IncomingHttpHeaders): { reason: 'decode' | 'stacked_encoding'; problem: ErrorFields } | undefined {
+export function decodeVerdict(
+  h: IncomingHttpHeaders,
+): { reason: 'decode' | 'stacked_encoding'; problem: ErrorFields } | undefined {
   const ce = h['content-encoding'];
   if (ce === undefined || ce === 'identity' || ce.trim().toLowerCase() === 'identity') return undefined;
   return {
     reason: ce.includes(',') ? 'stacked_encoding' : 'decode',
-    problem: apiProblem('UnsupportedEncoding', `Content-Encoding '${ce.slice(0, 64)}' is not accepted; send the body uncompressed`, {
-      'accept-encoding': 'identity',
-    }),
+    problem: apiProblem(
+      'UnsupportedEncoding',
+      `Content-Encoding '${ce.slice(0, 64)}' is not accepted; send the body uncompressed`,
+      {
+        'accept-encoding': 'identity',
+      },
+    ),
   };
 }
 
@@ -180,13 +189,25 @@ export function guards(metrics: HttpMetrics, opts: GuardOptions = {}): onRequest
   const deadlines =
     timeoutMs > 0
       ? new Deadlines(timeoutMs, (req, reply) =>
-          reject(req, reply, 'timeout', apiProblem('RequestTimeout', `request not completed within ${timeoutMs} ms`), true),
+          reject(
+            req,
+            reply,
+            'timeout',
+            apiProblem('RequestTimeout', `request not completed within ${timeoutMs} ms`),
+            true,
+          ),
         )
       : undefined;
   const needsTracking = maxInflight > 0 || timeoutMs > 0 || onInflight !== undefined;
   const inflight = opts.inflight ?? new InflightCounter();
 
-  const reject = (req: FastifyRequest, reply: FastifyReply, reason: string, problem: ErrorFields, close = false): void => {
+  const reject = (
+    req: FastifyRequest,
+    reply: FastifyReply,
+    reason: string,
+    problem: ErrorFields,
+    close = false,
+  ): void => {
     metrics.rejection(reason).inc();
     req.log.debug({ reason }, 'request rejected by guard');
     if (close) reply.header('connection', 'close');
@@ -200,23 +221,33 @@ export function guards(metrics: HttpMetrics, opts: GuardOptions = {}): onRequest
       const v = decodeVerdict(h);
       if (v !== undefined) return reject(req, reply, v.reason, v.problem, mustClose(h));
     }
-    const hasBody = BODY_METHODS.has(req.method);
-    // 2. Length required: chunked or length-less bodies are refused before reading.
-    if (lengthRequired && hasBody && h['content-length'] === undefined) {
-      const problem = apiProblem('LengthRequired', 'a Content-Length header is required (chunked bodies are not accepted)');
+    // 2. Length required: a chunked body is refused before reading. No Content-Length and no
+    //    Transfer-Encoding is an empty body, answered by the route like `Content-Length: 0`.
+    if (lengthRequired && h['transfer-encoding'] !== undefined) {
+      const problem = apiProblem(
+        'LengthRequired',
+        'chunked bodies are not accepted; send the body with a Content-Length header',
+      );
       return reject(req, reply, 'length_required', problem, true);
     }
     // 3. Body cap on the declared length: 413 without reading a byte.
-    if (bodyCap > 0 && hasBody) {
+    if (bodyCap > 0 && BODY_METHODS.has(req.method)) {
       const declared = Number(h['content-length']);
       if (declared > bodyCap) {
-        const problem = apiProblem('PayloadTooLarge', `body of ${declared} bytes exceeds the ${bodyCap}-byte limit`, undefined, opts.bodyCapHint);
+        const problem = apiProblem(
+          'PayloadTooLarge',
+          `body of ${declared} bytes exceeds the ${bodyCap}-byte limit`,
+          undefined,
+          opts.bodyCapHint,
+        );
         return reject(req, reply, 'body_cap', problem, true);
       }
     }
     // 4. Concurrency: never queue.
     if (maxInflight > 0 && inflight.n >= maxInflight) {
-      const problem = apiProblem('Busy', `route is at its in-flight limit of ${maxInflight}`, { 'retry-after': '1' });
+      const problem = apiProblem('Busy', `route is at its in-flight limit of ${maxInflight}`, {
+        'retry-after': '1',
+      });
       return reject(req, reply, 'concurrency', problem);
     }
     // 5. Rate limit (token bucket, optional tarpit before the answer).

@@ -15,5 +15,7 @@ export { registerReadyGauge, READY_GAUGE_NAME } from './ready-gauge.js';
 export { registerBackupRoute, registerBackupMetrics, BACKUP_METRICS, type BackupRouteOptions, type BackupMetrics } from './backup-route.js';
 export * from './shutdown.js';
 export * from './main.js';
+export * from './cli.js';
 export * from './sse.js';
 export * from './tick-shape.js';
+export * from './group-commit.js';

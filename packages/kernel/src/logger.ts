@@ -1,15 +1,72 @@
-import pino, { type Logger } from 'pino';
+import pino, { type Logger, type LoggerOptions } from 'pino';
+import pretty from 'pino-pretty';
 
 export type { Logger } from 'pino';
 
-/** JSON logs on stdout with ISO timestamps; one base field names the program. */
-export function createLogger(service: string, level = 'info'): Logger {
-  return pino({
+/**
+ * Every logger made from one `createLogger` root, children included. pino children copy their
+ * parent's level when they are made and never follow it afterwards, so a live level change has to
+ * reach each of them (SPEC §4.6: log level is live). Weak references: per-request children die young.
+ */
+class LoggerFamily {
+  #members = new Set<WeakRef<Logger>>();
+  #sweepAt = 64;
+
+  add(l: Logger): void {
+    families.set(l, this);
+    this.#members.add(new WeakRef(l));
+    if (this.#members.size >= this.#sweepAt) {
+      for (const r of this.#members) if (r.deref() === undefined) this.#members.delete(r);
+      this.#sweepAt = Math.max(64, this.#members.size * 2);
+    }
+  }
+
+  setLevel(level: string): void {
+    for (const r of this.#members) {
+      const l = r.deref();
+      if (l === undefined) this.#members.delete(r);
+      else l.level = level;
+    }
+  }
+}
+
+const families = new WeakMap<Logger, LoggerFamily>();
+
+export interface CreateLoggerOptions {
+  /** Human-readable lines (pino-pretty) instead of JSON; default: when stdout is a terminal. */
+  pretty?: boolean;
+}
+
+/**
+ * Logs on stdout with ISO timestamps; one base field names the program. JSON lines, or
+ * human-readable ones when stdout is a terminal (SPEC §1.7).
+ */
+export function createLogger(service: string, level = 'info', o: CreateLoggerOptions = {}): Logger {
+  const family = new LoggerFamily();
+  const options: LoggerOptions = {
     level,
     base: { service, pid: process.pid },
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
-  });
+    onChild: (child) => family.add(child),
+  };
+  const human = o.pretty ?? process.stdout.isTTY === true;
+  // Synchronous pretty stream (no worker thread): a terminal is read by a person, not a pipeline.
+  const root = human
+    ? pino(
+        options,
+        pretty({ sync: true, colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }),
+      )
+    : pino(options);
+  family.add(root);
+  return root;
+}
+
+/** Sets the level of `logger` and of every logger of its family (its root and all children, live). */
+export function setLogLevel(logger: Logger, level: string): void {
+  const family = families.get(logger);
+  if (family === undefined) logger.level = level;
+  else family.setLevel(level);
 }
 
 type Level = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';

@@ -13,7 +13,14 @@ export const REJECTION_REASONS = [
   'concurrency',
   'rate_limit',
   'timeout',
+  // Refused before routing (SPEC §1.3a): node's parser (400, 431) and its request timeout (408).
+  'malformed',
+  'headers_too_large',
+  'read_timeout',
 ] as const;
+/** Statuses answered before routing (SPEC §1.3a), counted under `route="unmatched"`. */
+export const REFUSED_STATUSES = [400, 408, 431] as const;
+
 export type RejectionReason = (typeof REJECTION_REASONS)[number];
 
 export interface HttpMetricsOptions {
@@ -29,7 +36,11 @@ export interface HttpMetricsOptions {
   defaultCollectors?: boolean;
 }
 
-const PROMTOOL_MISNAMED = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
+const PROMTOOL_MISNAMED = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+];
 
 type CounterChild = ReturnType<Counter<string>['labels']>;
 
@@ -90,7 +101,9 @@ interface PromValue {
  */
 type HistogramData = Awaited<ReturnType<Histogram<'method' | 'route'>['get']>>;
 // prom-client's registry renders histograms through this (untyped) method; we extend it.
-const histogramProto = Histogram.prototype as unknown as { getForPromString: (this: unknown) => Promise<{ values: PromValue[] }> };
+const histogramProto = Histogram.prototype as unknown as {
+  getForPromString: (this: unknown) => Promise<{ values: PromValue[] }>;
+};
 const baseGetForPromString = histogramProto.getForPromString;
 
 class LatencyHistogram extends Histogram<'method' | 'route'> {
@@ -109,12 +122,36 @@ class LatencyHistogram extends Histogram<'method' | 'route'> {
       let acc = 0;
       for (let i = 0; i < h.bounds.length; i++) {
         acc += h.counts[i]!;
-        base.values.push({ labels: { le: h.bounds[i]! }, sharedLabels: { ...h.labels }, value: acc, metricName: `${name}_bucket`, exemplar: null });
+        base.values.push({
+          labels: { le: h.bounds[i]! },
+          sharedLabels: { ...h.labels },
+          value: acc,
+          metricName: `${name}_bucket`,
+          exemplar: null,
+        });
       }
       base.values.push(
-        { labels: { le: '+Inf' }, sharedLabels: { ...h.labels }, value: h.count, metricName: `${name}_bucket`, exemplar: null },
-        { labels: {}, sharedLabels: { ...h.labels }, value: h.sum, metricName: `${name}_sum`, exemplar: undefined },
-        { labels: {}, sharedLabels: { ...h.labels }, value: h.count, metricName: `${name}_count`, exemplar: undefined },
+        {
+          labels: { le: '+Inf' },
+          sharedLabels: { ...h.labels },
+          value: h.count,
+          metricName: `${name}_bucket`,
+          exemplar: null,
+        },
+        {
+          labels: {},
+          sharedLabels: { ...h.labels },
+          value: h.sum,
+          metricName: `${name}_sum`,
+          exemplar: undefined,
+        },
+        {
+          labels: {},
+          sharedLabels: { ...h.labels },
+          value: h.count,
+          metricName: `${name}_count`,
+          exemplar: undefined,
+        },
       );
     }
     return base as unknown as HistogramData;
@@ -123,7 +160,10 @@ class LatencyHistogram extends Histogram<'method' | 'route'> {
   override async get(): Promise<HistogramData> {
     const data = (await this.getForPromString()) as unknown as { values: PromValue[] };
     // Same shape prom-client's own get() returns: shared labels folded into labels.
-    data.values = data.values.map(({ sharedLabels, labels, ...rest }) => ({ ...rest, labels: { ...labels, ...sharedLabels } })) as PromValue[];
+    data.values = data.values.map(({ sharedLabels, labels, ...rest }) => ({
+      ...rest,
+      labels: { ...labels, ...sharedLabels },
+    })) as PromValue[];
     return data as unknown as HistogramData;
   }
 
@@ -172,6 +212,7 @@ export class HttpMetrics {
   readonly rejections: Counter<'reason'>;
   readonly #routes = new Map<string, RouteMetrics>();
   readonly #rejectionChildren = new Map<string, FastCounter>();
+  readonly #refused = new Map<number, FastCounter>();
 
   constructor(opts: HttpMetricsOptions) {
     if (opts.defaultCollectors !== false) {
@@ -208,6 +249,7 @@ export class HttpMetrics {
       },
     });
     for (const r of [...REJECTION_REASONS, ...(opts.extraReasons ?? [])]) this.rejection(r);
+    for (const status of REFUSED_STATUSES) this.refused(status);
   }
 
   /** Cached children for a route template; prewarms the 200 series and the histogram. */
@@ -245,6 +287,20 @@ export class HttpMetrics {
       series.inc(0);
       c = new FastCounter(series);
       this.#rejectionChildren.set(reason, c);
+    }
+    return c;
+  }
+
+  /**
+   * The request counter for an answer given before routing (SPEC §1.3a: 400, 408, 431 from the HTTP
+   * parser or its timeout): `{method="unknown",route="unmatched",status}`, the method being unknown
+   * when the request line was not (or not whole) read. Prewarmed at boot.
+   */
+  refused(status: number): FastCounter {
+    let c = this.#refused.get(status);
+    if (c === undefined) {
+      c = this.fastRequests('unknown', 'unmatched', status);
+      this.#refused.set(status, c);
     }
     return c;
   }

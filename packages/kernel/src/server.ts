@@ -11,10 +11,10 @@ import Fastify, {
   type onResponseHookHandler,
 } from 'fastify';
 import type { Logger } from 'pino';
-import { STATUS_CODES, createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
-import type { Duplex } from 'node:stream';
-import { ApiError, codeForStatus, envelopeText } from './errors.js';
+import { Connections } from './connections.js';
+import { ApiError, codeForStatus } from './errors.js';
 import type { HttpMetrics, RouteMetrics } from './metrics.js';
 import { isValidRequestId, ulid } from './request-id.js';
 import { sendError } from './reply.js';
@@ -34,6 +34,8 @@ export interface ServerOptions {
   keepAliveTimeoutMs?: number;
   /** Node's request timeout: upper bound for receiving a whole request (ms). */
   requestTimeoutMs?: number;
+  /** While draining, a keep-alive connection silent this long is closed (ms, default 250; SPEC §1.3a). */
+  drainIdleMs?: number;
   /** Custom node server (e.g. an https.Server for TLS listeners). */
   serverFactory?: FastifyServerFactory;
   /**
@@ -51,29 +53,6 @@ type RawRequest = IncomingMessage & { [kRequestId]?: string };
 const kRouteMetrics = Symbol('ron.routeMetrics');
 interface MetricsConfig {
   [kRouteMetrics]?: Map<string, RouteMetrics>;
-}
-
-/**
- * Malformed HTTP (bad header bytes, oversized headers, node's own timeouts) never reaches a route:
- * answer with the envelope and a fresh request id, then close, as node itself would.
- */
-function clientError(err: NodeJS.ErrnoException, socket: Duplex): void {
-  if (err.code === 'ECONNRESET' || socket.destroyed) return;
-  const [status, code, message] =
-    err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-      ? ([408, 'RequestTimeout', 'request not received in time'] as const)
-      : err.code === 'HPE_HEADER_OVERFLOW'
-        ? ([431, 'HeadersTooLarge', 'request headers exceed the size limit'] as const)
-        : ([400, 'BadRequest', 'malformed HTTP request'] as const);
-  const id = ulid();
-  const body = envelopeText(new ApiError(code, message), id);
-  if (socket.writable) {
-    socket.write(
-      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\n` +
-        `Content-Length: ${Buffer.byteLength(body)}\r\nx-request-id: ${id}\r\nConnection: close\r\n\r\n${body}`,
-    );
-  }
-  socket.destroy();
 }
 
 /** Maps Fastify's own errors (parser, validation, limits) onto the envelope. */
@@ -103,7 +82,9 @@ function toApiError(err: FastifyError): ApiError {
   return new ApiError('Internal', 'internal error', { hint: 'see the server log for this request id' });
 }
 
-type CompilersFactory = NonNullable<NonNullable<FastifyServerOptions['schemaController']>['compilersFactory']>;
+type CompilersFactory = NonNullable<
+  NonNullable<FastifyServerOptions['schemaController']>['compilersFactory']
+>;
 type Builder = (externalSchemas: unknown, options: unknown) => unknown;
 // Resolved from Fastify's own location: these are Fastify's dependencies, not ours.
 const fastifyRequire = createRequire(createRequire(import.meta.url).resolve('fastify'));
@@ -149,34 +130,44 @@ export function createServer(opts: ServerOptions): FastifyInstance {
     const h = raw.headers['x-request-id'] ?? (corr ? raw.headers['x-corr-id'] : undefined);
     return isValidRequestId(h) ? h : ulid();
   };
-  // Set by the preClose hook below: from then on requests get the closing answer.
-  let closing = false;
+  // SPEC §1.3a: requests on one connection in order, refusals counted and answered in order, drain.
+  const conns = new Connections({
+    onRefused: (r) => {
+      metrics.refused(r.status).inc();
+      metrics.rejection(r.reason).inc();
+    },
+    ...(opts.drainIdleMs !== undefined ? { drainIdleMs: opts.drainIdleMs } : {}),
+  });
   const fast = opts.fastPath;
   const userFactory = opts.serverFactory;
   const keepAliveTimeout = opts.keepAliveTimeoutMs ?? 72_000;
   const requestTimeout = opts.requestTimeoutMs ?? 60_000;
-  // Our own factory only when needed (a fast path, or a caller's server such as HTTPS); Fastify does
-  // not apply its timeouts to a server it did not create, so they are set here.
-  const serverFactory: FastifyServerFactory | undefined =
-    fast === undefined && userFactory === undefined
-      ? undefined
-      : (handler, fopts) => {
-          const h =
-            fast === undefined
-              ? handler
-              : (req: RawRequest, res: ServerResponse): void => {
-                  if (!closing) {
-                    const id = requestIdOf(req);
-                    if (fast(req, res, id)) return;
-                    req[kRequestId] = id;
-                  }
-                  handler(req, res);
-                };
-          const server = userFactory ? userFactory(h, fopts) : createHttpServer(h);
-          server.keepAliveTimeout = keepAliveTimeout;
-          server.requestTimeout = requestTimeout;
-          return server;
-        };
+  // Always our own server, so every listener gets the connection rules; Fastify does not apply its
+  // timeouts to a server it did not create, so they are set here. Node checks its request timeout
+  // every `connectionsCheckingInterval` (30 s by default): a tenth of the timeout keeps a 408 timely.
+  const checkEvery = Math.max(100, Math.min(30_000, Math.floor(requestTimeout / 10)));
+  const serverFactory: FastifyServerFactory = (handler, fopts) => {
+    const h =
+      fast === undefined
+        ? handler
+        : (req: RawRequest, res: ServerResponse): void => {
+            // Never once draining: those requests get the closing answer of the onRequest hook.
+            if (!conns.draining) {
+              const id = requestIdOf(req);
+              if (fast(req, res, id)) return;
+              req[kRequestId] = id;
+            }
+            handler(req, res);
+          };
+    const ordered = conns.ordered(h);
+    const server = userFactory
+      ? userFactory(ordered, fopts)
+      : createHttpServer({ requestTimeout, connectionsCheckingInterval: checkEvery }, ordered);
+    server.keepAliveTimeout = keepAliveTimeout;
+    server.requestTimeout = requestTimeout;
+    conns.attach(server);
+    return server;
+  };
   const app = Fastify({
     loggerInstance: baseLogger,
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
@@ -191,8 +182,9 @@ export function createServer(opts: ServerOptions): FastifyInstance {
     // SPEC §1.2: unknown fields on write bodies are rejected (400), never silently stripped.
     ajv: { customOptions: { removeAdditional: false } },
     schemaController: { compilersFactory: lazyCompilers },
+    // Fastify then calls server.closeIdleConnections(), which Connections turns into its drain.
     forceCloseConnections: 'idle',
-    ...(serverFactory ? { serverFactory } : {}),
+    serverFactory,
     genReqId(raw) {
       return (raw as RawRequest)[kRequestId] ?? requestIdOf(raw);
     },
@@ -208,7 +200,7 @@ export function createServer(opts: ServerOptions): FastifyInstance {
       sendError(req, reply, api);
       unmatchedFor(req.method).status(api.status).inc();
     },
-    clientErrorHandler: clientError,
+    clientErrorHandler: (err, socket) => conns.refuse(err, socket),
   });
   // Per-request loggers are built lazily: a pino child per request is the largest avoidable cost
   // on a hot route, and most requests never log a line.
@@ -242,29 +234,41 @@ export function createServer(opts: ServerOptions): FastifyInstance {
       done();
     };
     const existing = route.onResponse;
-    route.onResponse = existing === undefined ? [observe] : [...(Array.isArray(existing) ? existing : [existing]), observe];
+    route.onResponse =
+      existing === undefined ? [observe] : [...(Array.isArray(existing) ? existing : [existing]), observe];
   });
   unmatchedFor('GET').status(404);
 
-  // SPEC §1.7: once close() starts, requests still arriving on open keep-alive connections get a
-  // 503 NotReady envelope with Retry-After and the connection is closed; in-flight ones finish.
+  // SPEC §1.7 / §1.3a: once close() starts, requests still arriving on open keep-alive connections
+  // get a 503 NotReady envelope with Retry-After and `Connection: close` (but for an answer followed
+  // by an already read request); in-flight ones finish.
   app.addHook('preClose', (done) => {
-    closing = true;
+    conns.drain();
     done();
   });
   app.addHook('onRequest', (req, reply, done) => {
     reply.header('x-request-id', req.id);
     if (corr) reply.header('x-corr-id', req.id);
-    if (closing) {
-      reply.header('connection', 'close');
-      sendError(req, reply, new ApiError('NotReady', 'the server is shutting down', { hint: 'retry against another instance' }));
+    if (conns.draining) {
+      // Fastify marks every answer it routes while closing `Connection: close`; one followed by an
+      // already read request on its connection keeps it open for that request's answer.
+      if (conns.followed(reply.raw)) reply.header('connection', 'keep-alive');
+      sendError(
+        req,
+        reply,
+        new ApiError('NotReady', 'the server is shutting down', { hint: 'retry against another instance' }),
+      );
       return;
     }
     done();
   });
 
   app.setNotFoundHandler((req: FastifyRequest, reply: FastifyReply) => {
-    sendError(req, reply, new ApiError('NotFound', `no route for ${req.method} ${req.url.split('?')[0] ?? ''}`));
+    sendError(
+      req,
+      reply,
+      new ApiError('NotFound', `no route for ${req.method} ${req.url.split('?')[0] ?? ''}`),
+    );
     const rm = unmatchedFor(req.method);
     rm.status(404).inc();
     rm.latency.observe(reply.elapsedTime / 1000);

@@ -20,7 +20,11 @@ export type { Database } from 'better-sqlite3';
  * @example
  * const db = openDurableSqlite('./_data/kv.db', 'CREATE TABLE IF NOT EXISTS kv (k TEXT PRIMARY KEY, v BLOB)');
  */
-export function openDurableSqlite(path: string, schema: string, opts: { lockWaitMs?: number } = {}): Database.Database {
+export function openDurableSqlite(
+  path: string,
+  schema: string,
+  opts: { lockWaitMs?: number } = {},
+): Database.Database {
   mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path, { timeout: opts.lockWaitMs ?? 2000 });
   try {
@@ -41,3 +45,11 @@ export function openDurableSqlite(path: string, schema: string, opts: { lockWait
   }
   return db;
 }
+
+export {
+  GroupCommitWriter,
+  WriterClosedError,
+  durableWriteError,
+  type BatchStats,
+  type GroupCommitOptions,
+} from './group-commit.js';

@@ -13,7 +13,12 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 const schema = {
   port: field.int(8080, { env: ['APP_PORT', 'PORT'], flag: 'port', min: 1, max: 65535, doc: 'port' }),
-  name: field.string('app', { env: ['APP_NAME'], deprecatedEnv: ['OLD_APP_NAME'], flag: 'name', doc: 'name' }),
+  name: field.string('app', {
+    env: ['APP_NAME'],
+    deprecatedEnv: ['OLD_APP_NAME'],
+    flag: 'name',
+    doc: 'name',
+  }),
   token: field.string('', { env: ['APP_TOKEN'], secret: true, doc: 'secret token' }),
   'http.timeout': field.duration(5000, { env: ['APP_TIMEOUT'], flag: 'timeout', doc: 'timeout' }),
   'http.max_body': field.size(1024, { env: ['APP_MAX_BODY'], flag: 'maxBody', doc: 'cap' }),
@@ -39,28 +44,45 @@ test('defaults apply and are frozen; sources say default', () => {
 
 test('property: for any subset of layers setting a key, the highest layer wins (default < file < env < flag)', () => {
   fc.assert(
-    fc.property(fc.boolean(), fc.boolean(), fc.boolean(), fc.boolean(), (inFile, inEnv, inFlag, tomlNotJson) => {
-      const f = inFile
-        ? tomlNotJson
-          ? file('p.toml', '[http]\ntimeout = "2s"\n')
-          : file('p.json', JSON.stringify({ http: { timeout: '2s' } }))
-        : undefined;
-      const l = loadConfig({
-        schema,
-        file: f,
-        env: inEnv ? { APP_TIMEOUT: '3s' } : {},
-        flags: inFlag ? { timeout: '4s' } : {},
-      });
-      const expected = inFlag ? [4000, 'flag'] : inEnv ? [3000, 'env'] : inFile ? [2000, 'file'] : [5000, 'default'];
-      assert.equal(l.config['http.timeout'], expected[0]);
-      assert.equal(l.sources['http.timeout'].layer, expected[1]);
-    }),
+    fc.property(
+      fc.boolean(),
+      fc.boolean(),
+      fc.boolean(),
+      fc.boolean(),
+      (inFile, inEnv, inFlag, tomlNotJson) => {
+        const f = inFile
+          ? tomlNotJson
+            ? file('p.toml', '[http]\ntimeout = "2s"\n')
+            : file('p.json', JSON.stringify({ http: { timeout: '2s' } }))
+          : undefined;
+        const l = loadConfig({
+          schema,
+          file: f,
+          env: inEnv ? { APP_TIMEOUT: '3s' } : {},
+          flags: inFlag ? { timeout: '4s' } : {},
+        });
+        const expected = inFlag
+          ? [4000, 'flag']
+          : inEnv
+            ? [3000, 'env']
+            : inFile
+              ? [2000, 'file']
+              : [5000, 'default'];
+        assert.equal(l.config['http.timeout'], expected[0]);
+        assert.equal(l.sources['http.timeout'].layer, expected[1]);
+      },
+    ),
   );
 });
 
 test('all four layers set one key: the flag wins and config print names each source', () => {
   const f = file('all.toml', 'port = 1000\nname = "from-file"\n');
-  const l = loadConfig({ schema, file: f, env: { APP_PORT: '2000', APP_NAME: 'from-env' }, flags: { port: '3000' } });
+  const l = loadConfig({
+    schema,
+    file: f,
+    env: { APP_PORT: '2000', APP_NAME: 'from-env' },
+    flags: { port: '3000' },
+  });
   assert.equal(l.config.port, 3000);
   assert.equal(l.config.name, 'from-env');
   const out = formatConfig(l);
@@ -82,14 +104,23 @@ test('the file may be named by an env var; the first env name wins over its alia
 test('types coerce from env strings: durations, sizes, bools, lists, numbers', () => {
   const l = loadConfig({
     schema,
-    env: { APP_TIMEOUT: '1m', APP_MAX_BODY: '64KiB', APP_DEBUG: 'yes', APP_TAGS: 'a, b,,c', APP_RATIO: '0.25' },
+    env: {
+      APP_TIMEOUT: '1m',
+      APP_MAX_BODY: '64KiB',
+      APP_DEBUG: 'yes',
+      APP_TAGS: 'a, b,,c',
+      APP_RATIO: '0.25',
+    },
   });
   assert.equal(l.config['http.timeout'], 60_000);
   assert.equal(l.config['http.max_body'], 65_536);
   assert.equal(l.config.debug, true);
   assert.deepEqual(l.config.tags, ['a', 'b', 'c']);
   assert.equal(l.config.ratio, 0.25);
-  const f = loadConfig({ schema, file: file('units.toml', '[http]\ntimeout = "250ms"\nmax_body = "1MiB"\n') });
+  const f = loadConfig({
+    schema,
+    file: file('units.toml', '[http]\ntimeout = "250ms"\nmax_body = "1MiB"\n'),
+  });
   assert.equal(f.config['http.timeout'], 250);
   assert.equal(f.config['http.max_body'], 1024 * 1024);
 });
@@ -109,7 +140,14 @@ test('every error is reported at once with key, layer, origin, value and rule; u
   }
   assert.ok(err instanceof ConfigError);
   const keys = err.issues.map((i) => `${i.key}@${i.layer}`).sort();
-  assert.deepEqual(keys, ['debug@env', 'http.max_body@flag', 'http.timeout@file', 'mode@env', 'nope@file', 'port@env']);
+  assert.deepEqual(keys, [
+    'debug@env',
+    'http.max_body@flag',
+    'http.timeout@file',
+    'mode@env',
+    'nope@file',
+    'port@env',
+  ]);
   const port = err.issues.find((i) => i.key === 'port')!;
   assert.equal(port.origin, 'APP_PORT');
   assert.equal(port.value, '"70000"');
@@ -144,7 +182,10 @@ test('nested env overrides <PREFIX><SECTION>__<KEY>; unknown nested keys are err
   const l = loadConfig({ schema, env: { APP_HTTP__TIMEOUT: '7s' }, nestedEnvPrefix: 'APP_' });
   assert.equal(l.config['http.timeout'], 7000);
   assert.equal(l.sources['http.timeout'].origin, 'APP_HTTP__TIMEOUT');
-  assert.throws(() => loadConfig({ schema, env: { APP_HTTP__NOPE: '1' }, nestedEnvPrefix: 'APP_' }), /http\.nope: unknown key/);
+  assert.throws(
+    () => loadConfig({ schema, env: { APP_HTTP__NOPE: '1' }, nestedEnvPrefix: 'APP_' }),
+    /http\.nope: unknown key/,
+  );
 });
 
 test('cross-field rules run on the merged result and name the layer of the offending key', () => {
@@ -161,7 +202,10 @@ test('cross-field rules run on the merged result and name the layer of the offen
 
 test('unreadable or malformed files are one error naming the file', () => {
   assert.throws(() => loadConfig({ schema, file: join(dir, 'missing.toml') }), /missing\.toml/);
-  assert.throws(() => loadConfig({ schema, file: file('broken.toml', 'port = = 1') }), /cannot be read or parsed/);
+  assert.throws(
+    () => loadConfig({ schema, file: file('broken.toml', 'port = = 1') }),
+    /broken\.toml:1:8: invalid TOML: invalid value\n +1: {2}port = = 1\n +\^/,
+  );
   assert.throws(() => loadConfig({ schema, file: file('array.json', '[1,2]') }), /top level must be a table/);
 });
 

@@ -1,17 +1,42 @@
-import { ApiError, SseStream, TokenBucket, buildInfo, createServer, guards, methodNotAllowed, registerReadyGauge, sendError } from '@ron/kernel';
-import type { FastifyInstance, FastifyReply, FastifyRequest, FastifyServerFactory, onRequestHookHandler } from 'fastify';
+import {
+  ApiError,
+  SseStream,
+  TokenBucket,
+  buildInfo,
+  createServer,
+  guards,
+  methodNotAllowed,
+  registerReadyGauge,
+  sendError,
+} from '@ron/kernel';
+import type {
+  FastifyInstance,
+  FastifyReply,
+  FastifyRequest,
+  FastifyServerFactory,
+  onRequestHookHandler,
+} from 'fastify';
 import { authorize } from './auth.js';
 import { registerNodeBackupRoute } from './backup-route.js';
 import type { Macronode } from './node.js';
 
 const NODE_MIN = '20.0.0';
 
+/** A request target without its query string. */
+function pathOf(url: string): string {
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
+}
+
 /**
  * The admin plane of SPEC §4.3. GET routes are open; POST routes need the bearer token (or, with no
  * token configured, a loopback *socket* address). Every route carries the admin rate limit; all but
  * the event stream carry the write timeout.
  */
-export function createAdmin(node: Macronode, serverFactory?: FastifyServerFactory): { app: FastifyInstance; metricsOnly(): FastifyInstance } {
+export function createAdmin(
+  node: Macronode,
+  serverFactory?: FastifyServerFactory,
+): { app: FastifyInstance; metricsOnly(): FastifyInstance } {
   const cfg = node.config;
   const m = node.metrics;
   registerReadyGauge(m.http.registry, () => node.readiness().ready);
@@ -24,7 +49,9 @@ export function createAdmin(node: Macronode, serverFactory?: FastifyServerFactor
   });
   // Admin POSTs carry no meaningful body; accept (and ignore) any small one.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: 64 * 1024 }, (_req, body, done) => done(null, body));
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: 64 * 1024 }, (_req, body, done) =>
+    done(null, body),
+  );
 
   const bucket = new TokenBucket({ rps: cfg['limits.admin_rps'], burst: cfg['limits.admin_burst'] });
   const limited = guards(m.http, { rateLimit: bucket, lengthRequired: false, timeoutMs: cfg.write_timeout });
@@ -38,16 +65,30 @@ export function createAdmin(node: Macronode, serverFactory?: FastifyServerFactor
       authorization: req.headers.authorization,
       socketAddress: req.socket.remoteAddress,
     });
+    // The path only: a query string may carry a secret (a token pasted into a URL) and never reaches the log.
+    const path = pathOf(req.url);
     if (d.ok) {
-      if (d.warn) req.log.warn({ peer: req.socket.remoteAddress, route: req.url }, d.warn);
+      if (d.warn) req.log.warn({ peer: req.socket.remoteAddress, path }, d.warn);
       return done();
     }
     m.http.rejection('auth').inc();
-    req.log.warn({ peer: req.socket.remoteAddress, route: req.url, status: d.status }, 'admin request refused');
+    req.log.warn({ peer: req.socket.remoteAddress, path, status: d.status }, 'admin request refused');
     if (d.status === 401) {
-      sendError(req, reply, new ApiError('Unauthorized', d.message, { headers: { 'www-authenticate': 'Bearer realm="macronode"' } }));
+      sendError(
+        req,
+        reply,
+        new ApiError('Unauthorized', d.message, {
+          headers: { 'www-authenticate': 'Bearer realm="macronode"' },
+        }),
+      );
     } else {
-      sendError(req, reply, new ApiError('Forbidden', d.message, { hint: 'call from loopback or set admin_token and send Authorization: Bearer <token>' }));
+      sendError(
+        req,
+        reply,
+        new ApiError('Forbidden', d.message, {
+          hint: 'call from loopback or set admin_token and send Authorization: Bearer <token>',
+        }),
+      );
     }
   };
 
@@ -59,7 +100,9 @@ export function createAdmin(node: Macronode, serverFactory?: FastifyServerFactor
   app.get('/livez', { onRequest: limited }, health);
 
   const verboseText = (names: string[], r: ReturnType<Macronode['readiness']>): string => {
-    const lines = names.map((n) => (r.deps[n] ? `[+]${n} ok` : `[-]${n} failed: ${r.reasons[n] ?? 'not ready'}`));
+    const lines = names.map((n) =>
+      r.deps[n] ? `[+]${n} ok` : `[-]${n} failed: ${r.reasons[n] ?? 'not ready'}`,
+    );
     if (r.reasons.shutdown) lines.push('[-]shutdown failed: shutting down');
     lines.push(r.ready ? 'readyz check passed' : 'readyz check failed');
     return `${lines.join('\n')}\n`;
@@ -76,9 +119,13 @@ export function createAdmin(node: Macronode, serverFactory?: FastifyServerFactor
   app.get<{ Params: { plane: string } }>('/readyz/:plane', { onRequest: limited }, (req, reply) => {
     const r = node.readiness();
     const p = req.params.plane;
-    if (!(p in r.deps)) return sendError(req, reply, new ApiError('NotFound', `no readiness probe named ${p}`));
+    if (!(p in r.deps))
+      return sendError(req, reply, new ApiError('NotFound', `no readiness probe named ${p}`));
     const ok = r.deps[p] === true && !r.reasons.shutdown;
-    if (!ok) reply.code(503).header('retry-after', String(node.supervisor.has(p) ? node.supervisor.retryAfter(p) : 5));
+    if (!ok)
+      reply
+        .code(503)
+        .header('retry-after', String(node.supervisor.has(p) ? node.supervisor.retryAfter(p) : 5));
     if ('verbose' in (req.query as Record<string, unknown>)) {
       return reply.type('text/plain; charset=utf-8').send(verboseText([p], { ...r, ready: ok }));
     }
@@ -99,9 +146,12 @@ export function createAdmin(node: Macronode, serverFactory?: FastifyServerFactor
   });
 
   const metricsHandler = async (_req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
-    // The gateway plane's own series (gateway_http_*) come from its process over IPC.
-    const [text, gw] = await Promise.all([m.render(), node.supervisor.planeMetrics('gateway', 1000)]);
-    return reply.type('text/plain; version=0.0.4; charset=utf-8').send(gw === '' ? text : `${text}\n${gw}`);
+    // Planes' own series (gateway_http_*, index_*, mailbox_*) come from their processes over IPC.
+    const [text, ...planes] = await Promise.all([
+      m.render(),
+      ...['gateway', 'index', 'mailbox'].map((p) => node.supervisor.planeMetrics(p, 1000)),
+    ]);
+    return reply.type('text/plain; version=0.0.4; charset=utf-8').send([text, ...planes.filter((t) => t !== '')].join('\n'));
   };
   app.get('/metrics', { onRequest: limited }, metricsHandler);
 
@@ -131,28 +181,53 @@ export function createAdmin(node: Macronode, serverFactory?: FastifyServerFactor
   });
 
   app.post('/api/v1/shutdown', { onRequest: [limited, auth] }, (req, reply) => {
-    req.log.info({ event: 'shutdown_requested', peer: req.socket.remoteAddress }, 'shutdown requested over the admin API');
+    req.log.info(
+      { event: 'shutdown_requested', peer: req.socket.remoteAddress },
+      'shutdown requested over the admin API',
+    );
     void reply.code(202).send({ accepted: true, message: 'ordered graceful shutdown started' });
     reply.raw.once('finish', () => node.requestShutdown());
   });
 
   app.post('/api/v1/reload', { onRequest: [limited, auth] }, async (req, reply) => {
-    const r = await node.reload('api');
-    if (!r.ok) return sendError(req, reply, new ApiError('BadRequest', r.message, { hint: 'fix the config; the old one keeps running' }));
+    // `?dry_run=1`: what a reload would do (the diff), changing nothing (SPEC §4.6).
+    const dry = (req.query as Record<string, unknown>).dry_run;
+    const r = await node.reload('api', dry !== undefined && dry !== '0' && dry !== 'false');
+    if (!r.ok)
+      return sendError(
+        req,
+        reply,
+        new ApiError('BadRequest', r.message, { hint: 'fix the config; the old one keeps running' }),
+      );
     return reply.send(r.body);
   });
 
-  app.post<{ Params: { plane: string } }>('/api/v1/services/:plane/reset', { onRequest: [limited, auth] }, (req, reply) => {
-    const p = req.params.plane;
-    const state = node.supervisor.reset(p);
-    if (state === undefined) return sendError(req, reply, new ApiError('NotFound', `plane ${p} is not enabled on this node`));
-    return reply.send({ plane: p, state });
-  });
+  app.post<{ Params: { plane: string } }>(
+    '/api/v1/services/:plane/reset',
+    { onRequest: [limited, auth] },
+    (req, reply) => {
+      const p = req.params.plane;
+      const state = node.supervisor.reset(p);
+      if (state === undefined)
+        return sendError(req, reply, new ApiError('NotFound', `plane ${p} is not enabled on this node`));
+      return reply.send({ plane: p, state });
+    },
+  );
 
   registerNodeBackupRoute(app, node, [limitedStream, auth]);
 
-  for (const u of ['/api/v1/shutdown', '/api/v1/reload', '/api/v1/services/:plane/reset', '/api/v1/backup']) methodNotAllowed(app, u, ['POST']);
-  for (const u of ['/healthz', '/livez', '/readyz', '/readyz/:plane', '/version', '/metrics', '/api/v1/status', '/api/v1/events'])
+  for (const u of ['/api/v1/shutdown', '/api/v1/reload', '/api/v1/services/:plane/reset', '/api/v1/backup'])
+    methodNotAllowed(app, u, ['POST']);
+  for (const u of [
+    '/healthz',
+    '/livez',
+    '/readyz',
+    '/readyz/:plane',
+    '/version',
+    '/metrics',
+    '/api/v1/status',
+    '/api/v1/events',
+  ])
     methodNotAllowed(app, u, ['GET']);
 
   return {

@@ -88,11 +88,18 @@ export const schema = {
   dev_insecure: field.bool(false, { env: ['MACRONODE_DEV_INSECURE'], doc: 'bypass admin auth (dev only)' }),
   shutdown_grace: field.duration(10_000, { min: 0, doc: 'grace for in-flight requests on shutdown' }),
 
-  'tls.admin.cert': field.string<string>('', { doc: 'PEM certificate for the admin listener (HTTPS when set)' }),
+  'tls.admin.cert': field.string<string>('', {
+    doc: 'PEM certificate for the admin listener (HTTPS when set)',
+  }),
   'tls.admin.key': field.string<string>('', { secret: true, doc: 'PEM private key for the admin listener' }),
-  'tls.admin.client_ca': field.string<string>('', { doc: 'PEM CA bundle: require client certificates (mTLS)' }),
+  'tls.admin.client_ca': field.string<string>('', {
+    doc: 'PEM CA bundle: require client certificates (mTLS)',
+  }),
   'tls.gateway.cert': field.string<string>('', { doc: 'PEM certificate for the gateway listener' }),
-  'tls.gateway.key': field.string<string>('', { secret: true, doc: 'PEM private key for the gateway listener' }),
+  'tls.gateway.key': field.string<string>('', {
+    secret: true,
+    doc: 'PEM private key for the gateway listener',
+  }),
   'tls.gateway.client_ca': field.string<string>('', { doc: 'PEM CA bundle for gateway mTLS' }),
 
   'limits.max_body_bytes': field.size(1024 * 1024, {
@@ -101,35 +108,104 @@ export const schema = {
     min: 1,
     doc: 'body cap at the gateway edge (413 past it; live on reload)',
   }),
-  'limits.gateway_max_inflight': field.int(1024, { min: 1, doc: 'gateway in-flight budget per plane route (429 Busy past it)' }),
+  'limits.gateway_max_inflight': field.int(1024, {
+    min: 1,
+    doc: 'gateway in-flight budget per plane route (429 Busy past it)',
+  }),
   'limits.admin_rps': field.number(200, { min: 0.1, doc: 'admin plane token bucket refill per second' }),
   'limits.admin_burst': field.int(400, { min: 1, doc: 'admin plane token bucket size' }),
 
-  'supervisor.backoff_min': field.duration(100, { min: 1, doc: 'first restart delay (floor of the jittered backoff)' }),
+  'supervisor.backoff_min': field.duration(100, {
+    min: 1,
+    doc: 'first restart delay (floor of the jittered backoff)',
+  }),
   'supervisor.backoff_max': field.duration(30_000, { min: 1, doc: 'cap of the exponential backoff' }),
-  'supervisor.backoff_reset': field.duration(60_000, { min: 1, doc: 'stable uptime after which the backoff resets' }),
-  'supervisor.max_restarts': field.int(5, { min: 0, doc: 'restarts allowed within `window` before the plane is failed' }),
+  'supervisor.backoff_reset': field.duration(60_000, {
+    min: 1,
+    doc: 'stable uptime after which the backoff resets',
+  }),
+  'supervisor.max_restarts': field.int(5, {
+    min: 0,
+    doc: 'restarts allowed within `window` before the plane is failed',
+  }),
   'supervisor.window': field.duration(60_000, { min: 1, doc: 'intensity period for max_restarts' }),
-  'supervisor.heartbeat_interval': field.duration(1000, { min: 10, doc: 'how often planes heartbeat over IPC' }),
-  'supervisor.heartbeat_timeout': field.duration(5000, { min: 20, doc: 'missed-heartbeat window: a plane silent this long is hung and killed' }),
-  'supervisor.warm_spare': field.bool(true, { doc: 'keep one idle plane runner forked so a restart skips module loading' }),
-  'supervisor.start_timeout': field.duration(15_000, { min: 100, doc: 'a plane not ready within this is killed and counted as a crash' }),
+  'supervisor.heartbeat_interval': field.duration(1000, {
+    min: 10,
+    doc: 'how often planes heartbeat over IPC',
+  }),
+  'supervisor.heartbeat_timeout': field.duration(5000, {
+    min: 20,
+    doc: 'missed-heartbeat window: a plane silent this long is hung and killed',
+  }),
+  'supervisor.warm_spare': field.bool(true, {
+    doc: 'keep one idle plane runner forked so a restart skips module loading',
+  }),
+  'supervisor.start_timeout': field.duration(15_000, {
+    min: 100,
+    doc: 'a plane not ready within this is killed and counted as a crash',
+  }),
 
   'gateway.restart': field.enum(restartPolicy, 'permanent', { doc: 'gateway child spec restart policy' }),
   'gateway.critical': field.bool(true, { doc: 'gateway down flips /readyz to 503' }),
-  'gateway.shutdown_ms': field.duration(12_000, { min: 0, doc: 'SIGTERM→SIGKILL grace for the gateway (covers its drain)' }),
+  'gateway.shutdown_ms': field.duration(12_000, {
+    min: 0,
+    doc: 'SIGTERM→SIGKILL grace for the gateway (covers its drain)',
+  }),
 
   'kv.restart': field.enum(restartPolicy, 'permanent', { doc: 'kv child spec restart policy' }),
   'kv.critical': field.bool(true, { doc: 'kv down flips /readyz to 503' }),
   'kv.shutdown_ms': field.duration(5000, { min: 0, doc: 'SIGTERM→SIGKILL grace for kv' }),
-  'kv.storage_engine': field.enum(['mem', 'sqlite'], 'sqlite', { doc: 'kv store engine (amnesia forces mem)' }),
+  'kv.storage_engine': field.enum(['mem', 'sqlite'], 'sqlite', {
+    doc: 'kv store engine (amnesia forces mem)',
+  }),
   'kv.max_body_bytes': field.size(1024 * 1024, { min: 1, doc: 'kv plane body cap on writes' }),
+
+  'storage.restart': field.enum(restartPolicy, 'permanent', { doc: 'storage child spec restart policy' }),
+  'storage.critical': field.bool(true, { doc: 'storage down flips /readyz to 503' }),
+  'storage.shutdown_ms': field.duration(5000, { min: 0, doc: 'SIGTERM→SIGKILL grace for storage' }),
+  'storage.max_object_bytes': field.size(64 * 1024 * 1024, {
+    min: 1,
+    doc: 'largest object; also the gateway body cap on /v1/cas',
+  }),
+  'storage.max_bytes': field.size(0, {
+    min: 0,
+    doc: 'quota on stored (deduplicated) bytes, 507 past it; 0 = only the disk',
+  }),
+
+  'index.restart': field.enum(restartPolicy, 'permanent', { doc: 'index child spec restart policy' }),
+  'index.critical': field.bool(true, { doc: 'index down flips /readyz to 503' }),
+  'index.shutdown_ms': field.duration(5000, { min: 0, doc: 'SIGTERM→SIGKILL grace for index' }),
+
+  'mailbox.restart': field.enum(restartPolicy, 'permanent', { doc: 'mailbox child spec restart policy' }),
+  'mailbox.critical': field.bool(true, { doc: 'mailbox down flips /readyz to 503' }),
+  'mailbox.shutdown_ms': field.duration(5000, { min: 0, doc: 'SIGTERM→SIGKILL grace for mailbox' }),
+  'mailbox.max_message_bytes': field.size(256 * 1024, { min: 1, doc: 'largest mailbox message body' }),
+  'mailbox.dedup_window': field.duration(5 * 60_000, {
+    min: 0,
+    doc: 'how long an Idempotency-Key is remembered per topic',
+  }),
+  'mailbox.max_receives': field.int(5, {
+    min: 1,
+    max: 1000,
+    doc: 'leases without an ack before a message is dead-lettered',
+  }),
+  'mailbox.default_visibility': field.duration(30_000, {
+    min: 1,
+    max: 12 * 3_600_000,
+    doc: 'lease length when a receive names none',
+  }),
+  'mailbox.metrics_topic_cap': field.int(100, {
+    min: 1,
+    doc: 'topics with their own metric series (the rest under topic="_other")',
+  }),
 
   'registry.restart': field.enum(restartPolicy, 'permanent', { doc: 'registry child spec restart policy' }),
   'registry.critical': field.bool(true, { doc: 'registry down flips /readyz to 503' }),
   'registry.shutdown_ms': field.duration(5000, { min: 0, doc: 'SIGTERM→SIGKILL grace for registry' }),
   'registry.sig_threshold': field.int(1, { min: 1, doc: 'signatures required for a registry write' }),
-  'registry.signer_key': field.string<string>('', { doc: 'signer key file; empty = <data_dir>/keys/signer.key (created on first run)' }),
+  'registry.signer_key': field.string<string>('', {
+    doc: 'signer key file; empty = <data_dir>/keys/signer.key (created on first run)',
+  }),
 };
 
 export type MacronodeConfig = ConfigOf<typeof schema>;
@@ -139,18 +215,26 @@ export const validate = (c: MacronodeConfig): { key: string; rule: string }[] =>
   const out: { key: string; rule: string }[] = [];
   for (const k of ['http_addr', 'gateway_addr'] as const) {
     const a = parseAddr(c[k]);
-    if (a === undefined || a.kind !== 'tcp') out.push({ key: k, rule: 'must be HOST:PORT (e.g. 127.0.0.1:8080)' });
+    if (a === undefined || a.kind !== 'tcp')
+      out.push({ key: k, rule: 'must be HOST:PORT (e.g. 127.0.0.1:8080)' });
   }
   // SPEC §4.7: an admin plane reachable from other hosts needs TLS or a token (or the dev bypass).
   const admin = parseAddr(c.http_addr);
-  if (admin?.kind === 'tcp' && !isLoopbackHost(admin.host) && c['tls.admin.cert'] === '' && c.admin_token === '' && !c.dev_insecure)
+  if (
+    admin?.kind === 'tcp' &&
+    !isLoopbackHost(admin.host) &&
+    c['tls.admin.cert'] === '' &&
+    c.admin_token === '' &&
+    !c.dev_insecure
+  )
     out.push({
       key: 'http_addr',
       rule: 'a non-loopback admin listener needs TLS (tls.admin.cert/key) or admin_token (MACRONODE_DEV_INSECURE=1 overrides, dev only)',
     });
-  if (c.metrics_addr !== '' && parseAddr(c.metrics_addr) === undefined) out.push({ key: 'metrics_addr', rule: ADDR_RULE });
+  if (c.metrics_addr !== '' && parseAddr(c.metrics_addr) === undefined)
+    out.push({ key: 'metrics_addr', rule: ADDR_RULE });
   for (const s of c.services) {
-    if (!(PLANE_NAMES).includes(s))
+    if (!PLANE_NAMES.includes(s))
       out.push({ key: 'services', rule: `unknown plane "${s}" (known: ${PLANE_NAMES.join(', ')})` });
   }
   if (c['supervisor.backoff_min'] > c['supervisor.backoff_max'])
@@ -158,14 +242,25 @@ export const validate = (c: MacronodeConfig): { key: string; rule: string }[] =>
   // With a backoff cap longer than the window, restarts could never accumulate inside one window:
   // a crash loop would run forever at the cap and never reach `failed`.
   if (c['supervisor.backoff_max'] >= c['supervisor.window'])
-    out.push({ key: 'supervisor.backoff_max', rule: 'must be shorter than supervisor.window, or intensity can never trip' });
+    out.push({
+      key: 'supervisor.backoff_max',
+      rule: 'must be shorter than supervisor.window, or intensity can never trip',
+    });
   if (c['supervisor.heartbeat_timeout'] <= c['supervisor.heartbeat_interval'])
-    out.push({ key: 'supervisor.heartbeat_timeout', rule: 'must be longer than supervisor.heartbeat_interval' });
+    out.push({
+      key: 'supervisor.heartbeat_timeout',
+      rule: 'must be longer than supervisor.heartbeat_interval',
+    });
   for (const l of ['admin', 'gateway'] as const) {
     const cert = c[`tls.${l}.cert`];
     const key = c[`tls.${l}.key`];
-    if ((cert === '') !== (key === '')) out.push({ key: `tls.${l}.${cert === '' ? 'cert' : 'key'}`, rule: 'tls cert and key must be set together' });
-    if (c[`tls.${l}.client_ca`] !== '' && cert === '') out.push({ key: `tls.${l}.client_ca`, rule: 'mTLS needs tls cert and key' });
+    if ((cert === '') !== (key === ''))
+      out.push({
+        key: `tls.${l}.${cert === '' ? 'cert' : 'key'}`,
+        rule: 'tls cert and key must be set together',
+      });
+    if (c[`tls.${l}.client_ca`] !== '' && cert === '')
+      out.push({ key: `tls.${l}.client_ca`, rule: 'mTLS needs tls cert and key' });
   }
   return out;
 };
@@ -185,6 +280,16 @@ export function loadMacronodeConfig(input: LoadInput): Loaded {
     env: input.env ?? process.env,
     flags: input.flags ?? {},
     nestedEnvPrefix: 'RON_',
+    envPrefixes: ['RON_', 'MACRONODE_'],
+    // ronctl's variables and the test fault knob share the prefix.
+    knownEnv: [
+      'RON_TEST_FAULT',
+      'RON_REGISTRY_URL',
+      'RON_ADMIN_URL',
+      'RON_GATEWAY_URL',
+      'RON_REGISTRY_ID',
+      'RON_REGISTRY_TOKEN',
+    ],
     validate,
   });
 }

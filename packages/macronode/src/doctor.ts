@@ -14,12 +14,17 @@ interface Check {
 
 function portFree(addr: string): Promise<Check> {
   const t = parseAddr(addr);
-  if (t === undefined || t.kind !== 'tcp') return Promise.resolve({ name: `port ${addr}`, verdict: 'fail', detail: 'not HOST:PORT' });
+  if (t === undefined || t.kind !== 'tcp')
+    return Promise.resolve({ name: `port ${addr}`, verdict: 'fail', detail: 'not HOST:PORT' });
   if (t.port === 0) return Promise.resolve({ name: `port ${addr}`, verdict: 'ok', detail: 'ephemeral port' });
   return new Promise((res) => {
     const s = createServer();
-    s.once('error', (e: NodeJS.ErrnoException) => res({ name: `port ${addr}`, verdict: 'fail', detail: `cannot bind: ${e.code ?? e.message}` }));
-    s.listen(t.port, t.host, () => s.close(() => res({ name: `port ${addr}`, verdict: 'ok', detail: 'free' })));
+    s.once('error', (e: NodeJS.ErrnoException) =>
+      res({ name: `port ${addr}`, verdict: 'fail', detail: `cannot bind: ${e.code ?? e.message}` }),
+    );
+    s.listen(t.port, t.host, () =>
+      s.close(() => res({ name: `port ${addr}`, verdict: 'ok', detail: 'free' })),
+    );
   });
 }
 
@@ -39,6 +44,9 @@ function dataDir(c: MacronodeConfig): Check[] {
   for (const [plane, file] of [
     ['kv', join(dir, 'kv', 'micronode.db')],
     ['registry', join(dir, 'registry', 'registry.db')],
+    ['storage', join(dir, 'storage', 'store.db')],
+    ['index', join(dir, 'index', 'index.db')],
+    ['mailbox', join(dir, 'mailbox', 'mailbox.db')],
   ] as const) {
     if (!c.services.includes(plane)) continue;
     try {
@@ -53,7 +61,11 @@ function dataDir(c: MacronodeConfig): Check[] {
     } catch (err) {
       // A running plane holds its store's exclusive lock (one owner per store).
       if ((err as { code?: string }).code === 'SQLITE_BUSY') {
-        out.push({ name: `${plane} store`, verdict: 'ok', detail: `${file} is open in a running node (locked by its owner)` });
+        out.push({
+          name: `${plane} store`,
+          verdict: 'ok',
+          detail: `${file} is open in a running node (locked by its owner)`,
+        });
       } else {
         out.push({ name: `${plane} store`, verdict: 'fail', detail: `${file}: ${(err as Error).message}` });
       }
@@ -64,7 +76,14 @@ function dataDir(c: MacronodeConfig): Check[] {
 
 function tls(c: MacronodeConfig): Check[] {
   const out: Check[] = [];
-  for (const k of ['tls.admin.cert', 'tls.admin.key', 'tls.admin.client_ca', 'tls.gateway.cert', 'tls.gateway.key', 'tls.gateway.client_ca'] as const) {
+  for (const k of [
+    'tls.admin.cert',
+    'tls.admin.key',
+    'tls.admin.client_ca',
+    'tls.gateway.cert',
+    'tls.gateway.key',
+    'tls.gateway.client_ca',
+  ] as const) {
     const p = c[k];
     if (p === '') continue;
     try {
@@ -75,12 +94,16 @@ function tls(c: MacronodeConfig): Check[] {
       out.push({ name: k, verdict: 'fail', detail: (err as Error).message });
     }
   }
-  if (out.length === 0) out.push({ name: 'tls', verdict: 'ok', detail: 'not configured (plain HTTP on loopback)' });
+  if (out.length === 0)
+    out.push({ name: 'tls', verdict: 'ok', detail: 'not configured (plain HTTP on loopback)' });
   return out;
 }
 
 /** `macronode doctor`: one line per check, exit 1 if any check fails. */
-export async function runDoctor(input: LoadInput, write: (s: string) => void = (s) => process.stdout.write(s)): Promise<number> {
+export async function runDoctor(
+  input: LoadInput,
+  write: (s: string) => void = (s) => process.stdout.write(s),
+): Promise<number> {
   const checks: Check[] = [];
   let c: MacronodeConfig | undefined;
   try {
@@ -90,7 +113,11 @@ export async function runDoctor(input: LoadInput, write: (s: string) => void = (
     checks.push({ name: 'config', verdict: 'fail', detail: (err as Error).message.replaceAll('\n', ' ') });
   }
   const major = Number(process.versions.node.split('.')[0]);
-  checks.push({ name: 'node version', verdict: major >= 20 ? 'ok' : 'fail', detail: `${process.version} (need ≥ 20)` });
+  checks.push({
+    name: 'node version',
+    verdict: major >= 20 ? 'ok' : 'fail',
+    detail: `${process.version} (need ≥ 20)`,
+  });
   const now = Date.now();
   const clockSane = now > Date.UTC(2024, 0, 1) && now < Date.UTC(2100, 0, 1);
   checks.push({ name: 'clock', verdict: clockSane ? 'ok' : 'warn', detail: new Date(now).toISOString() });

@@ -46,13 +46,18 @@ function connectionTokens(value: string | string[] | undefined): Set<string> | u
   return out;
 }
 
-/** Request headers the gateway sets itself (SPEC §1.3 request id, X-Forwarded-For). */
-const OWN = new Set(['x-request-id', 'x-forwarded-for']);
+/**
+ * Request headers the gateway sets or answers itself: the request id (SPEC §1.3), X-Forwarded-For,
+ * and `Expect: 100-continue` (node's server already sent the 100; undici refuses to forward it —
+ * curl sends it on every upload over 1 MiB).
+ */
+const OWN = new Set(['x-request-id', 'x-forwarded-for', 'expect']);
 
 const SMALL_BODY = 64 * 1024;
 
 /** The edge 413 names the setting that raises the cap (issue 9 item 24). */
-const BODY_CAP_HINT = 'raise limits.max_body_bytes in the config file, or RON_MAX_BODY_BYTES (live on reload)';
+const BODY_CAP_HINT =
+  'raise limits.max_body_bytes in the config file, or RON_MAX_BODY_BYTES (live on reload)';
 
 /** One routed plane as the supervisor last reported it. */
 export interface RouteEntry {
@@ -67,7 +72,12 @@ export interface RouteTable {
   planes: Record<string, RouteEntry>;
   /** Path prefix → plane name, for every plane this build knows. */
   prefixes: Record<string, string>;
-  limits: { max_body_bytes: number; write_timeout: number };
+  limits: {
+    max_body_bytes: number;
+    write_timeout: number;
+    /** Path prefix → its plane's own body cap (e.g. /v1/cas → storage.max_object_bytes). */
+    body_caps?: Record<string, number>;
+  };
 }
 
 export interface GatewayOptions {
@@ -95,6 +105,12 @@ function unavailable(plane: string, entry: RouteEntry | undefined): ErrorFields 
     { 'retry-after': String(retryAfter(entry)) },
     'the plane is restarting or overloaded; retry',
   );
+}
+
+/** A mailbox receive may long-poll up to 20 s (SPEC §4.5.3) before its answer's headers. */
+const LONG_POLL_MS = 20_000;
+function longPollAllowance(url: string): number {
+  return url.startsWith('/v1/mailbox/') && url.includes('/receive') ? LONG_POLL_MS : 0;
 }
 
 /** X-Forwarded-For for the plane: the client's chain, if any, with the peer appended. */
@@ -149,11 +165,16 @@ export function createGateway(o: GatewayOptions): { app: FastifyInstance; close(
     const method = req.method;
     if (method !== 'GET' && method !== 'HEAD' && method !== 'DELETE') return false;
     const h = req.headers;
-    if (h['content-length'] !== undefined || h['transfer-encoding'] !== undefined || h['content-encoding'] !== undefined) {
+    if (
+      h['content-length'] !== undefined ||
+      h['transfer-encoding'] !== undefined ||
+      h['content-encoding'] !== undefined
+    ) {
       return false;
     }
     const url = req.url ?? '/';
-    if (url.includes('/stream') || (h.accept !== undefined && h.accept.includes('text/event-stream'))) return false;
+    if (url.includes('/stream') || (h.accept !== undefined && h.accept.includes('text/event-stream')))
+      return false;
     const table = o.routes();
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
@@ -161,7 +182,8 @@ export function createGateway(o: GatewayOptions): { app: FastifyInstance; close(
     let template = '';
     for (const prefix in table.prefixes) {
       if (path === prefix) template = prefix;
-      else if (path.startsWith(prefix) && path.charCodeAt(prefix.length) === 47 /* / */) template = `${prefix}/*`;
+      else if (path.startsWith(prefix) && path.charCodeAt(prefix.length) === 47 /* / */)
+        template = `${prefix}/*`;
       else continue;
       plane = table.prefixes[prefix];
       break;
@@ -217,6 +239,8 @@ export function createGateway(o: GatewayOptions): { app: FastifyInstance; close(
           for (let i = out.length - 2; i >= 0; i -= 2) if (named.has(out[i]!.toLowerCase())) out.splice(i, 2);
         }
         out.push('x-request-id', id);
+        // SPEC §1.3a: a 408 always closes the connection (the plane's own `Connection: close` is hop-by-hop).
+        if (status === 408) out.push('connection', 'close');
         try {
           res.writeHead(status, out);
         } catch (err) {
@@ -259,7 +283,10 @@ export function createGateway(o: GatewayOptions): { app: FastifyInstance; close(
     const failWith = (p: ErrorFields): void => {
       if (!res.headersSent && !res.writableEnded) sendRawError(res, id, p);
     };
-    poolFor(entry.url).dispatch({ path: url, method, headers, headersTimeout: timeout, bodyTimeout: timeout }, handler);
+    poolFor(entry.url).dispatch(
+      { path: url, method, headers, headersTimeout: timeout, bodyTimeout: timeout },
+      handler,
+    );
     return true;
   };
 
@@ -282,13 +309,20 @@ export function createGateway(o: GatewayOptions): { app: FastifyInstance; close(
   });
 
   const edge = guards(o.metrics, { concurrency: o.maxInflight, inflight });
-  const bodyCap = (req: FastifyRequest, reply: FastifyReply, done: () => void): void => {
-    const cap = o.routes().limits.max_body_bytes;
+  const bodyCap = (prefix: string) => (req: FastifyRequest, reply: FastifyReply, done: () => void): void => {
+    const limits = o.routes().limits;
+    const cap = limits.body_caps?.[prefix] ?? limits.max_body_bytes;
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > cap) {
       o.metrics.rejection('body_cap').inc();
       reply.header('connection', 'close');
-      sendError(req, reply, new ApiError('PayloadTooLarge', `body of ${declared} bytes exceeds the ${cap}-byte limit`, { hint: BODY_CAP_HINT }));
+      sendError(
+        req,
+        reply,
+        new ApiError('PayloadTooLarge', `body of ${declared} bytes exceeds the ${cap}-byte limit`, {
+          hint: BODY_CAP_HINT,
+        }),
+      );
       return;
     }
     done();
@@ -300,7 +334,13 @@ export function createGateway(o: GatewayOptions): { app: FastifyInstance; close(
     const table = o.routes();
     const entry = table.planes[plane];
     if (entry === undefined) {
-      return sendError(req, reply, new ApiError('NotFound', `plane ${plane} is not enabled on this node`, { hint: 'add it to `services`' }));
+      return sendError(
+        req,
+        reply,
+        new ApiError('NotFound', `plane ${plane} is not enabled on this node`, {
+          hint: 'add it to `services`',
+        }),
+      );
     }
     const url = entry.state === 'running' ? entry.url : null;
     if (url === null) {
@@ -332,13 +372,17 @@ export function createGateway(o: GatewayOptions): { app: FastifyInstance; close(
         method: req.method,
         headers,
         body: hasBody ? (req.body as Readable) : null,
-        headersTimeout: timeout,
+        headersTimeout: timeout + longPollAllowance(req.url),
         bodyTimeout: streaming ? 0 : timeout,
       });
       reply.code(res.statusCode);
+      // SPEC §1.3a: a 408 always closes the connection; so does an answer given before the client's
+      // body was read whole (the plane stopped reading it: what is left may never come).
+      if (res.statusCode === 408 || !req.raw.complete) reply.header('connection', 'close');
       const namedRes = connectionTokens(res.headers.connection);
       for (const [k, v] of Object.entries(res.headers)) {
-        if (v !== undefined && !HOP.has(k) && k !== 'x-request-id' && namedRes?.has(k) !== true) reply.header(k, v);
+        if (v !== undefined && !HOP.has(k) && k !== 'x-request-id' && namedRes?.has(k) !== true)
+          reply.header(k, v);
       }
       if (req.method === 'HEAD' || res.statusCode === 204 || res.statusCode === 304) {
         await res.body.dump();
@@ -361,7 +405,7 @@ export function createGateway(o: GatewayOptions): { app: FastifyInstance; close(
       app.route({
         method: [...methods],
         url,
-        onRequest: [edge, bodyCap],
+        onRequest: [edge, bodyCap(prefix)],
         handler: (req, reply) => proxy(plane, req, reply),
       });
     }

@@ -1,12 +1,13 @@
 import { Command } from 'commander';
 import {
-  ConfigError,
   EX_CONFIG,
+  EX_UNAVAILABLE,
   StartupError,
   buildInfo,
   createLogger,
-  formatConfig,
   installShutdown,
+  parseCli,
+  printConfig,
   runMain,
 } from '@ron/kernel';
 import { mkdirSync } from 'node:fs';
@@ -28,12 +29,16 @@ async function run(flags: Flags): Promise<void> {
   const c = loaded.config;
   const log = createLogger('macronode', c.log_level);
   for (const w of loaded.warnings) log.warn({ event: 'config_warning' }, w);
-  if (loaded.config.admin_token === '') log.warn('no admin_token set: admin POST routes accept loopback callers only');
+  if (loaded.config.admin_token === '')
+    log.warn('no admin_token set: admin POST routes accept loopback callers only');
   if (!c.amnesia) {
     try {
       mkdirSync(resolve(c.data_dir), { recursive: true });
     } catch (err) {
-      throw new StartupError(`data_dir ${resolve(c.data_dir)} cannot be created: ${(err as Error).message}`, 2);
+      throw new StartupError(
+        `data_dir ${resolve(c.data_dir)} cannot be created: ${(err as Error).message}`,
+        EX_UNAVAILABLE,
+      );
     }
   }
   const node = new Macronode({ loaded, input: inp, logger: log });
@@ -55,8 +60,14 @@ async function run(flags: Flags): Promise<void> {
     const msg = err instanceof Error ? err.message : String(err);
     log.fatal({ event: 'start_failed', err: msg }, `macronode could not start: ${msg}`);
     await node.close().catch(() => undefined);
-    // Keep a StartupError's own code (unreadable TLS files: 78); anything else is exit 1.
-    throw new StartupError(`macronode could not start: ${msg}`, err instanceof StartupError ? err.exitCode : 1);
+    // Keep a StartupError's own code (unreadable TLS files: 78); a port in use is 69; anything else 1.
+    const code =
+      err instanceof StartupError
+        ? err.exitCode
+        : (err as NodeJS.ErrnoException).code === 'EADDRINUSE'
+          ? EX_UNAVAILABLE
+          : 1;
+    throw new StartupError(`macronode could not start: ${msg}`, code);
   }
   const urls = node.urls;
   // The gateway is named by gateway_url; `planes` lists the planes behind it.
@@ -73,7 +84,9 @@ async function run(flags: Flags): Promise<void> {
       gateway_url: urls.gateway,
       metrics_url: urls.metrics ?? null,
       data_dir: c.amnesia ? null : resolve(c.data_dir),
-      planes: Object.fromEntries(Object.entries(planes).map(([n, s]) => [n, { url: s?.url, pid: s?.pid, ...s?.info }])),
+      planes: Object.fromEntries(
+        Object.entries(planes).map(([n, s]) => [n, { url: s?.url, pid: s?.pid, ...s?.info }]),
+      ),
       startup_ms: Math.round(performance.now() - t0),
     },
     `macronode ready\n  ${node.tryLines().join('\n  ')}`,
@@ -89,7 +102,7 @@ function configFail(err: unknown, code: number): never {
 export function cli(argv = process.argv): void {
   const program = new Command('macronode')
     .description(
-      'RON macronode: the host daemon. Supervises each plane (gateway, registry, kv) as a child process ' +
+      'RON macronode: the host daemon. Supervises each plane (gateway, registry, kv, storage) as a child process ' +
         'and serves a truthful admin plane. Config layers: defaults < file (--config / RON_CONFIG) < env ' +
         '(RON_*, RON_<SECTION>__<KEY>) < flags. Docs: docs/macronode.md',
     )
@@ -102,50 +115,57 @@ export function cli(argv = process.argv): void {
     )
     .enablePositionalOptions() // -V, --version only before the command: a subcommand's --version is its own
     .version(buildInfo().version, '-V, --version', 'print the version');
-  const withConfig = (cmd: Command): Command => cmd.option('-c, --config <path>', 'TOML or JSON config file (env: RON_CONFIG)');
+  const withConfig = (cmd: Command): Command =>
+    cmd.option('-c, --config <path>', 'TOML or JSON config file (env: RON_CONFIG)');
   const withRunFlags = (cmd: Command): Command =>
     withConfig(cmd)
       .option('--http-addr <addr>', 'admin listener HOST:PORT (env: RON_HTTP_ADDR; default 127.0.0.1:8080)')
-      .option('--gateway-addr <addr>', 'gateway listener HOST:PORT (env: RON_GATEWAY_ADDR; default 127.0.0.1:8090)')
+      .option(
+        '--gateway-addr <addr>',
+        'gateway listener HOST:PORT (env: RON_GATEWAY_ADDR; default 127.0.0.1:8090)',
+      )
       .option('--metrics-addr <addr>', 'optional separate /metrics listener (env: RON_METRICS_ADDR)')
       .option('--log-level <level>', 'fatal|error|warn|info|debug|trace (env: RON_LOG)')
       .option('--data-dir <dir>', 'where planes keep their stores (env: RON_DATA_DIR; default ./.ron)')
       .option('--services <list>', 'enabled planes, comma-separated (env: RON_SERVICES; default all)')
       .option('--amnesia', 'keep nothing on disk (env: RON_AMNESIA)');
 
-  withRunFlags(program.command('run', { isDefault: true }).description('run the node in the foreground (default command)'))
+  withRunFlags(
+    program
+      .command('run', { isDefault: true })
+      .description('run the node in the foreground (default command)'),
+  )
     .addHelpText(
       'after',
       '\nExamples:\n  macronode run                       # every plane, data under ./.ron\n' +
         '  macronode run --http-addr 127.0.0.1:0 --gateway-addr 127.0.0.1:0 --amnesia\n' +
-        'Signals: SIGTERM/SIGINT = ordered graceful shutdown; SIGHUP = reload config.\n' +
-        'Exit codes: 0 clean shutdown, 1 start failure, 2 data dir unusable, 78 invalid config.',
+        'Signals: SIGTERM/SIGINT = ordered graceful shutdown; SIGHUP = reload config.',
     )
     .action((flags: Flags) => runMain('macronode', () => run(flags), 1));
 
   withRunFlags(program.command('check'))
-    .description('load and validate the config (file, env, flags); binds nothing. Exit 0 ok, 2 invalid')
+    .description('load and validate the config (file, env, flags); binds nothing. Exit 0 ok, 78 invalid')
     .action((flags: Flags) => {
       try {
         const l = loadMacronodeConfig(input(flags));
-        for (const w of l.warnings) process.stderr.write(`warning: ${w}\n`);
+        for (const w of l.warnings) process.stderr.write(`macronode: warning: ${w}\n`);
         process.stdout.write(`config ok${l.file ? ` (${l.file})` : ''}\n`);
       } catch (err) {
-        configFail(err, 2);
+        configFail(err, EX_CONFIG);
       }
     });
 
   const config = program.command('config').description('inspect configuration');
-  withRunFlags(config.command('print').description('print the effective config with each value’s source (secrets redacted)'))
+  withRunFlags(
+    config
+      .command('print')
+      .description('print the effective config with each value’s source (secrets redacted)'),
+  )
     .option('--json', 'JSON output')
     .action((flags: Flags) => {
-      try {
-        const l = loadMacronodeConfig(input(flags));
-        for (const w of l.warnings) process.stderr.write(`warning: ${w}\n`);
-        process.stdout.write(`${formatConfig(l, flags.json === true)}\n`);
-      } catch (err) {
-        configFail(err, err instanceof ConfigError ? EX_CONFIG : 1);
-      }
+      process.exitCode = printConfig('macronode', () => loadMacronodeConfig(input(flags)), {
+        json: flags.json === true,
+      });
     });
   config
     .command('validate [path]')
@@ -153,7 +173,7 @@ export function cli(argv = process.argv): void {
     .action((path: string | undefined) => {
       try {
         const l = loadMacronodeConfig({ file: path });
-        for (const w of l.warnings) process.stderr.write(`warning: ${w}\n`);
+        for (const w of l.warnings) process.stderr.write(`macronode: warning: ${w}\n`);
         process.stdout.write(`valid${l.file ? `: ${l.file}` : ' (no file; defaults and env)'}\n`);
       } catch (err) {
         configFail(err, EX_CONFIG);
@@ -161,7 +181,9 @@ export function cli(argv = process.argv): void {
     });
 
   withRunFlags(program.command('doctor'))
-    .description('check the host: data dir writable, ports free, Node version, store opens, TLS files, clock. Exit 1 on any fail')
+    .description(
+      'check the host: data dir writable, ports free, Node version, store opens, TLS files, clock. Exit 1 on any fail',
+    )
     .action((flags: Flags) =>
       runMain('macronode', async () => {
         // Loaded on demand: `run` never pays for better-sqlite3 in the host.
@@ -176,8 +198,10 @@ export function cli(argv = process.argv): void {
     .description('print build info')
     .action(() => {
       const b = buildInfo();
-      process.stdout.write(`macronode ${b.version} (commit ${b.commit}, built ${b.built_at}) node ${process.version}\n`);
+      process.stdout.write(
+        `macronode ${b.version} (commit ${b.commit}, built ${b.built_at}) node ${process.version}\n`,
+      );
     });
   addBackupCommands(program, withRunFlags, (flags) => input(flags));
-  program.parse(argv);
+  parseCli(program, argv);
 }

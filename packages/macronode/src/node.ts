@@ -1,11 +1,27 @@
-import { ConfigError, buildInfo, closeWithGrace, listen, parseAddr, type Logger } from '@ron/kernel';
+import {
+  ConfigError,
+  buildInfo,
+  closeWithGrace,
+  listen,
+  parseAddr,
+  setLogLevel,
+  type Logger,
+} from '@ron/kernel';
 import type { SecureContextOptions } from 'node:tls';
 import { httpsFactory, readTls, swapTls, tlsFiles, type TlsFiles } from './tls.js';
 import type { FastifyInstance } from 'fastify';
 import { fileURLToPath } from 'node:url';
 import { createAdmin } from './admin.js';
 import { NodeBus } from './bus.js';
-import { loadMacronodeConfig, testFault, type LoadInput, type Loaded, type MacronodeConfig } from './config.js';
+import {
+  loadMacronodeConfig,
+  schema,
+  testFault,
+  validate,
+  type LoadInput,
+  type Loaded,
+  type MacronodeConfig,
+} from './config.js';
 import type { RouteEntry, RouteTable } from './gateway.js';
 import { MacronodeMetrics } from './metrics.js';
 import { PLANE_NAMES } from './planes/names.js';
@@ -24,9 +40,19 @@ export interface ReadyReport {
   retryAfter: number;
 }
 
-export type ReloadResult =
-  | { ok: true; body: { version: number; applied: string[]; restarted: string[]; restart_required: string[] } }
-  | { ok: false; message: string };
+export interface ReloadBody {
+  version: number;
+  applied: string[];
+  restarted: string[];
+  restart_required: string[];
+  /** Live keys a partial file sends back to their default (present only when there are some). */
+  warnings?: string[];
+  /** `?dry_run=1` only: nothing was changed; `changes` is the diff a reload would apply. */
+  dry_run?: true;
+  changes?: Record<string, { from: unknown; to: unknown }>;
+}
+
+export type ReloadResult = { ok: true; body: ReloadBody } | { ok: false; message: string };
 
 export interface MacronodeOptions {
   loaded: Loaded;
@@ -79,7 +105,8 @@ export class Macronode {
       onSpawn: (name) => {
         if (name === 'gateway') this.#pushRoutes();
       },
-      adjust: (name, options) => (name === 'gateway' && this.#gatewayPinned ? { ...options, addr: this.#gatewayPinned } : options),
+      adjust: (name, options) =>
+        name === 'gateway' && this.#gatewayPinned ? { ...options, addr: this.#gatewayPinned } : options,
     });
   }
 
@@ -113,10 +140,19 @@ export class Macronode {
       const key = ensureSignerKey(c);
       if (key.created)
         this.log.warn(
-          { event: 'signer_key_created', path: key.path, signer_id: key.signerId, threshold: c['registry.sig_threshold'] },
+          {
+            event: 'signer_key_created',
+            path: key.path,
+            signer_id: key.signerId,
+            threshold: c['registry.sig_threshold'],
+          },
           `created the local signer key ${key.path} (threshold ${c['registry.sig_threshold']}); keep it safe — it signs registry writes`,
         );
-      else this.log.info({ path: key.path ?? '(ephemeral: amnesia)', signer_id: key.signerId }, 'using the local signer key');
+      else
+        this.log.info(
+          { path: key.path ?? '(ephemeral: amnesia)', signer_id: key.signerId },
+          'using the local signer key',
+        );
     }
     // 3. Planes, in table order (their reverse is the shutdown order).
     for (const name of PLANE_NAMES) if (c.services.includes(name)) this.supervisor.add(name);
@@ -134,15 +170,25 @@ export class Macronode {
     for (const n of this.supervisor.names()) {
       if (n === 'gateway') continue;
       const st = this.supervisor.status(n)!;
-      planes[n] = { url: st.url, state: st.state, retry_at: st.next_restart_in_ms !== null ? now + st.next_restart_in_ms : null };
+      planes[n] = {
+        url: st.url,
+        state: st.state,
+        retry_at: st.next_restart_in_ms !== null ? now + st.next_restart_in_ms : null,
+      };
     }
     const prefixes: Record<string, string> = {};
-    for (const mod of Object.values(PLANES)) for (const p of mod.prefixes) prefixes[p] = mod.name;
     const c = this.#cfg;
+    const bodyCaps: Record<string, number> = {};
+    for (const mod of Object.values(PLANES)) {
+      for (const p of mod.prefixes) {
+        prefixes[p] = mod.name;
+        if (mod.bodyCap !== undefined) bodyCaps[p] = mod.bodyCap(c);
+      }
+    }
     return {
       planes,
       prefixes,
-      limits: { max_body_bytes: c['limits.max_body_bytes'], write_timeout: c.write_timeout },
+      limits: { max_body_bytes: c['limits.max_body_bytes'], write_timeout: c.write_timeout, body_caps: bodyCaps },
       tls: tlsFiles(c, 'gateway'),
     };
   }
@@ -156,7 +202,8 @@ export class Macronode {
         this.#gatewayPinned = `${u.hostname}:${u.port}`;
       }
     }
-    if (this.supervisor.has('gateway')) this.supervisor.send('gateway', { type: 'routes', table: this.#routeTable() });
+    if (this.supervisor.has('gateway'))
+      this.supervisor.send('gateway', { type: 'routes', table: this.#routeTable() });
   }
 
   readiness(): ReadyReport {
@@ -205,7 +252,11 @@ export class Macronode {
       version: b.version,
       pid: process.pid,
       uptime_seconds: Math.round((Date.now() - this.startedAt) / 100) / 10,
-      addresses: { admin: this.#adminUrl ?? null, gateway: this.#gatewayUrl ?? null, metrics: this.#metricsUrl ?? null },
+      addresses: {
+        admin: this.#adminUrl ?? null,
+        gateway: this.#gatewayUrl ?? null,
+        metrics: this.#metricsUrl ?? null,
+      },
       log_level: this.#cfg.log_level,
       data_dir: this.#cfg.data_dir,
       amnesia: this.#cfg.amnesia,
@@ -217,28 +268,70 @@ export class Macronode {
     };
   }
 
-  /** SIGHUP and POST /api/v1/reload: re-run the config pipeline, validate, diff, apply (SPEC §4.6). */
-  reload(source: 'SIGHUP' | 'api'): Promise<ReloadResult> {
+  /**
+   * SIGHUP and POST /api/v1/reload: re-run the config pipeline, validate, diff, apply (SPEC §4.6).
+   * `dryRun` answers what the reload would do and changes nothing.
+   */
+  reload(source: 'SIGHUP' | 'api', dryRun = false): Promise<ReloadResult> {
     // One reload at a time; a second request waits for the first and then runs.
     const prev = this.#reloading ?? Promise.resolve(undefined);
-    const run = prev.then(() => this.#reload(source));
+    const run = prev.then(() => this.#reload(source, dryRun));
     this.#reloading = run;
     return run;
   }
 
-  async #reload(source: string): Promise<ReloadResult> {
+  #reject(at: string, source: string, message: string, dryRun: boolean): ReloadResult {
+    if (!dryRun) {
+      this.#lastReload = { at, source, ok: false, version: this.#version, error: message };
+      this.log.error(
+        { event: 'reload_rejected', source },
+        `reload rejected, old config keeps running: ${message}`,
+      );
+    }
+    return { ok: false, message };
+  }
+
+  /**
+   * Judges a new config against what is actually running (SPEC §4.6): the config that would run
+   * after the reload (restart-required keys keep their running values, e.g. the admin listener)
+   * must pass the rules `run` applies, and a file that sets nothing does not silently reset a node
+   * that was configured by it. Returns the refusal, or undefined.
+   */
+  #judge(next: Loaded, eff: MacronodeConfig): string | undefined {
+    const problems = validate(eff);
+    if (problems.length > 0)
+      return `reload refused: with the listeners now running, run would refuse this config:\n${problems.map((p) => `  - ${p.key}: ${p.rule}`).join('\n')}`;
+    const fromFile = (l: Loaded): number => Object.values(l.sources).filter((s) => s.layer === 'file').length;
+    if (next.file !== undefined && fromFile(next) === 0 && fromFile(this.#loaded) > 0)
+      return `reload refused: ${next.file} sets no key (empty or half-written?) and would reset every key to its default; restart the node to run on defaults`;
+    return undefined;
+  }
+
+  async #reload(source: string, dryRun: boolean): Promise<ReloadResult> {
     const at = new Date().toISOString();
     let next: Loaded;
     try {
       next = loadMacronodeConfig(this.#input);
     } catch (err) {
-      const message = err instanceof ConfigError ? err.message : err instanceof Error ? err.message : String(err);
-      this.#lastReload = { at, source, ok: false, version: this.#version, error: message };
-      this.log.error({ event: 'reload_rejected', source }, `reload rejected, old config keeps running: ${message}`);
-      return { ok: false, message };
+      const message =
+        err instanceof ConfigError ? err.message : err instanceof Error ? err.message : String(err);
+      return this.#reject(at, source, message, dryRun);
     }
     const old = this.#cfg;
     const plan = planReload(old, next.config);
+    const refusal = this.#judge(next, effectiveAfterReload(old, next.config, plan));
+    if (refusal !== undefined) return this.#reject(at, source, refusal, dryRun);
+    // A key the old file set and the new one no longer does falls back to its default: say so.
+    const warnings = plan.applied
+      .filter(
+        (k) =>
+          this.#loaded.sources[k as keyof typeof schema]?.layer === 'file' &&
+          next.sources[k as keyof typeof schema]?.layer === 'default',
+      )
+      .map(
+        (k) =>
+          `${k} is no longer set in ${next.file ?? 'the config file'}; back to its default${k === 'admin_token' ? ' (admin POST routes accept loopback callers only)' : ''}`,
+      );
     // TLS: re-read certificates (also when the paths did not change: files rotated in place) before
     // anything is applied, so an unreadable file rejects the whole reload.
     const swaps: [FastifyInstance, SecureContextOptions][] = [];
@@ -252,23 +345,44 @@ export class Macronode {
       if ((old['tls.gateway.cert'] === '') === (next.config['tls.gateway.cert'] === ''))
         gatewayTls = readTls(next.config, 'gateway') !== undefined;
     } catch (err) {
-      const message = (err as Error).message;
-      this.#lastReload = { at, source, ok: false, version: this.#version, error: message };
-      this.log.error({ event: 'reload_rejected', source }, `reload rejected, old config keeps running: ${message}`);
-      return { ok: false, message };
+      return this.#reject(at, source, (err as Error).message, dryRun);
+    }
+    if (swaps.length > 0 && !plan.applied.some((k) => k.startsWith('tls.admin.')))
+      plan.applied.push('tls.admin');
+    if (gatewayTls && !plan.applied.some((k) => k.startsWith('tls.gateway.')))
+      plan.applied.push('tls.gateway');
+    const changed = plan.applied.length + plan.restartRequired.length + plan.restarted.length > 0;
+    if (dryRun) {
+      const changes: Record<string, { from: unknown; to: unknown }> = {};
+      const o = old as Record<string, unknown>;
+      const n = next.config as Record<string, unknown>;
+      for (const k of Object.keys(n)) {
+        if (JSON.stringify(o[k]) === JSON.stringify(n[k])) continue;
+        const secret = schema[k as keyof typeof schema].secret === true;
+        changes[k] = secret
+          ? { from: o[k] === '' ? '' : '***', to: n[k] === '' ? '' : '***' }
+          : { from: o[k], to: n[k] };
+      }
+      const body: ReloadBody = {
+        dry_run: true,
+        version: changed ? this.#version + 1 : this.#version,
+        applied: plan.applied,
+        restarted: plan.restarted,
+        restart_required: plan.restartRequired,
+        changes,
+        ...(warnings.length > 0 ? { warnings } : {}),
+      };
+      return { ok: true, body };
     }
     for (const [app, opts] of swaps) swapTls(app.server, opts);
-    if (swaps.length > 0 && !plan.applied.some((k) => k.startsWith('tls.admin.'))) plan.applied.push('tls.admin');
-    if (gatewayTls && !plan.applied.some((k) => k.startsWith('tls.gateway.'))) plan.applied.push('tls.gateway');
-    const changed = plan.applied.length + plan.restartRequired.length + plan.restarted.length > 0;
     const eff = effectiveAfterReload(old, next.config, plan);
-    for (const w of next.warnings) this.log.warn(w);
+    for (const w of [...next.warnings, ...warnings]) this.log.warn({ event: 'config_warning' }, w);
     this.#cfg = eff;
     this.#loaded = { ...next, config: eff };
     if (changed) this.#version++;
     // Live: log level for us and every plane.
     if (old.log_level !== eff.log_level) {
-      this.log.level = eff.log_level;
+      setLogLevel(this.log, eff.log_level);
       this.supervisor.broadcast({ type: 'log_level', level: eff.log_level });
     }
     for (const name of plan.disable) await this.supervisor.remove(name);
@@ -277,11 +391,12 @@ export class Macronode {
     // The gateway learns live limits and TLS paths from its route table; then swaps certificates.
     this.#pushRoutes();
     if (gatewayTls) this.supervisor.send('gateway', { type: 'tls_reload' });
-    const body = {
+    const body: ReloadBody = {
       version: this.#version,
       applied: plan.applied,
       restarted: plan.restarted,
       restart_required: plan.restartRequired,
+      ...(warnings.length > 0 ? { warnings } : {}),
     };
     this.#lastReload = { at, source, ok: true, ...body };
     this.log.info({ event: 'reload_applied', source, ...body }, `config v${this.#version} applied`);

@@ -47,7 +47,7 @@ describe('macronode admin plane and gateway (real process)', () => {
   test('/readyz, ?verbose, /readyz/<plane>, /healthz, /version', async () => {
     const r = await fetch(`${n.admin}/readyz`);
     assert.equal(r.status, 200);
-    assert.deepEqual(await r.json(), { ready: true, deps: { config: true, network: true, gateway: true, registry: true, kv: true }, mode: 'truthful' });
+    assert.deepEqual(await r.json(), { ready: true, deps: { config: true, network: true, gateway: true, registry: true, kv: true, storage: true }, mode: 'truthful' });
     const v = await (await fetch(`${n.admin}/readyz?verbose`)).text();
     assert.match(v, /^\[\+\]config ok$/m);
     assert.match(v, /^\[\+\]kv ok$/m);
@@ -129,6 +129,14 @@ describe('admin token (real process)', () => {
     assert.equal(ok.status, 200);
     // GET routes stay open to probes.
     assert.equal((await fetch(`${n.admin}/api/v1/status`)).status, 200);
+  });
+
+  test('a refused admin request is logged with its path, never its query string (a token put in a URL)', async () => {
+    const r = await fetch(`${n.admin}/api/v1/reload?token=s3cret-in-query`, { method: 'POST', headers: { 'x-request-id': 'refused-q-1' } });
+    assert.equal(r.status, 401);
+    const line = await n.prog.waitForLine((l) => l.msg === 'admin request refused' && l.request_id === 'refused-q-1');
+    assert.equal(line.path, '/api/v1/reload');
+    assert.ok(!n.prog.lines.some((l) => JSON.stringify(l).includes('s3cret-in-query')), 'the query never reaches the log');
   });
 });
 

@@ -1,5 +1,6 @@
-// One store interface, two engines (SPEC §3). Synchronous: both engines answer without I/O waits
-// (SQLite via better-sqlite3), so a request never interleaves with another inside a write.
+// One store interface, two engines (SPEC §3). Reads are synchronous. Writes are synchronous on the
+// mem engine and a promise on sqlite, settled once the group commit holding the write is durable;
+// either way a write's check-and-set runs in one synchronous step, never interleaved with another.
 
 export interface KvEntry {
   value: Buffer;
@@ -31,8 +32,14 @@ export interface KvStore {
   isOpen(): boolean;
   get(bucket: string, key: string): KvEntry | undefined;
   head(bucket: string, key: string): KvMeta | undefined;
-  put(bucket: string, key: string, value: Buffer, etag: string, cond: KvCondition): PutResult;
-  delete(bucket: string, key: string, cond: KvCondition): DeleteResult;
+  put(
+    bucket: string,
+    key: string,
+    value: Buffer,
+    etag: string,
+    cond: KvCondition,
+  ): PutResult | Promise<PutResult>;
+  delete(bucket: string, key: string, cond: KvCondition): DeleteResult | Promise<DeleteResult>;
   /** Keys in UTF-8 byte order, after `after` (exclusive), starting with `prefix`. */
   list(bucket: string, prefix: string, limit: number, after: string | undefined): ListPage;
   close(): void;

@@ -1,4 +1,4 @@
-import { StartupError, installShutdown, listen, parseAddr, type Logger } from '@ron/kernel';
+import { EX_UNAVAILABLE, StartupError, installShutdown, listen, parseAddr, type Logger } from '@ron/kernel';
 import { resolve } from 'node:path';
 import { createMicronode, type Micronode } from './app.js';
 import { effectiveEngine, type MicronodeConfig } from './config.js';
@@ -25,7 +25,12 @@ export async function startMicronode(opts: StartMicronodeOptions): Promise<Runni
   const { config: c, logger: log } = opts;
   const node = createMicronode({ config: c, logger: log });
   if (opts.installSignals)
-    installShutdown({ logger: log, readiness: node.readiness, graceMs: c.shutdown_grace, close: (g) => node.close(g) });
+    installShutdown({
+      logger: log,
+      readiness: node.readiness,
+      graceMs: c.shutdown_grace,
+      close: (g) => node.close(g),
+    });
 
   const t0 = performance.now();
   const url = await listen(node.app, parseAddr(c.bind)!);
@@ -41,7 +46,7 @@ export async function startMicronode(opts: StartMicronodeOptions): Promise<Runni
     throw new StartupError(
       `the ${engine} store at ${path} cannot open: ${msg}\n` +
         '  check the directory exists and is writable, or set MICRONODE_STORAGE_PATH / --storage-engine mem',
-      2,
+      EX_UNAVAILABLE,
     );
   }
   log.info(

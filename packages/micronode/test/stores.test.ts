@@ -13,7 +13,11 @@ const dir = tempDir();
 after(() => dir.remove());
 
 // A small alphabet with multi-byte characters makes prefixes and byte order interesting.
-const keyArb = fc.string({ unit: fc.constantFrom('a', 'b', 'c', '/', 'é', 'Z', '€', '𝄞'), minLength: 1, maxLength: 4 });
+const keyArb = fc.string({
+  unit: fc.constantFrom('a', 'b', 'c', '/', 'é', 'Z', '€', '𝄞'),
+  minLength: 1,
+  maxLength: 4,
+});
 const bucketArb = fc.constantFrom('b1', 'b2');
 type Op =
   | { op: 'put'; b: string; k: string; v: number; im: 'match' | 'bad' | 'star' | undefined; inm: boolean }
@@ -29,8 +33,18 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     im: fc.constantFrom<'match' | 'bad' | 'star' | undefined>(undefined, 'match', 'bad', 'star'),
     inm: fc.boolean(),
   }),
-  fc.record({ op: fc.constant('del' as const), b: bucketArb, k: keyArb, im: fc.constantFrom<'match' | 'bad' | undefined>(undefined, 'match', 'bad') }),
-  fc.record({ op: fc.constant('list' as const), b: bucketArb, prefix: fc.oneof(fc.constant(''), keyArb), limit: fc.integer({ min: 1, max: 4 }) }),
+  fc.record({
+    op: fc.constant('del' as const),
+    b: bucketArb,
+    k: keyArb,
+    im: fc.constantFrom<'match' | 'bad' | undefined>(undefined, 'match', 'bad'),
+  }),
+  fc.record({
+    op: fc.constant('list' as const),
+    b: bucketArb,
+    prefix: fc.oneof(fc.constant(''), keyArb),
+    limit: fc.integer({ min: 1, max: 4 }),
+  }),
 );
 
 function listAll(s: KvStore, b: string, prefix: string, limit: number): string[] {
@@ -50,8 +64,8 @@ function listAll(s: KvStore, b: string, prefix: string, limit: number): string[]
 let n = 0;
 test('mem and sqlite engines both behave like the model', async () => {
   await initHasher();
-  fc.assert(
-    fc.property(fc.array(opArb, { maxLength: 40 }), (ops) => {
+  await fc.assert(
+    fc.asyncProperty(fc.array(opArb, { maxLength: 40 }), async (ops) => {
       const stores: KvStore[] = [new MemStore(), new SqliteStore(`${dir.path}/model-${n++}.db`)];
       const model = new Map<string, { value: Buffer; etag: string }>();
       try {
@@ -61,16 +75,41 @@ test('mem and sqlite engines both behave like the model', async () => {
             const value = Buffer.from(`v${o.v}`);
             const etag = etagOf(value);
             const cur = model.get(id)?.etag;
-            const ifMatch = o.im === 'match' ? (cur ? [cur] : ['b3:none']) : o.im === 'bad' ? ['b3:bad'] : o.im === 'star' ? ('*' as const) : undefined;
+            const ifMatch =
+              o.im === 'match'
+                ? cur
+                  ? [cur]
+                  : ['b3:none']
+                : o.im === 'bad'
+                  ? ['b3:bad']
+                  : o.im === 'star'
+                    ? ('*' as const)
+                    : undefined;
             const cond = { ifMatch, ifNoneMatch: o.inm ? ('*' as const) : undefined };
-            const expected = !conditionHolds(cur, cond) ? 'precondition_failed' : cur === undefined ? 'created' : 'replaced';
-            for (const s of stores) assert.equal(s.put(o.b, o.k, value, etag, cond), expected, `${s.engine} put ${JSON.stringify(o)}`);
+            const expected = !conditionHolds(cur, cond)
+              ? 'precondition_failed'
+              : cur === undefined
+                ? 'created'
+                : 'replaced';
+            for (const s of stores)
+              assert.equal(
+                await s.put(o.b, o.k, value, etag, cond),
+                expected,
+                `${s.engine} put ${JSON.stringify(o)}`,
+              );
             if (expected !== 'precondition_failed') model.set(id, { value, etag });
           } else if (o.op === 'del') {
             const cur = model.get(id)?.etag;
-            const ifMatch = o.im === 'match' ? (cur ? [cur] : ['b3:none']) : o.im === 'bad' ? ['b3:bad'] : undefined;
-            const expected = cur === undefined ? 'not_found' : conditionHolds(cur, { ifMatch }) ? 'deleted' : 'precondition_failed';
-            for (const s of stores) assert.equal(s.delete(o.b, o.k, { ifMatch }), expected, `${s.engine} del`);
+            const ifMatch =
+              o.im === 'match' ? (cur ? [cur] : ['b3:none']) : o.im === 'bad' ? ['b3:bad'] : undefined;
+            const expected =
+              cur === undefined
+                ? 'not_found'
+                : conditionHolds(cur, { ifMatch })
+                  ? 'deleted'
+                  : 'precondition_failed';
+            for (const s of stores)
+              assert.equal(await s.delete(o.b, o.k, { ifMatch }), expected, `${s.engine} del`);
             if (expected === 'deleted') model.delete(id);
           } else {
             const want = [...model.keys()]
@@ -78,7 +117,12 @@ test('mem and sqlite engines both behave like the model', async () => {
               .map((id2) => id2.slice(o.b.length + 1))
               .filter((k) => k.startsWith(o.prefix))
               .sort(compareUtf8);
-            for (const s of stores) assert.deepEqual(listAll(s, o.b, o.prefix, o.limit), want, `${s.engine} list ${JSON.stringify(o)}`);
+            for (const s of stores)
+              assert.deepEqual(
+                listAll(s, o.b, o.prefix, o.limit),
+                want,
+                `${s.engine} list ${JSON.stringify(o)}`,
+              );
           }
         }
         for (const [id, e] of model) {
@@ -102,7 +146,7 @@ test('a stored value is a copy: mutating the caller buffer afterwards changes no
   await initHasher();
   for (const s of [new MemStore(), new SqliteStore(`${dir.path}/copy.db`)] as KvStore[]) {
     const buf = Buffer.from('original');
-    s.put('b', 'k', buf, etagOf(buf), {});
+    await s.put('b', 'k', buf, etagOf(buf), {});
     buf.write('XXXXXXXX');
     assert.equal(s.get('b', 'k')!.value.toString(), 'original', s.engine);
     s.close();

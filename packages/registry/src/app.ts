@@ -73,7 +73,7 @@ export function createAdminApp(o: {
 }): FastifyInstance {
   // SPEC §1.3: svc-registry accepts and echoes x-corr-id on every response, the admin plane's too.
   const admin = createServer({
-    logger: o.logger.child({ plane: 'admin' }),
+    logger: o.logger.child({ listener: 'admin' }),
     metrics: o.metrics,
     corrIdAlias: true,
   });
@@ -120,7 +120,7 @@ export function createApiApp(o: RegistryAppOptions): { api: FastifyInstance; hub
     ...(o.governance !== undefined ? { snapshot: governanceSnapshot(o.governance) } : {}),
   });
   const api = createServer({
-    logger: o.logger.child({ plane: 'api' }),
+    logger: o.logger.child({ listener: 'api' }),
     metrics: o.metrics,
     bodyLimit: c['limits.max_request_bytes'],
     corrIdAlias: true,

@@ -62,8 +62,8 @@ export interface RunningRegistry {
 
 /** Exit code when the stored log fails verification (EX_DATAERR). */
 export const EXIT_CHAIN_BROKEN = 65;
-/** Exit code when the store cannot open. */
-export const EXIT_STORE = 2;
+/** Exit code when the store cannot open or a listener cannot bind (EX_UNAVAILABLE). */
+export const EXIT_STORE = 69;
 
 /**
  * Binds the admin plane, opens and replays the store (verifying the chain), binds the API plane and

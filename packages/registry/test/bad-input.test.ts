@@ -91,6 +91,17 @@ test('a compressed body is 415 UnsupportedEncoding; a chunked body is 411', asyn
   assert.equal(chunked.status, 411);
 });
 
+test('a POST with neither Content-Length nor Transfer-Encoding has an empty body: never 411 (SPEC §1.4)', async () => {
+  // `curl -X POST …/v1/registry/apply/ID`: no proposal of that id → 404, not 411 LengthRequired.
+  const apply = await rawRequest(port, 'POST /v1/registry/apply/p-none HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n');
+  assert.notEqual(apply.status, 411, apply.raw);
+  assert.equal(apply.status, 404, apply.raw);
+  // A route that needs a body answers 400 when it is empty.
+  const commit = await rawRequest(port, 'POST /registry/commit HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n');
+  assert.equal(commit.status, 400, commit.raw);
+  assert.equal((JSON.parse(commit.body) as ErrorBody).error.code, 'BadRequest');
+});
+
 test('a signature replayed at another version is 422 BadSignature and nothing is appended', async () => {
   const before = r.registry.head.version;
   const v = before + 1;

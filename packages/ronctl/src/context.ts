@@ -18,6 +18,7 @@ export class CliError extends Error {
 export interface GlobalOptions {
   registry?: string;
   admin?: string;
+  gateway?: string;
   registryId?: string;
   token?: string;
   json?: boolean;
@@ -25,10 +26,12 @@ export interface GlobalOptions {
 
 export const DEFAULT_REGISTRY_URL = 'http://127.0.0.1:9444';
 export const DEFAULT_ADMIN_URL = 'http://127.0.0.1:8080';
+export const DEFAULT_GATEWAY_URL = 'http://127.0.0.1:8090';
 
 export interface Ctx {
   registryUrl: string;
   adminUrl: string;
+  gatewayUrl: string;
   registryId: string;
   token: string | undefined;
   json: boolean;
@@ -85,6 +88,7 @@ export function ctxOf(cmd: Command): Ctx {
   const g = globalsOf(cmd);
   let registryUrl: string | undefined;
   let adminUrl: string | undefined;
+  let gatewayUrl: string | undefined;
   return {
     get registryUrl(): string {
       return (registryUrl ??= resolveTarget(
@@ -96,6 +100,9 @@ export function ctxOf(cmd: Command): Ctx {
     },
     get adminUrl(): string {
       return (adminUrl ??= resolveTarget(g.admin, '--admin', 'RON_ADMIN_URL', DEFAULT_ADMIN_URL));
+    },
+    get gatewayUrl(): string {
+      return (gatewayUrl ??= resolveTarget(g.gateway, '--gateway', 'RON_GATEWAY_URL', DEFAULT_GATEWAY_URL));
     },
     registryId: g.registryId ?? process.env.RON_REGISTRY_ID ?? 'default',
     token: g.token ?? process.env.RON_REGISTRY_TOKEN,

@@ -3,7 +3,10 @@ import { Command, Option } from 'commander';
 import { buildInfo } from '@ron/kernel';
 import { capKeygen } from './commands/cap-keygen.js';
 import { capMint } from './commands/cap-mint.js';
+import { cas } from './commands/cas.js';
+import { indexNames } from './commands/index-names.js';
 import { keygen } from './commands/keygen.js';
+import { mailbox } from './commands/mailbox.js';
 import { registryApply } from './commands/registry-apply.js';
 import { registryApprove } from './commands/registry-approve.js';
 import { registryGet } from './commands/registry-get.js';
@@ -15,12 +18,16 @@ import { registryVerify } from './commands/registry-verify.js';
 import { registryWatch } from './commands/registry-watch.js';
 import { sign } from './commands/sign.js';
 import { status } from './commands/status.js';
-import { DEFAULT_ADMIN_URL, DEFAULT_REGISTRY_URL } from './context.js';
+import { DEFAULT_ADMIN_URL, DEFAULT_GATEWAY_URL, DEFAULT_REGISTRY_URL } from './context.js';
 
 /** The program options every command also accepts after its name (`ronctl registry head --json`). */
 const GLOBAL_OPTIONS: readonly (readonly [flags: string, description: string])[] = [
   ['--registry <url>', `svc-registry API URL (env RON_REGISTRY_URL; default ${DEFAULT_REGISTRY_URL})`],
   ['--admin <url>', `macronode admin URL (env RON_ADMIN_URL; default ${DEFAULT_ADMIN_URL})`],
+  [
+    '--gateway <url>',
+    `macronode gateway URL for cas, index, mailbox (env RON_GATEWAY_URL; default ${DEFAULT_GATEWAY_URL})`,
+  ],
   ['--registry-id <id>', 'registry id inside signed messages (env RON_REGISTRY_ID; default "default")'],
   ['--token <macaroon>', 'capability for governance writes (env RON_REGISTRY_TOKEN)'],
   ['--json', 'machine-readable JSON output'],
@@ -50,7 +57,9 @@ function acceptGlobalsAfter(cmd: Command): void {
 
 export function buildProgram(): Command {
   const program = new Command('ronctl')
-    .description('RON operator CLI: keys, signing, registry governance, watch, verify, capabilities, status')
+    .description(
+      'RON operator CLI: keys, signing, registry governance, watch, verify, capabilities, status, cas',
+    )
     .enablePositionalOptions()
     // Usage errors (unknown command, option or argument; a missing one) exit 64 (SPEC §1.6).
     .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 64))
@@ -95,6 +104,9 @@ export function buildProgram(): Command {
         `ronctl ${b.version} (commit ${b.commit}, built ${b.built_at}) node ${process.version}\n`,
       );
     });
+  cas(program);
+  indexNames(program);
+  mailbox(program);
   for (const c of program.commands) acceptGlobalsAfter(c);
   return program;
 }

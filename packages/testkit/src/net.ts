@@ -66,7 +66,8 @@ export function rawRequest(
       if (opts.untilFirstResponse) {
         const r = parseRawResponse(buf);
         const len = Number(r.headers['content-length'] ?? NaN);
-        if (buf.includes('\r\n\r\n') && Number.isFinite(len) && Buffer.byteLength(r.body, 'latin1') >= len) finish();
+        if (buf.includes('\r\n\r\n') && Number.isFinite(len) && Buffer.byteLength(r.body, 'latin1') >= len)
+          finish();
       }
     });
     sock.on('end', finish);
@@ -99,4 +100,84 @@ export async function waitFor<T>(fn: () => T | Promise<T>, timeoutMs = 5000, ste
     if (Date.now() > end) throw new Error('waitFor: condition not met in time');
     await new Promise((r) => setTimeout(r, stepMs));
   }
+}
+
+/**
+ * Splits raw bytes into whole HTTP/1.1 responses (Content-Length or chunked bodies; 204/304 and
+ * answers to HEAD have none). Returns the responses and whether bytes of an incomplete one remain.
+ */
+export function parseRawResponses(
+  raw: string,
+  heads: boolean[] = [],
+): { responses: RawResponse[]; rest: string } {
+  const responses: RawResponse[] = [];
+  let at = 0;
+  for (;;) {
+    const end = raw.indexOf('\r\n\r\n', at);
+    if (end === -1) break;
+    const head = parseRawResponse(raw.slice(at, end + 4));
+    let bodyEnd: number;
+    if (heads[responses.length] === true || head.status === 204 || head.status === 304) bodyEnd = end + 4;
+    else if (head.headers['transfer-encoding']?.toLowerCase() === 'chunked') {
+      let p = end + 4;
+      let body = '';
+      let done = false;
+      for (;;) {
+        const le = raw.indexOf('\r\n', p);
+        if (le === -1) break;
+        const size = parseInt(raw.slice(p, le), 16);
+        if (raw.length < le + 2 + size + 2) break;
+        body += raw.slice(le + 2, le + 2 + size);
+        p = le + 2 + size + 2;
+        if (size === 0) {
+          done = true;
+          break;
+        }
+      }
+      if (!done) break;
+      bodyEnd = p;
+      head.body = body;
+    } else bodyEnd = end + 4 + Number(head.headers['content-length'] ?? 0);
+    if (raw.length < bodyEnd) break;
+    if (head.headers['transfer-encoding'] === undefined) head.body = raw.slice(end + 4, bodyEnd);
+    head.raw = raw.slice(at, bodyEnd);
+    responses.push(head);
+    at = bodyEnd;
+  }
+  return { responses, rest: raw.slice(at) };
+}
+
+/**
+ * Writes `data` (e.g. several pipelined requests) in one write and collects the whole responses
+ * until `count` arrived, the server closed the connection, or `timeoutMs` passed. `closed` says
+ * whether the server closed the connection (within `timeoutMs`, once `count` answers arrived, when
+ * `waitClose` is set).
+ */
+export function rawExchange(
+  port: number,
+  data: string | Buffer,
+  opts: { count: number; host?: string; timeoutMs?: number; waitClose?: boolean },
+): Promise<{ responses: RawResponse[]; closed: boolean; rest: string }> {
+  return new Promise((resolve) => {
+    const sock: Socket = connect(port, opts.host ?? '127.0.0.1');
+    let buf = '';
+    let closed = false;
+    const finish = (): void => {
+      clearTimeout(t);
+      sock.destroy();
+      const { responses, rest } = parseRawResponses(buf);
+      resolve({ responses, closed, rest });
+    };
+    const t = setTimeout(finish, opts.timeoutMs ?? 10_000);
+    sock.on('data', (d: Buffer) => {
+      buf += d.toString('latin1');
+      if (!opts.waitClose && parseRawResponses(buf).responses.length >= opts.count) finish();
+    });
+    sock.on('error', () => undefined);
+    sock.on('close', () => {
+      closed = true;
+      finish();
+    });
+    sock.write(data);
+  });
 }

@@ -21,13 +21,18 @@ export interface Program {
   readonly ready: Record<string, unknown>;
   /** Every stdout line parsed as JSON where possible. */
   readonly lines: Record<string, unknown>[];
+  /** Every stdout line as written (e.g. to check the JSON text itself for duplicate keys). */
+  readonly rawLines: string[];
   readonly stderr: string[];
   /** Sends a signal and waits for exit. */
   stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** Resolves when the process exits. */
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** Waits for a log line matching the predicate. */
-  waitForLine(pred: (l: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  waitForLine(
+    pred: (l: Record<string, unknown>) => boolean,
+    timeoutMs?: number,
+  ): Promise<Record<string, unknown>>;
 }
 
 /**
@@ -42,6 +47,7 @@ export function spawnProgram(opts: SpawnOptions): Promise<Program> {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: Record<string, unknown>[] = [];
+  const rawLines: string[] = [];
   const stderr: string[] = [];
   const waiters = new Set<(l: Record<string, unknown>) => void>();
   createInterface({ input: proc.stdout }).on('line', (text) => {
@@ -52,6 +58,7 @@ export function spawnProgram(opts: SpawnOptions): Promise<Program> {
       l = { raw: text };
     }
     lines.push(l);
+    rawLines.push(text);
     for (const w of waiters) w(l);
   });
   createInterface({ input: proc.stderr }).on('line', (text) => stderr.push(text));
@@ -59,7 +66,10 @@ export function spawnProgram(opts: SpawnOptions): Promise<Program> {
     proc.once('exit', (code, signal) => resolve({ code, signal }));
   });
 
-  const waitForLine = (pred: (l: Record<string, unknown>) => boolean, timeoutMs = 10_000): Promise<Record<string, unknown>> =>
+  const waitForLine = (
+    pred: (l: Record<string, unknown>) => boolean,
+    timeoutMs = 10_000,
+  ): Promise<Record<string, unknown>> =>
     new Promise((resolve, reject) => {
       const hit = lines.find(pred);
       if (hit) return resolve(hit);
@@ -79,7 +89,11 @@ export function spawnProgram(opts: SpawnOptions): Promise<Program> {
         if (!waiters.has(w)) return;
         clearTimeout(t);
         waiters.delete(w);
-        reject(new Error(`process exited (code ${code}, signal ${signal}) before the awaited line; stderr: ${stderr.join('\n').slice(0, 2000)}`));
+        reject(
+          new Error(
+            `process exited (code ${code}, signal ${signal}) before the awaited line; stderr: ${stderr.join('\n').slice(0, 2000)}`,
+          ),
+        );
       });
     });
 
@@ -90,6 +104,7 @@ export function spawnProgram(opts: SpawnOptions): Promise<Program> {
       url: String(ready.url),
       ready,
       lines,
+      rawLines,
       stderr,
       exited,
       waitForLine,

@@ -31,6 +31,8 @@ export interface PlaneModule {
   /** How to try it, for the start-up log (`{gateway}` is replaced by the gateway URL). */
   readonly tryIt: string;
   options(c: MacronodeConfig): PlaneOptions;
+  /** The gateway's body cap for this plane's routes, when it differs from `limits.max_body_bytes`. */
+  bodyCap?(c: MacronodeConfig): number;
   start(opts: PlaneOptions, log: Logger, ctx: PlaneContext): Promise<RunningPlane>;
 }
 

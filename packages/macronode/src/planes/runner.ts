@@ -1,4 +1,4 @@
-import { createLogger, type Logger } from '@ron/kernel';
+import { createLogger, setLogLevel, type Logger } from '@ron/kernel';
 import { existsSync } from 'node:fs';
 import type { RunningPlane } from './plane.js';
 import { PLANES } from './table.js';
@@ -49,7 +49,12 @@ async function start(m: Extract<ParentMessage, { type: 'start' }>): Promise<void
   // `plane_ready`: only the host's `event:"ready"` marks the whole node ready.
   log = createLogger('macronode', m.logLevel).child(
     { plane: m.plane },
-    { formatters: { log: (o: object) => ((o as { event?: unknown }).event === 'ready' ? { ...o, event: 'plane_ready' } : o) } },
+    {
+      formatters: {
+        log: (o: object) =>
+          (o as { event?: unknown }).event === 'ready' ? { ...o, event: 'plane_ready' } : o,
+      },
+    },
   );
   if (mod === undefined) {
     log.fatal(`unknown plane ${m.plane}`);
@@ -89,7 +94,8 @@ process.on('message', (raw: unknown) => {
   } else if (m.type === 'stop') {
     void stop(m.graceMs);
   } else if (m.type === 'log_level') {
-    if (log) log.level = m.level;
+    // Every logger of the plane (its listeners' and components' children too), not just the root.
+    if (log) setLogLevel(log, m.level);
   } else if (m.type === 'metrics_req') {
     const id = m.id;
     (running?.metrics?.() ?? Promise.resolve(''))

@@ -88,7 +88,10 @@ export class Supervisor {
     this.#o = o;
     this.#log = o.logger.child({ component: 'supervisor' });
     this.#pool = new RunnerPool(o.runner);
-    this.#watchdog = setInterval(() => this.#checkHeartbeats(), Math.max(50, Math.floor(this.#cfg['supervisor.heartbeat_interval'] / 2)));
+    this.#watchdog = setInterval(
+      () => this.#checkHeartbeats(),
+      Math.max(50, Math.floor(this.#cfg['supervisor.heartbeat_interval'] / 2)),
+    );
     this.#watchdog.unref();
   }
 
@@ -187,7 +190,10 @@ export class Supervisor {
     this.#setState(c, 'starting');
     const proc = this.#pool.take(c.name, () => this.warmSpare());
     c.proc = proc;
-    this.#log.info({ event: 'plane_spawned', plane: c.name, pid: proc.pid }, `plane ${c.name} starting (pid ${proc.pid})`);
+    this.#log.info(
+      { event: 'plane_spawned', plane: c.name, plane_pid: proc.pid },
+      `plane ${c.name} starting (pid ${proc.pid})`,
+    );
     createInterface({ input: proc.stderr! }).on('line', (line) => {
       process.stderr.write(`[${c.name}] ${line}\n`);
       c.lastError = line.slice(0, 300);
@@ -237,7 +243,7 @@ export class Supervisor {
         c.readyAt = Date.now();
         this.#setState(c, 'running');
         this.#log.info(
-          { event: 'plane_up', plane: c.name, pid: proc.pid, url: m.url, restarts: c.restarts },
+          { event: 'plane_up', plane: c.name, plane_pid: proc.pid, url: m.url, restarts: c.restarts },
           `plane ${c.name} ready on ${m.url}`,
         );
         this.#o.bus.publish({ type: 'Health', service: c.name, ok: true, state: 'running' });
@@ -274,7 +280,7 @@ export class Supervisor {
 
   #kill(c: Child, reason: string): void {
     c.killReason = reason;
-    this.#log.error({ plane: c.name, pid: c.proc?.pid, reason }, `killing plane ${c.name}: ${reason}`);
+    this.#log.error({ plane: c.name, plane_pid: c.proc?.pid, reason }, `killing plane ${c.name}: ${reason}`);
     c.proc?.kill('SIGKILL');
   }
 
@@ -321,10 +327,25 @@ export class Supervisor {
       }, delay);
     }
     this.#log.error(
-      { event: 'plane_crashed', plane: c.name, pid: proc.pid, code, signal, reason, state: c.state, restart_in_ms: delay },
+      {
+        event: 'plane_crashed',
+        plane: c.name,
+        plane_pid: proc.pid,
+        code,
+        signal,
+        reason,
+        state: c.state,
+        restart_in_ms: delay,
+      },
       `plane ${c.name} crashed (${reason}); ${c.state === 'restarting' ? `restarting in ${delay} ms` : `now ${c.state}`}`,
     );
-    this.#o.bus.publish({ type: 'ServiceCrashed', service: c.name, reason, restart_in_ms: delay, pid: proc.pid ?? null });
+    this.#o.bus.publish({
+      type: 'ServiceCrashed',
+      service: c.name,
+      reason,
+      restart_in_ms: delay,
+      pid: proc.pid ?? null,
+    });
     this.#o.bus.publish({ type: 'Health', service: c.name, ok: false, state: c.state });
     if (c.state === 'failed')
       this.#log.error(
@@ -363,12 +384,16 @@ export class Supervisor {
       return;
     }
     this.#setState(c, 'stopping');
-    this.#log.info({ event: 'plane_stopping', plane: name, pid: proc.pid }, `stopping plane ${name}`);
+    this.#log.info({ event: 'plane_stopping', plane: name, plane_pid: proc.pid }, `stopping plane ${name}`);
     const grace = c.spec.shutdownMs;
-    if (proc.connected) proc.send({ type: 'stop', graceMs: Math.max(0, grace - 200) } satisfies ParentMessage);
+    if (proc.connected)
+      proc.send({ type: 'stop', graceMs: Math.max(0, grace - 200) } satisfies ParentMessage);
     proc.kill('SIGTERM');
     const kill = setTimeout(() => {
-      this.#log.warn({ plane: name, pid: proc.pid }, `plane ${name} did not stop within ${grace} ms; SIGKILL`);
+      this.#log.warn(
+        { plane: name, plane_pid: proc.pid },
+        `plane ${name} did not stop within ${grace} ms; SIGKILL`,
+      );
       proc.kill('SIGKILL');
     }, grace);
     await c.exited;

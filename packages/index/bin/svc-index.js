@@ -1,0 +1,3 @@
+#!/usr/bin/env node
+import { cli } from '../dist/src/main.js';
+cli();
