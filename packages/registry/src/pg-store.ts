@@ -10,7 +10,7 @@ import pg from 'pg';
 import { canonicalJson } from './canonical.js';
 import { StoreConflictError } from './errors.js';
 import type { LogEntry } from './log-entry.js';
-import type { LogStore } from './store.js';
+import type { LogStore, ProposalRecord } from './store.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS registry_log (
@@ -34,6 +34,10 @@ CREATE TRIGGER registry_log_append_only BEFORE INSERT OR UPDATE OR DELETE ON reg
 DROP TRIGGER IF EXISTS registry_log_no_truncate ON registry_log;
 CREATE TRIGGER registry_log_no_truncate BEFORE TRUNCATE ON registry_log
   FOR EACH STATEMENT EXECUTE FUNCTION registry_log_guard();
+CREATE TABLE IF NOT EXISTS registry_proposals (
+  id     TEXT PRIMARY KEY,
+  record TEXT NOT NULL
+);
 `;
 
 /** Advisory lock key every replica takes to append (one writer at a time, database-wide). */
@@ -190,6 +194,30 @@ export class PgStore implements LogStore {
       'SELECT entry FROM registry_log ORDER BY version DESC LIMIT 1',
     );
     return r.rows.length === 0 ? undefined : (JSON.parse(r.rows[0]!.entry) as LogEntry);
+  }
+
+  // Proposals are mutable records (approvals accrue), kept apart from the append-only log and
+  // shared by every replica: governance reads them through from here, never from a boot-time copy.
+  async putProposal(p: ProposalRecord): Promise<void> {
+    await this.#q(
+      'INSERT INTO registry_proposals (id, record) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET record = EXCLUDED.record',
+      [p.id, JSON.stringify(p)],
+    );
+  }
+
+  async getProposal(id: string): Promise<ProposalRecord | undefined> {
+    const r = await this.#q<{ record: string }>('SELECT record FROM registry_proposals WHERE id = $1', [id]);
+    return r.rows.length === 0 ? undefined : (JSON.parse(r.rows[0]!.record) as ProposalRecord);
+  }
+
+  async listProposals(): Promise<ProposalRecord[]> {
+    const r = await this.#q<{ record: string }>('SELECT record FROM registry_proposals ORDER BY id');
+    return r.rows.map((row) => JSON.parse(row.record) as ProposalRecord);
+  }
+
+  async deleteProposals(ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.#q('DELETE FROM registry_proposals WHERE id = ANY($1::text[])', [[...ids]]);
   }
 
   floor(): number {

@@ -147,8 +147,9 @@ export function registerGovernanceRoutes(
     return reply.code(202).send(status);
   });
 
-  app.get('/v1/registry/proposals/:id', read, (req, reply) => {
+  app.get('/v1/registry/proposals/:id', read, async (req, reply) => {
     const { id } = req.params as { id: string };
+    await gov.refresh(id);
     return reply.send(gov.get(id));
   });
 
