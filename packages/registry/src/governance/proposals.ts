@@ -64,11 +64,11 @@ export class ProposalBook {
    * unreachable store leaves the in-memory copy (reads go on; a write then fails durably anyway).
    */
   async refresh(id: string, keep: (p: Proposal) => Signature[] = (p) => p.signatures): Promise<void> {
-    const get = this.#o.store?.getProposal;
-    if (get === undefined) return;
+    const store = this.#o.store;
+    if (store?.getProposal === undefined) return;
     let p: Proposal | undefined;
     try {
-      p = await get.call(this.#o.store, id);
+      p = await store.getProposal(id);
     } catch {
       return;
     }
