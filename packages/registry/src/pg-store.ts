@@ -43,6 +43,8 @@ CREATE TABLE IF NOT EXISTS registry_proposals (
 /** Advisory lock key every replica takes to append (one writer at a time, database-wide). */
 const APPEND_LOCK = 0x726f6e; // "ron"
 const CHANNEL = 'registry_log';
+/** Advisory lock key held while the schema is created (replicas starting together). */
+const SCHEMA_LOCK = 0x726f6e5c;
 
 /** Thrown when the database cannot be reached; the registry answers 503 StoreUnavailable. */
 export class StoreUnreachableError extends Error {
@@ -101,7 +103,20 @@ export class PgStore implements LogStore {
   static async open(url: string, opts: PgStoreOptions = {}): Promise<PgStore> {
     const s = new PgStore(url, opts);
     try {
-      await s.#pool.query(SCHEMA);
+      // Replicas starting together must not race on CREATE ... IF NOT EXISTS (it is not atomic):
+      // the schema is created under a transaction-scoped advisory lock.
+      const c = await s.#pool.connect();
+      try {
+        await c.query('BEGIN');
+        await c.query('SELECT pg_advisory_xact_lock($1)', [SCHEMA_LOCK]);
+        await c.query(SCHEMA);
+        await c.query('COMMIT');
+      } catch (err) {
+        await c.query('ROLLBACK').catch(() => undefined);
+        throw err;
+      } finally {
+        c.release();
+      }
     } catch (err) {
       await s.#pool.end().catch(() => undefined);
       throw err;

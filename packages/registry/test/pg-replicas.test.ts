@@ -166,8 +166,8 @@ test('three replicas, writers on all three racing signed commits: one identical 
   const clients = await Promise.all(
     urls.flatMap((u) => [u, u].map((x) => sseConnect(`${x}/registry/stream?from=0`))),
   );
-  const storm = new Storm(urls, 3);
-  await storm.until(240);
+  const storm = new Storm(urls, 2);
+  await storm.until(200);
   await storm.stop();
   assert.equal(storm.statuses.get(503) ?? 0, 0, 'no write refused while the database is up');
   const log = await assertConverged(urls, storm.acked);
@@ -188,10 +188,10 @@ test('kill -9 of a replica mid-storm: no acknowledged commit lost; its stream cl
   const [a, b, c] = await Promise.all([replica(db), replica(db), replica(db)]);
   const victims = await Promise.all([0, 1].map(() => sseConnect(`${c.url}/registry/stream?from=0`)));
   const storm = new Storm([a.url, b.url, c.url], 2);
-  await storm.until(100);
+  await storm.until(80);
   await c.stop('SIGKILL');
   const acksAtKill = storm.acked.size;
-  await storm.until(acksAtKill + 100);
+  await storm.until(acksAtKill + 80);
   await storm.stop();
   const log = await assertConverged([a.url, b.url], storm.acked);
   // Each client of the dead replica resumes on A (or B) from its last id.
