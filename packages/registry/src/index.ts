@@ -6,7 +6,13 @@ export { ChainError, StoreConflictError } from './errors.js';
 export type { LogStore, ProposalRecord, StoreKind } from './store.js';
 export { MemoryStore, type MemoryStoreOptions } from './memory-store.js';
 export { SqliteStore } from './sqlite-store.js';
-export { PgStore, StoreUnreachableError, redactPgUrl, type PgStoreOptions } from './pg-store.js';
+export {
+  PgStore,
+  StoreUnreachableError,
+  probePostgres,
+  redactPgUrl,
+  type PgStoreOptions,
+} from './pg-store.js';
 export {
   Registry,
   type RegistryOptions,

@@ -297,6 +297,29 @@ export class PgStore implements LogStore {
   }
 }
 
+/**
+ * Connects once, without creating anything (`macronode doctor`, operators): the server version and
+ * how many log entries the database holds (null when the registry schema is not created yet).
+ * Throws with the driver's message when the database cannot be reached or the login fails.
+ */
+export async function probePostgres(url: string): Promise<{ server: string; entries: number | null }> {
+  const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
+  c.on('error', () => undefined);
+  await c.connect();
+  try {
+    const v = await c.query<{ server_version: string }>('SHOW server_version');
+    const t = await c.query<{ t: string | null }>("SELECT to_regclass('registry_log')::text AS t");
+    let entries: number | null = null;
+    if (t.rows[0]?.t !== null && t.rows[0]?.t !== undefined) {
+      const n = await c.query<{ n: string }>('SELECT coalesce(max(version), 0) AS n FROM registry_log');
+      entries = Number(n.rows[0]!.n);
+    }
+    return { server: v.rows[0]!.server_version, entries };
+  } finally {
+    await c.end().catch(() => undefined);
+  }
+}
+
 function isConnectionError(err: unknown): boolean {
   const code = (err as { code?: string }).code;
   if (code === undefined)
