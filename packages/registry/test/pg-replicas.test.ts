@@ -14,6 +14,7 @@ import {
   type Program,
   type SseClient,
 } from '@ron/testkit';
+import { keys, publish, sig, svc } from './governance-helpers.js';
 import {
   ChainVerifier,
   generateKeyFile,
@@ -38,11 +39,11 @@ after(async () => {
   cluster?.destroy();
 });
 
-async function replica(db: string): Promise<Program> {
+async function replica(db: string, env: Record<string, string> = {}): Promise<Program> {
   const p = await spawnProgram({
     bin: BIN,
     args: ['--bind', '127.0.0.1:0', '--admin-bind', '127.0.0.1:0', '--db', db],
-    env: { SIGNER_ALLOWLIST: key.signer_id, SIG_THRESHOLD: '1', LOG_LEVEL: 'info' },
+    env: { SIGNER_ALLOWLIST: key.signer_id, SIG_THRESHOLD: '1', LOG_LEVEL: 'info', ...env },
     readyEvent: 'ready',
     timeoutMs: 20_000,
   });
@@ -260,4 +261,49 @@ test('the LISTEN connection killed from the database side (pg_terminate_backend)
   assert.deepEqual(commitIds(stream), oneTo(6));
   assert.equal((await headOf(b.url)).version, 6);
   stream.close();
+});
+
+test('governance across replicas: proposed on A, approved on B, applied on C; every replica folds the descriptor', async () => {
+  const db = await cluster.database('gov');
+  const ks = keys(2);
+  const env = { SIGNER_ALLOWLIST: ks.map((k) => k.signer_id).join(','), SIG_THRESHOLD: '2' };
+  const [a, b, c] = await Promise.all([replica(db, env), replica(db, env), replica(db, env)]);
+  const subject = publish(svc('svc-shared', 1));
+  const post = (url: string, body: unknown): Promise<Response> =>
+    fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+  const proposed = await post(`${a.url}/v1/registry/proposals`, {
+    op: 'publish',
+    descriptor: subject.descriptor,
+    signatures: [sig(ks[0]!, subject, 'default')],
+  });
+  assert.equal(proposed.status, 202, await proposed.clone().text());
+  const { proposal_id } = (await proposed.json()) as { proposal_id: string };
+  // B never saw it in memory: it reads it through from the database.
+  const seen = (await (await fetch(`${b.url}/v1/registry/proposals/${proposal_id}`)).json()) as {
+    state: string;
+    have: number;
+  };
+  assert.deepEqual([seen.state, seen.have], ['pending', 1]);
+  const approved = await post(`${b.url}/v1/registry/proposals/${proposal_id}/approvals`, {
+    signature: sig(ks[1]!, subject, 'default'),
+  });
+  assert.equal(approved.status, 200, await approved.clone().text());
+  const applied = await fetch(`${c.url}/v1/registry/apply/${proposal_id}`, { method: 'POST' });
+  assert.equal(applied.status, 200, await applied.clone().text());
+  assert.equal(((await applied.json()) as { version: number }).version, 1);
+  // A applying again answers the same version (it reads the applied record), and every replica
+  // folded the entry into its descriptors.
+  const again = await fetch(`${a.url}/v1/registry/apply/${proposal_id}`, { method: 'POST' });
+  assert.equal(((await again.json()) as { version: number }).version, 1);
+  for (const r of [a, b, c]) {
+    await waitFor(
+      async () => (await fetch(`${r.url}/v1/registry/descriptors/svc-shared`)).status === 200,
+      10_000,
+    );
+    assert.equal((await headOf(r.url)).version, 1);
+  }
 });
