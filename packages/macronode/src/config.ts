@@ -203,6 +203,9 @@ export const schema = {
   'registry.critical': field.bool(true, { doc: 'registry down flips /readyz to 503' }),
   'registry.shutdown_ms': field.duration(5000, { min: 0, doc: 'SIGTERM→SIGKILL grace for registry' }),
   'registry.sig_threshold': field.int(1, { min: 1, doc: 'signatures required for a registry write' }),
+  'registry.db': field.string<string>('', {
+    doc: 'registry store: empty = <data_dir>/registry/registry.db (SQLite); postgres://user:pw@host:port/db = a replica on a shared PostgreSQL',
+  }),
   'registry.signer_key': field.string<string>('', {
     doc: 'signer key file; empty = <data_dir>/keys/signer.key (created on first run)',
   }),

@@ -49,6 +49,7 @@ function dataDir(c: MacronodeConfig): Check[] {
     ['mailbox', join(dir, 'mailbox', 'mailbox.db')],
   ] as const) {
     if (!c.services.includes(plane)) continue;
+    if (plane === 'registry' && isPostgres(c['registry.db'])) continue; // checked by registryPostgres()
     try {
       mkdirSync(join(file, '..'), { recursive: true });
       const db = new Database(file, { timeout: 200 });
@@ -72,6 +73,35 @@ function dataDir(c: MacronodeConfig): Check[] {
     }
   }
   return out;
+}
+
+function isPostgres(db: string): boolean {
+  return db.startsWith('postgres://') || db.startsWith('postgresql://');
+}
+
+/** registry.db = postgres://…: the shared database answers (connects, reads; creates nothing). */
+async function registryPostgres(c: MacronodeConfig): Promise<Check[]> {
+  if (c.amnesia || !c.services.includes('registry') || !isPostgres(c['registry.db'])) return [];
+  const { probePostgres, redactPgUrl } = await import('@ron/registry');
+  const where = redactPgUrl(c['registry.db']);
+  try {
+    const p = await probePostgres(c['registry.db']);
+    return [
+      {
+        name: 'registry store',
+        verdict: 'ok',
+        detail: `${where} answers (PostgreSQL ${p.server}; ${p.entries === null ? 'schema not created yet: the first replica creates it' : `${p.entries} log entries`})`,
+      },
+    ];
+  } catch (err) {
+    return [
+      {
+        name: 'registry store',
+        verdict: 'fail',
+        detail: `${where}: ${(err as Error).message} (check the server is up, the URL and the password)`,
+      },
+    ];
+  }
 }
 
 function tls(c: MacronodeConfig): Check[] {
@@ -123,6 +153,7 @@ export async function runDoctor(
   checks.push({ name: 'clock', verdict: clockSane ? 'ok' : 'warn', detail: new Date(now).toISOString() });
   if (c) {
     checks.push(...dataDir(c));
+    checks.push(...(await registryPostgres(c)));
     checks.push(await portFree(c.http_addr), await portFree(c.gateway_addr));
     if (c.metrics_addr !== '') checks.push(await portFree(c.metrics_addr));
     checks.push(...tls(c));

@@ -31,7 +31,7 @@ export const schema = {
   db: field.string<string>('./_data/registry.db', {
     env: ['REGISTRY_DB'],
     flag: 'db',
-    doc: 'SQLite file (postgres:// is not supported yet)',
+    doc: 'SQLite file, or postgres://user:password@host:port/db (replicas share one database)',
   }),
   amnesia: field.bool(false, {
     env: ['AMNESIA'],
@@ -125,11 +125,19 @@ export function validate(
     if (t === undefined || t.kind !== 'tcp')
       out.push({ key: k, rule: ADDR_RULE.replace(' or unix:/path', '') });
   }
-  if (c.db.startsWith('postgres://') || c.db.startsWith('postgresql://'))
-    out.push({
-      key: 'db',
-      rule: 'PostgreSQL is not supported by this build yet; use a SQLite path or --amnesia',
-    });
+  if (isPostgresUrl(c.db)) {
+    let host = '';
+    try {
+      host = new URL(c.db).hostname;
+    } catch {
+      host = '';
+    }
+    if (host === '')
+      out.push({
+        key: 'db',
+        rule: 'a PostgreSQL store must be a URL postgres://user:password@host:port/database',
+      });
+  }
   if (!/^[A-Za-z0-9._:-]{1,128}$/.test(c.registry_id))
     out.push({ key: 'registry_id', rule: 'must be 1–128 chars of [A-Za-z0-9._:-]' });
   const signers = c['governance.signers'];
@@ -171,4 +179,9 @@ export function loadRegistryConfig(
     envPrefixes: ['REGISTRY_'],
     validate,
   });
+}
+
+/** True when `db` names a PostgreSQL store (postgres:// or postgresql://) rather than a SQLite file. */
+export function isPostgresUrl(db: string): boolean {
+  return db.startsWith('postgres://') || db.startsWith('postgresql://');
 }

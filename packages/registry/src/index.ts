@@ -7,6 +7,13 @@ export type { LogStore, ProposalRecord, StoreKind } from './store.js';
 export { MemoryStore, type MemoryStoreOptions } from './memory-store.js';
 export { SqliteStore } from './sqlite-store.js';
 export {
+  PgStore,
+  StoreUnreachableError,
+  probePostgres,
+  redactPgUrl,
+  type PgStoreOptions,
+} from './pg-store.js';
+export {
   Registry,
   type RegistryOptions,
   type CommitRequest,

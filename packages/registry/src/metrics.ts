@@ -28,6 +28,10 @@ export class RegistryMetrics extends HttpMetrics {
   readonly sseDropped: Counter;
   readonly busLagged: Counter;
   readonly auditFaults: Counter;
+  /** PostgreSQL replicas: 1 while the shared database answers, 0 while it is unreachable. */
+  readonly storeReachable: Gauge;
+  /** PostgreSQL replicas: entries appended by other replicas and ingested by this one. */
+  readonly replicated: Counter;
 
   constructor(opts: { defaultCollectors?: boolean } = {}) {
     super({
@@ -104,6 +108,16 @@ export class RegistryMetrics extends HttpMetrics {
     this.busLagged = new Counter({
       name: 'bus_lagged_total',
       help: 'Fan-out overflows (a subscriber lagged past its buffer)',
+      registers: r,
+    });
+    this.storeReachable = new Gauge({
+      name: 'registry_store_reachable',
+      help: 'PostgreSQL store: 1 while the database answers, 0 while it is unreachable (writes 503)',
+      registers: r,
+    });
+    this.replicated = new Counter({
+      name: 'registry_replicated_entries_total',
+      help: 'Log entries appended by other replicas and ingested by this one (PostgreSQL store)',
       registers: r,
     });
     this.auditFaults = new Counter({

@@ -1,7 +1,7 @@
 // The registry core: replayed head, serialized quorum-checked appends, reads, and append listeners.
 import { ApiError, type Logger } from '@ron/kernel';
 import { ChainVerifier, initChain, seal } from './chain.js';
-import { ChainError } from './errors.js';
+import { ChainError, StoreConflictError } from './errors.js';
 import { FRESH_HEAD, ZERO_B3, headOf, type Head, type LogEntry } from './log-entry.js';
 import { checkQuorum, signBytes, signedBytes, type KeyFile, type Signature } from './signing.js';
 import type { LogStore } from './store.js';
@@ -58,6 +58,10 @@ export class Registry {
   #head: Head = FRESH_HEAD;
   #tail: Promise<unknown> = Promise.resolve();
   #degraded = false;
+  /** A catch-up is queued on #tail and has not started yet (wake-ups coalesce). */
+  #catchUpQueued = false;
+  /** Set when an entry read from the shared store does not extend our head: ingest stops. */
+  #ingestFault: ChainError | undefined;
   /** Set when writes must be refused (an audit fault): every write answers 503 StoreUnavailable. */
   #refusal: string | undefined;
 
@@ -164,6 +168,17 @@ export class Registry {
   }
 
   async #commitNow(req: CommitRequest, onOutcome?: (o: CommitOutcome) => void): Promise<Head> {
+    for (;;) {
+      const head = await this.#commitOnce(req, onOutcome);
+      if (head !== undefined) return head;
+      // Another replica appended this version first: we caught up, so judge the commit again at
+      // the new head, exactly as a commit that lost the race on one node (a signature over the old
+      // version no longer verifies: 422; a dev-signed commit is re-signed and lands).
+    }
+  }
+
+  /** One attempt; undefined when another writer won the version (the head has caught up since). */
+  async #commitOnce(req: CommitRequest, onOutcome?: (o: CommitOutcome) => void): Promise<Head | undefined> {
     try {
       this.assertWritable();
     } catch (err) {
@@ -212,6 +227,7 @@ export class Registry {
     try {
       await this.store.append(entry);
     } catch (err) {
+      if (err instanceof StoreConflictError && (await this.#catchUpNow()) > 0) return undefined;
       this.#degraded = true;
       onOutcome?.('store_error');
       this.#log?.error({ err, version, store: this.store.kind }, 'store append failed; registry degraded');
@@ -259,6 +275,11 @@ export class Registry {
       try {
         await this.store.append(entry);
       } catch (err) {
+        if (err instanceof StoreConflictError && (await this.#catchUpNow()) > 0) {
+          throw new ApiError('Conflict', 'another replica appended to the log first; nothing was applied', {
+            hint: 'retry: the proposal is judged again against the new head',
+          });
+        }
         this.#degraded = true;
         this.#log?.error(
           { err, version: entry.version, store: this.store.kind },
@@ -276,6 +297,60 @@ export class Registry {
     return run;
   }
   // --- end issue 4 hooks ---------------------------------------------------------------------
+
+  /**
+   * Ingests entries another replica appended to the shared store (PostgreSQL): each must extend our
+   * head (version, prev_b3, entry_b3), then it takes the same path as a local append (#applied), so
+   * the head, read cache, governance and stream listeners see every version once, in order.
+   * Serialized with local appends; wake-ups while one is queued coalesce. Resolves to the number
+   * of entries ingested (0 when the store is unreachable: the next wake-up retries).
+   */
+  catchUp(): Promise<number> {
+    if (this.#catchUpQueued) return Promise.resolve(0);
+    this.#catchUpQueued = true;
+    const run = this.#tail.then(() => {
+      this.#catchUpQueued = false;
+      return this.#catchUpNow();
+    });
+    this.#tail = run.catch(() => undefined);
+    return run.catch(() => 0);
+  }
+
+  /** The chain fault that stopped ingest, if any (writes are refused from then on). */
+  get ingestFault(): ChainError | undefined {
+    return this.#ingestFault;
+  }
+
+  async #catchUpNow(): Promise<number> {
+    if (this.#ingestFault !== undefined) return 0;
+    let n = 0;
+    for (;;) {
+      let page: LogEntry[];
+      try {
+        page = await this.store.range(this.#head.version, 1000);
+      } catch (err) {
+        this.#log?.warn({ err, store: this.store.kind }, 'catch-up read failed; retrying on the next wake-up');
+        return n;
+      }
+      // The store answered: it is reachable again.
+      this.#degraded = false;
+      const v = new ChainVerifier(this.#head.version, this.#head.version === 0 ? ZERO_B3 : this.#head.chain_b3);
+      for (const e of page) {
+        try {
+          v.push(e);
+        } catch (err) {
+          const fault = err instanceof ChainError ? err : new ChainError(e.version, String(err));
+          this.#ingestFault = fault;
+          this.refuseWrites(`entry ${fault.version} in the shared store does not extend this replica's head (${fault.reason})`);
+          this.#log?.error({ version: fault.version, reason: fault.reason }, 'ingest refused an entry; writes refused');
+          return n;
+        }
+        this.#applied(e);
+        n++;
+      }
+      if (page.length < 1000) return n;
+    }
+  }
 
   #applied(entry: LogEntry): void {
     this.#head = headOf(entry);

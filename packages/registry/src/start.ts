@@ -11,9 +11,10 @@ import {
   type Logger,
 } from '@ron/kernel';
 import { createAdminApp, createApiApp, closeApps, type RegistryMode } from './app.js';
-import type { RegistryConfig } from './config.js';
+import { isPostgresUrl, type RegistryConfig } from './config.js';
 import { ChainError } from './errors.js';
 import { MemoryStore } from './memory-store.js';
+import { PgStore, redactPgUrl } from './pg-store.js';
 import { RegistryMetrics } from './metrics.js';
 import { Registry } from './registry.js';
 import { generateKeyFile, type KeyFile } from './signing.js';
@@ -96,7 +97,11 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Running
     readiness,
     mode,
     writeReady: () =>
-      !c.read_only && registry !== undefined && !registry.degraded && registry.writeRefusal === undefined,
+      !c.read_only &&
+      registry !== undefined &&
+      !registry.degraded &&
+      registry.writeRefusal === undefined &&
+      !(registry.store instanceof PgStore && !registry.store.reachable),
     degraded: () => registry?.degraded ?? false,
     audit: () => parts.audit?.status,
     snapshot: () => {
@@ -112,15 +117,25 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Running
 
   // 1. Store: dev and amnesia keep nothing on disk.
   const amnesia = c.dev || c.amnesia;
+  const postgres = !amnesia && opts.store === undefined && isPostgresUrl(c.db);
   let store: LogStore;
   try {
-    store = opts.store ?? (amnesia ? new MemoryStore() : new SqliteStore(resolve(c.db)));
+    store =
+      opts.store ??
+      (amnesia
+        ? new MemoryStore()
+        : postgres
+          ? await PgStore.open(c.db)
+          : new SqliteStore(resolve(c.db)));
   } catch (err) {
     await admin.close();
     const msg = err instanceof Error ? err.message : String(err);
-    log.fatal({ err, db: c.db }, 'store cannot open');
+    const where = postgres ? redactPgUrl(c.db) : resolve(c.db);
+    log.fatal({ err, db: where }, 'store cannot open');
     throw new StartupError(
-      `the SQLite store at ${resolve(c.db)} cannot open: ${msg}\n  check the directory is writable, or use --amnesia`,
+      postgres
+        ? `the PostgreSQL store at ${where} cannot open: ${msg}\n  check the server is up, the URL, the password and that the role may create tables`
+        : `the SQLite store at ${where} cannot open: ${msg}\n  check the directory is writable, or use --amnesia`,
       EXIT_STORE,
     );
   }
@@ -238,6 +253,23 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Running
   }
   setListening(true);
 
+  // 4b. PostgreSQL replicas: follow the shared log (LISTEN/NOTIFY plus a periodic catch-up query)
+  // and ingest what other replicas append through the local append path (head, cache, governance,
+  // streams). The head gauge follows every version, local or ingested.
+  registry.onAppend((e) => metrics.headVersion.set(e.version));
+  metrics.headVersion.set(registry.head.version);
+  if (store instanceof PgStore) {
+    const pgStore = store;
+    const reg0 = registry;
+    metrics.storeReachable.set(1);
+    pgStore.follow(() => {
+      void reg0.catchUp().then((n) => {
+        if (n > 0) metrics.replicated.inc(n);
+        metrics.storeReachable.set(pgStore.reachable ? 1 : 0);
+      });
+    });
+  }
+
   // 5. Background audit of every entry's signatures (SPEC §2.5): a worker thread, readiness not delayed.
   const reg = registry;
   const audit = new LogAudit({
@@ -275,7 +307,7 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Running
       admin_url: adminUrl,
       ...(udsUrl !== undefined ? { uds_url: udsUrl } : {}),
       store: store.kind,
-      db: store.kind === 'sqlite' ? store.location : null,
+      db: store.kind === 'memory' ? null : store.location,
       head: registry.head.version,
       registry_id: c.registry_id,
       mode,

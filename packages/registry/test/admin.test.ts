@@ -204,7 +204,7 @@ test('config layers: defaults < TOML file < env (incl. nested REGISTRY_<SECTION>
   assert.equal(config['bind.admin'], '127.0.0.1:9909');
 });
 
-test('config errors: threshold above the allow-list, bad signer ids, unknown keys, postgres — all listed at once', () => {
+test('config errors: threshold above the allow-list, bad signer ids, unknown keys, an unparsable postgres URL — all listed at once', () => {
   assert.throws(
     () =>
       loadRegistryConfig({
@@ -228,7 +228,7 @@ test('config errors: threshold above the allow-list, bad signer ids, unknown key
         env: {
           SIG_THRESHOLD: '3',
           SIGNER_ALLOWLIST: `${generateKeyFile().signer_id},ed25519:junk`,
-          REGISTRY_DB: 'postgres://x/y',
+          REGISTRY_DB: 'postgres://x:notaport/y',
         },
       }),
     (e: unknown) => {

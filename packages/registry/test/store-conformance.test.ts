@@ -1,15 +1,16 @@
 // One conformance suite, run against every store backend.
 import assert from 'node:assert/strict';
-import { describe, test, after } from 'node:test';
+import { describe, test, after, before } from 'node:test';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
-import { tempDir } from '@ron/testkit';
+import { startPostgres, tempDir, type PgCluster } from '@ron/testkit';
 import {
   ChainError,
   ChainVerifier,
   MemoryStore,
+  PgStore,
   Registry,
   SqliteStore,
   StoreConflictError,
@@ -44,19 +45,44 @@ function chainOf(count: number, start = 1, prev = ZERO_B3): LogEntry[] {
   return out;
 }
 
-const backends: { name: string; make: () => LogStore; reopen?: (s: LogStore) => LogStore }[] = [
+// One throwaway PostgreSQL cluster for the file; every test gets its own database. Without the
+// binaries startPostgres() fails naming the package to install (the suite never skips).
+let cluster: PgCluster | undefined;
+before(async () => {
+  cluster = await startPostgres();
+});
+after(() => cluster?.destroy());
+let pgN = 0;
+// PgStore.location is redacted for logs; the tests keep each store's real URL.
+const pgUrls = new WeakMap<LogStore, string>();
+
+const backends: {
+  name: string;
+  make: () => LogStore | Promise<LogStore>;
+  reopen?: (s: LogStore) => LogStore | Promise<LogStore>;
+}[] = [
   { name: 'memory', make: () => new MemoryStore() },
   {
     name: 'sqlite',
     make: () => new SqliteStore(join(dir.path, `s${n++}`, 'registry.db')),
     reopen: (s) => new SqliteStore(s.location),
   },
+  {
+    name: 'postgres',
+    make: async () => {
+      const url = await cluster!.database(`conf${pgN++}`);
+      const s = await PgStore.open(url);
+      pgUrls.set(s, url);
+      return s;
+    },
+    reopen: (s) => PgStore.open(pgUrls.get(s)!),
+  },
 ];
 
 for (const b of backends) {
   describe(`store conformance: ${b.name}`, () => {
     test('empty store: no last entry, floor 1, empty range', async () => {
-      const s = b.make();
+      const s = await b.make();
       assert.equal(await s.last(), undefined);
       assert.equal(s.floor(), 1);
       assert.deepEqual(await s.range(0, 10), []);
@@ -67,7 +93,7 @@ for (const b of backends) {
     });
 
     test('append then read back: exact entries, ascending, range bounds and limits', async () => {
-      const s = b.make();
+      const s = await b.make();
       const es = chainOf(25);
       for (const e of es) await s.append(e);
       assert.deepEqual(await s.last(), es[24]);
@@ -81,7 +107,7 @@ for (const b of backends) {
     });
 
     test('append refuses anything but last+1 (no gap, no overwrite)', async () => {
-      const s = b.make();
+      const s = await b.make();
       const es = chainOf(3);
       await assert.rejects(s.append(es[1]!), StoreConflictError);
       await s.append(es[0]!);
@@ -93,7 +119,7 @@ for (const b of backends) {
     });
 
     test('stored entries are immutable to callers', async () => {
-      const s = b.make();
+      const s = await b.make();
       const [e] = chainOf(1);
       await s.append(e!);
       e!.payload_b3 = 'b3:changed';
@@ -104,18 +130,18 @@ for (const b of backends) {
 
     if (b.reopen) {
       test('durable: a reopened store has every appended entry', async () => {
-        const s = b.make();
+        const s = await b.make();
         const es = chainOf(10);
         for (const e of es) await s.append(e);
         await s.close();
-        const s2 = b.reopen!(s);
+        const s2 = await b.reopen!(s);
         assert.deepEqual(await s2.range(0, 100), es);
         await s2.close();
       });
     }
 
     test('proposals: put, get, replace, list in id order, delete; records are copies', async () => {
-      const s = b.make();
+      const s = await b.make();
       assert.deepEqual(await s.listProposals(), []);
       assert.equal(await s.getProposal('01A'), undefined);
       const rec = (id: string, sigs = 0): ProposalRecord => ({
@@ -166,7 +192,7 @@ for (const b of backends) {
 
     if (b.reopen) {
       test('proposals are durable: a reopened store has them', async () => {
-        const s = b.make();
+        const s = await b.make();
         const p: ProposalRecord = {
           id: '01P',
           subject: { op: 'signers', signers: { version: 2, signers: ['ed25519:a'], threshold: 1 } },
@@ -176,7 +202,7 @@ for (const b of backends) {
         };
         await s.putProposal(p);
         await s.close();
-        const s2 = b.reopen!(s);
+        const s2 = await b.reopen!(s);
         assert.deepEqual(await s2.listProposals(), [p]);
         await s2.close();
       });
@@ -185,7 +211,7 @@ for (const b of backends) {
     test('property: any append sequence yields contiguous versions and a verifiable chain', async () => {
       await fc.assert(
         fc.asyncProperty(fc.array(fc.boolean(), { maxLength: 30 }), async (plan) => {
-          const s = b.make();
+          const s = await b.make();
           const es = chainOf(plan.length);
           let next = 0;
           for (const good of plan) {

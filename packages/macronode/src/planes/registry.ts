@@ -1,6 +1,6 @@
 import { loadConfig } from '@ron/kernel';
 import { mkdirSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { PlaneModule } from './plane.js';
 import { ensureSignerKey } from './signer-key.js';
 
@@ -15,7 +15,10 @@ export const registryPlane: PlaneModule = {
   options(c) {
     const key = ensureSignerKey(c);
     return {
-      db: resolve(c.data_dir, 'registry', 'registry.db'),
+      // A postgres:// store makes this plane one replica of a shared registry (docs/registry.md).
+      db: isPostgres(c['registry.db'])
+        ? c['registry.db']
+        : resolve(c['registry.db'] !== '' ? c['registry.db'] : join(c.data_dir, 'registry', 'registry.db')),
       amnesia: c.amnesia,
       signer_id: key.signerId,
       signer_key: key.path,
@@ -27,7 +30,8 @@ export const registryPlane: PlaneModule = {
     // Loaded here, in the plane's own process only (keeps the host and other planes lean).
     const { registrySchema, startRegistry, validateRegistryConfig } = await import('@ron/registry');
     const amnesia = o.amnesia === true;
-    if (!amnesia) mkdirSync(dirname(String(o.db)), { recursive: true });
+    const postgres = isPostgres(String(o.db));
+    if (!amnesia && !postgres) mkdirSync(dirname(String(o.db)), { recursive: true });
     const { config } = loadConfig({
       schema: registrySchema,
       env: {},
@@ -47,7 +51,7 @@ export const registryPlane: PlaneModule = {
       url: running.apiUrl,
       info: {
         admin_url: running.adminUrl,
-        store: amnesia ? 'memory' : o.db,
+        store: amnesia ? 'memory' : postgres ? redactUrl(String(o.db)) : o.db,
         signer_id: o.signer_id,
         signer_key: o.signer_key ?? '(ephemeral: amnesia)',
         threshold: o.threshold,
@@ -56,3 +60,18 @@ export const registryPlane: PlaneModule = {
     };
   },
 };
+
+function isPostgres(db: string): boolean {
+  return db.startsWith('postgres://') || db.startsWith('postgresql://');
+}
+
+/** The URL without its password (plane info is shown by `macronode status`). */
+function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password !== '') u.password = '***';
+    return u.toString();
+  } catch {
+    return 'postgres://(unparsable)';
+  }
+}

@@ -218,10 +218,20 @@ export class Governance {
    * again over the subject's bytes: a record edited in the store cannot add a signer.
    */
   loadProposals(): Promise<number> {
-    return this.#book.load((p) => {
-      const bytes = governanceSignedBytes(this.registryId, p.subject);
-      return p.signatures.filter((s) => verifySignature(s, bytes));
-    });
+    return this.#book.load(this.#keepValid);
+  }
+
+  readonly #keepValid = (p: Proposal): Signature[] => {
+    const bytes = governanceSignedBytes(this.registryId, p.subject);
+    return p.signatures.filter((s) => verifySignature(s, bytes));
+  };
+
+  /**
+   * Re-reads one proposal from the store before it is read or changed: on PostgreSQL the proposals
+   * are shared by every replica, so another replica may have created, approved or applied it.
+   */
+  refresh(id: string): Promise<void> {
+    return this.#book.refresh(id, this.#keepValid);
   }
 
   /** True when the subject's version is at or below the current one: it can never apply. */
@@ -370,6 +380,7 @@ export class Governance {
       rejectUnknown(body, ['signature'], 'approval');
       const sig = parseSignature(body.signature);
       return this.#serial(async () => {
+        await this.#book.refresh(id, this.#keepValid);
         const p = this.#book.get(id);
         if (p.applied !== undefined)
           throw new ApiError('Conflict', `proposal ${id} is already applied at version ${p.applied.version}`);
@@ -426,6 +437,7 @@ export class Governance {
       subject_version: number;
       committed_at: string;
     }> => {
+      await this.#book.refresh(id, this.#keepValid);
       const p = this.#book.get(id);
       const out = (a: { version: number; committed_at: string }) => ({
         version: a.version,

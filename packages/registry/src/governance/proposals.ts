@@ -13,6 +13,8 @@ export interface ProposalStore {
   putProposal(p: ProposalRecord): Promise<void>;
   listProposals(): Promise<ProposalRecord[]>;
   deleteProposals(ids: readonly string[]): Promise<void>;
+  /** One record (read-through for stores shared by replicas). */
+  getProposal?(id: string): Promise<ProposalRecord | undefined>;
 }
 
 export interface ProposalBookOptions {
@@ -54,6 +56,27 @@ export class ProposalBook {
     }
     await this.sweep();
     return this.#byId.size;
+  }
+
+  /**
+   * Re-reads one proposal from the store (shared by every replica on PostgreSQL: another replica may
+   * have created, approved or applied it). The stored record wins over the in-memory copy. An
+   * unreachable store leaves the in-memory copy (reads go on; a write then fails durably anyway).
+   */
+  async refresh(id: string, keep: (p: Proposal) => Signature[] = (p) => p.signatures): Promise<void> {
+    const store = this.#o.store;
+    if (store?.getProposal === undefined) return;
+    let p: Proposal | undefined;
+    try {
+      p = await store.getProposal(id);
+    } catch {
+      return;
+    }
+    if (p === undefined) return;
+    p.signatures = keep(p);
+    this.#byId.set(p.id, p);
+    if (p.applied === undefined) this.#pending.set(p.id, p);
+    else this.#pending.delete(p.id);
   }
 
   async create(subject: Subject, signatures: Signature[]): Promise<Proposal> {

@@ -154,8 +154,9 @@ export function registerGovernanceRoutes(
     return reply.send({ pending: gov.pendingProposals(), items });
   });
 
-  app.get('/v1/registry/proposals/:id', read, (req, reply) => {
+  app.get('/v1/registry/proposals/:id', read, async (req, reply) => {
     const { id } = req.params as { id: string };
+    await gov.refresh(id);
     return reply.send(gov.get(id));
   });
 
