@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { openDurableSqlite } from '@ron/kernel/sqlite';
+import { GroupCommitWriter, openDurableSqlite } from '@ron/kernel/sqlite';
 import { snapshotSqlite } from '@ron/kernel/backup';
 
 // Names → {addr, meta} (SPEC §4.5.2). Every write appends a version to `history`; versions of a
@@ -71,8 +71,11 @@ function holds(cur: number | undefined, c: Precondition): boolean {
 const parseMeta = (m: string | null): unknown => (m === null ? null : JSON.parse(m));
 
 /**
- * The index's SQLite store: WAL with synchronous=FULL, each write one transaction, so a write is
- * acknowledged only after it is durable. Compare-and-set runs inside the write transaction.
+ * The index's SQLite store: WAL with synchronous=FULL; writes go through the kernel's group-commit
+ * writer (the writes of one event-loop turn share one transaction and one fsync, each in its own
+ * savepoint), so a write's promise settles only after the COMMIT containing it returned.
+ * Compare-and-set runs inside the batch transaction, so it sees every earlier write of the batch.
+ * Reads run between batches: they see durable state only.
  */
 export class IndexStore {
   readonly #db: Database.Database;
@@ -90,6 +93,7 @@ export class IndexStore {
   readonly #list: Database.Statement<[string, string, string, number, string, number], NameRow>;
   readonly #putTx: (name: string, addr: string, meta: string | null, c: Precondition) => PutResult;
   readonly #delTx: (name: string, c: Precondition) => DeleteResult;
+  readonly #writer: GroupCommitWriter;
 
   constructor(path: string, opts: { historyLimit: number }) {
     this.#db = openDurableSqlite(path, SCHEMA);
@@ -113,19 +117,17 @@ export class IndexStore {
         'AND substr(name, 1, ?) = ? ORDER BY name LIMIT ?',
     );
     const next = (name: string): number => (this.#lastVersion.get(name)?.v ?? 0) + 1;
-    this.#putTx = db.transaction(
-      (name: string, addr: string, meta: string | null, c: Precondition): PutResult => {
-        const cur = this.#get.get(name)?.version;
-        if (!holds(cur, c)) return { kind: 'precondition_failed' };
-        const version = next(name);
-        const now = Date.now();
-        this.#upsert.run(name, addr, meta, version, now);
-        this.#hist.run(name, version, addr, meta, now);
-        this.#prune.run(name, version - this.#historyLimit);
-        return { kind: cur === undefined ? 'created' : 'replaced', version };
-      },
-    );
-    this.#delTx = db.transaction((name: string, c: Precondition): DeleteResult => {
+    this.#putTx = (name: string, addr: string, meta: string | null, c: Precondition): PutResult => {
+      const cur = this.#get.get(name)?.version;
+      if (!holds(cur, c)) return { kind: 'precondition_failed' };
+      const version = next(name);
+      const now = Date.now();
+      this.#upsert.run(name, addr, meta, version, now);
+      this.#hist.run(name, version, addr, meta, now);
+      this.#prune.run(name, version - this.#historyLimit);
+      return { kind: cur === undefined ? 'created' : 'replaced', version };
+    };
+    this.#delTx = (name: string, c: Precondition): DeleteResult => {
       const cur = this.#get.get(name)?.version;
       if (cur === undefined) return 'not_found';
       if (!holds(cur, c)) return 'precondition_failed';
@@ -134,7 +136,8 @@ export class IndexStore {
       this.#hist.run(name, version, null, null, Date.now());
       this.#prune.run(name, version - this.#historyLimit);
       return 'deleted';
-    });
+    };
+    this.#writer = new GroupCommitWriter(db);
   }
 
   /** A consistent copy of the store in the new file `dest` (SQLite online backup; writes keep flowing). */
@@ -151,12 +154,17 @@ export class IndexStore {
     return r === undefined ? undefined : { ...r, meta: parseMeta(r.meta) };
   }
 
-  put(name: string, addr: string, meta: unknown, c: Precondition): PutResult {
-    return this.#putTx(name, addr, meta === undefined ? null : JSON.stringify(meta), c);
+  /** Resolves once durable (or with `precondition_failed`, nothing written). */
+  put(name: string, addr: string, meta: unknown, c: Precondition): Promise<PutResult> {
+    const m = meta === undefined ? null : JSON.stringify(meta);
+    return this.#writer.write(() => this.#putTx(name, addr, m, c), {
+      bytes: name.length + addr.length + (m?.length ?? 0),
+    });
   }
 
-  delete(name: string, c: Precondition): DeleteResult {
-    return this.#delTx(name, c);
+  /** Resolves once durable (or with `not_found` / `precondition_failed`, nothing written). */
+  delete(name: string, c: Precondition): Promise<DeleteResult> {
+    return this.#writer.write(() => this.#delTx(name, c), { bytes: name.length });
   }
 
   /** The last versions of a name, newest first (deletions have `addr: null`). */
@@ -177,7 +185,9 @@ export class IndexStore {
     return { names: page, last: more ? page[page.length - 1]!.name : undefined };
   }
 
+  /** Commits the writes still queued, then closes the file. */
   close(): void {
+    this.#writer.close();
     if (this.#db.open) this.#db.close();
   }
 }

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ApiError, guards, type GuardOptions } from '@ron/kernel';
+import { ApiError, durableWriteError, guards, type GuardOptions } from '@ron/kernel';
 import type { Binding, IndexStore, Precondition } from './index-store.js';
 import type { IndexMetrics } from './metrics.js';
 
@@ -9,6 +9,11 @@ const ADDR = /^b3:[0-9a-f]{64}$/;
 const SUB = new Set(['history', 'content']);
 const MAX_LIST = 1000;
 const MAX_META_BYTES = 8 * 1024;
+
+/** A write the store could not apply: 507 on a full disk, 503 on I/O trouble, else a 500. */
+function storeFailed(err: unknown): never {
+  throw durableWriteError(err) ?? err;
+}
 
 export interface IndexRoutesOptions {
   store: () => IndexStore;
@@ -148,7 +153,7 @@ export function indexRoutes(app: FastifyInstance, opts: IndexRoutesOptions): voi
   app.put(
     '/v1/index/*',
     { onRequest: write(), bodyLimit: opts.bodyCap },
-    (req: FastifyRequest, reply: FastifyReply) => {
+    async (req: FastifyRequest, reply: FastifyReply) => {
       const name = checkName((req.params as { '*': string })['*']);
       query(req, []);
       const ct = req.headers['content-type'] ?? '';
@@ -168,7 +173,7 @@ export function indexRoutes(app: FastifyInstance, opts: IndexRoutesOptions): voi
       if (o.meta !== undefined && Buffer.byteLength(JSON.stringify(o.meta)) > MAX_META_BYTES)
         throw new ApiError('BadRequest', `meta must be at most ${MAX_META_BYTES} bytes of JSON`);
       metrics.ops.put.inc();
-      const r = store().put(name, o.addr, o.meta, precondition(req));
+      const r = await store().put(name, o.addr, o.meta, precondition(req)).catch(storeFailed);
       if (r.kind === 'precondition_failed') {
         metrics.casFailures.inc();
         throw failed(name);
@@ -180,11 +185,11 @@ export function indexRoutes(app: FastifyInstance, opts: IndexRoutesOptions): voi
     },
   );
 
-  app.delete('/v1/index/*', { onRequest: write() }, (req, reply) => {
+  app.delete('/v1/index/*', { onRequest: write() }, async (req, reply) => {
     const name = checkName((req.params as { '*': string })['*']);
     query(req, []);
     metrics.ops.delete.inc();
-    const r = store().delete(name, precondition(req));
+    const r = await store().delete(name, precondition(req)).catch(storeFailed);
     if (r === 'not_found') throw notFound(name);
     if (r === 'precondition_failed') {
       metrics.casFailures.inc();

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { openDurableSqlite } from '@ron/kernel/sqlite';
+import { GroupCommitWriter, openDurableSqlite } from '@ron/kernel/sqlite';
 import { randomUUID } from 'node:crypto';
 import { accessSync, constants, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { open, rename, rm, unlink } from 'node:fs/promises';
@@ -98,14 +98,17 @@ interface UploadChunk {
 }
 
 /**
- * The content-addressed store: ingest streams into a segment file, records commit in one SQLite
- * transaction after the segment is synced; reads are verified chunk by chunk; chunks are
+ * The content-addressed store: ingest streams into a segment file, records commit after the
+ * segment is synced, through the kernel's group-commit writer (the record writes of one event-loop
+ * turn — uploads, deletes, GC steps — share one transaction and one fsync, each in its own
+ * savepoint, and each resolves only after that COMMIT returned); reads are verified chunk by chunk; chunks are
  * reference-counted and freed by an incremental GC that never touches a chunk an upload in progress
  * has pinned.
  */
 export class CasStore {
   readonly dir: string;
   readonly #db: Database.Database;
+  readonly #writer: GroupCommitWriter;
   readonly #segDir: string;
   readonly #tmpDir: string;
   readonly #maxObject: number;
@@ -152,6 +155,7 @@ export class CasStore {
     mkdirSync(this.#tmpDir, { recursive: true });
     const db = openDurableSqlite(join(opts.dir, 'store.db'), SCHEMA);
     this.#db = db;
+    this.#writer = new GroupCommitWriter(db);
     this.#q = {
       chunk: db.prepare('SELECT len, refs FROM chunks WHERE hash = ?'),
       insChunk: db.prepare('INSERT INTO chunks (hash, segment, off, len, refs) VALUES (?, ?, ?, ?, 1)'),
@@ -322,7 +326,7 @@ export class CasStore {
       }
       const addr = hasher.address();
       // 3. One transaction: the object, its chunk list, new chunk rows, references to existing ones.
-      const created = this.#commit(addr, size, list, renamed ? id : undefined, writer.bytes);
+      const created = await this.#commit(addr, size, list, renamed ? id : undefined, writer.bytes);
       return { addr, size, chunks: list.length, created };
     } catch (err) {
       await writer.close();
@@ -342,19 +346,20 @@ export class CasStore {
     );
   }
 
-  #commit(
+  async #commit(
     addr: string,
     size: number,
     list: UploadChunk[],
     segment: string | undefined,
     segBytes: number,
-  ): boolean {
+  ): Promise<boolean> {
     const q = this.#q;
-    const tx = this.#db.transaction((): boolean => {
+    // The totals move only once the COMMIT returned: a failed batch leaves them as they were.
+    const tx = (): { live: number; chunks: number } | undefined => {
       if (segment !== undefined) q.insSegment.run(segment, segBytes, 0);
       // The object exists already (an earlier or concurrent upload): nothing to add; this upload's
       // segment (if any) is left with no live bytes and the GC deletes it.
-      if (q.object.get(addr) !== undefined) return false;
+      if (q.object.get(addr) !== undefined) return undefined;
       let live = 0;
       let chunks = 0;
       for (let i = 0; i < list.length; i++) {
@@ -373,13 +378,15 @@ export class CasStore {
       }
       if (segment !== undefined && live > 0) q.segLive.run(-live, segment);
       q.insObject.run(addr, size, list.length, Date.now());
-      this.#totals.objects++;
-      this.#totals.logical_bytes += size;
-      this.#totals.chunks += chunks;
-      this.#totals.stored_bytes += live;
-      return true;
-    });
-    return tx();
+      return { live, chunks };
+    };
+    const added = await this.#writer.write(tx, { bytes: list.length * 48 });
+    if (added === undefined) return false;
+    this.#totals.objects++;
+    this.#totals.logical_bytes += size;
+    this.#totals.chunks += added.chunks;
+    this.#totals.stored_bytes += added.live;
+    return true;
   }
 
   get(addr: string): ObjectInfo | undefined {
@@ -397,23 +404,27 @@ export class CasStore {
   }
 
   /** Marks every object that holds this chunk corrupt (they are listed by `state=corrupt`). */
-  markCorrupt(hash: Buffer): void {
-    this.#q.markCorrupt.run(hash);
+  markCorrupt(hash: Buffer): Promise<void> {
+    return this.#writer.write(() => {
+      this.#q.markCorrupt.run(hash);
+    });
   }
 
   /** Drops an object; its chunks lose one reference each and the GC frees the unreferenced ones. */
-  delete(addr: string): boolean {
+  async delete(addr: string): Promise<boolean> {
     const q = this.#q;
-    return this.#db.transaction((): boolean => {
+    const o = await this.#writer.write((): ObjectInfo | undefined => {
       const o = q.object.get(addr);
-      if (o === undefined) return false;
+      if (o === undefined) return undefined;
       for (const { hash } of q.objChunks.all(addr)) q.unrefChunk.run(hash);
       q.delObjChunks.run(addr);
       q.delObject.run(addr);
-      this.#totals.objects--;
-      this.#totals.logical_bytes -= o.size;
-      return true;
-    })();
+      return o;
+    });
+    if (o === undefined) return false;
+    this.#totals.objects--;
+    this.#totals.logical_bytes -= o.size;
+    return true;
   }
 
   list(opts: { after: string; limit: number; state?: 'ok' | 'corrupt' | undefined }): ObjectInfo[] {
@@ -430,7 +441,7 @@ export class CasStore {
   async gcStep(): Promise<{ chunks: number; bytes: number; segments: number }> {
     const q = this.#q;
     const doomed: string[] = [];
-    const freed = this.#db.transaction(() => {
+    const freed = await this.#writer.write(() => {
       let chunks = 0;
       let bytes = 0;
       for (const row of q.dead.all(this.#gcBatch)) {
@@ -444,16 +455,18 @@ export class CasStore {
         q.delSegment.run(id);
         doomed.push(id);
       }
-      this.#totals.chunks -= chunks;
-      this.#totals.stored_bytes -= bytes;
       return { chunks, bytes };
-    })();
+    });
+    this.#totals.chunks -= freed.chunks;
+    this.#totals.stored_bytes -= freed.bytes;
     for (const id of doomed) await unlink(join(this.#segDir, id)).catch(() => undefined);
     if (doomed.length > 0) await syncDir(this.#segDir);
     return { ...freed, segments: doomed.length };
   }
 
+  /** Commits the record writes still queued, then closes the file. */
   close(): void {
+    this.#writer.close();
     if (this.#db.open) this.#db.close();
   }
 }

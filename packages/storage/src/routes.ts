@@ -72,11 +72,9 @@ export function casRoutes(app: FastifyInstance, opts: CasRoutesOptions): void {
       { addr: c.addr, chunk: c.idx, chunk_hash: c.hash },
       'stored chunk failed its BLAKE3 check; object marked corrupt',
     );
-    try {
-      store().markCorrupt(Buffer.from(c.hash, 'hex'));
-    } catch (err) {
-      log.error({ err }, 'could not mark the object corrupt');
-    }
+    store()
+      .markCorrupt(Buffer.from(c.hash, 'hex'))
+      .catch((err: unknown) => log.error({ err }, 'could not mark the object corrupt'));
   };
 
   app.post('/v1/cas', { onRequest: writeGuard }, async (req, reply) => {
@@ -204,9 +202,9 @@ export function casRoutes(app: FastifyInstance, opts: CasRoutesOptions): void {
     return reply.send(stream);
   });
 
-  app.delete('/v1/cas/:addr', { onRequest: deleteGuard }, (req, reply) => {
+  app.delete('/v1/cas/:addr', { onRequest: deleteGuard }, async (req, reply) => {
     const addr = addrParam(req);
-    if (!store().delete(addr)) throw new ApiError('NotFound', `no object ${addr}`);
+    if (!(await store().delete(addr))) throw new ApiError('NotFound', `no object ${addr}`);
     opts.onDelete?.();
     return reply.code(204).send();
   });

@@ -61,8 +61,8 @@ test('GC racing uploads that share chunks never frees a chunk a live or in-progr
         });
         const known = new Map<string, Buffer>();
         const history: string[] = [];
-        const del = (i: number): void => {
-          if (history.length > 0) store.delete(history[i % history.length]!);
+        const del = async (i: number): Promise<void> => {
+          if (history.length > 0) await store.delete(history[i % history.length]!);
         };
         try {
           for (const group of groups) {
@@ -80,7 +80,7 @@ test('GC racing uploads that share chunks never frees a chunk a live or in-progr
                 async function* body(): AsyncGenerator<Buffer> {
                   for (let off = 0, k = 0; off < data.length; off += CHUNK_SIZE, k++) {
                     if (k === mid.midAt) {
-                      if (mid.midDelete !== null) del(mid.midDelete);
+                      if (mid.midDelete !== null) await del(mid.midDelete);
                       if (mid.midGc) await store.gcStep();
                     }
                     yield data.subarray(off, off + CHUNK_SIZE);
