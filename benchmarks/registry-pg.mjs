@@ -37,7 +37,10 @@ async function replica(db) {
 
 async function commitAtHead(url, payload) {
   const head = await (await fetch(`${url}/registry/head`)).json();
-  const sig = reg.signBytes(key, reg.signedBytes({ registry: 'default', op: 'commit', payload_b3: payload, version: head.version + 1 }));
+  const sig = reg.signBytes(
+    key,
+    reg.signedBytes({ registry: 'default', op: 'commit', payload_b3: payload, version: head.version + 1 }),
+  );
   const res = await fetch(`${url}/registry/commit`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -91,7 +94,10 @@ async function lag(a, b) {
   for (let i = 0; i < LAG_SAMPLES; i++) {
     const head = await (await fetch(`${a.url}/registry/head`)).json();
     const v = head.version + 1;
-    const sig = reg.signBytes(key, reg.signedBytes({ registry: 'default', op: 'commit', payload_b3: `b3:lag${i}`, version: v }));
+    const sig = reg.signBytes(
+      key,
+      reg.signedBytes({ registry: 'default', op: 'commit', payload_b3: `b3:lag${i}`, version: v }),
+    );
     const res = await fetch(`${a.url}/registry/commit`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -129,14 +135,22 @@ try {
 
   const f = (x) => x.toFixed(0);
   const ms = (x) => `${x.toFixed(2)} ms`;
-  console.log(`registry on PostgreSQL (benchmarks/registry-pg.mjs): ${CLIENTS} clients, ${SECONDS} s each, ${cpus().length} cores, ${new Date().toISOString()}\n`);
-  console.log('| setup | 16 clients racing: acknowledged signed commits/s | attempts/s (422 = lost race, retried) | 1 client, sequential: commits/s |');
+  console.log(
+    `registry on PostgreSQL (benchmarks/registry-pg.mjs): ${CLIENTS} clients, ${SECONDS} s each, ${cpus().length} cores, ${new Date().toISOString()}\n`,
+  );
+  console.log(
+    '| setup | 16 clients racing: acknowledged signed commits/s | attempts/s (422 = lost race, retried) | 1 client, sequential: commits/s |',
+  );
   console.log('|---|---|---|---|');
   console.log(`| one node, SQLite (synchronous=FULL) | ${f(s1.commits)} | ${f(s1.attempts)} | ${f(sq1)} |`);
   console.log(`| one replica, PostgreSQL (fsync on) | ${f(p1.commits)} | ${f(p1.attempts)} | ${f(pq1)} |`);
-  console.log(`| three replicas, one PostgreSQL, clients spread | ${f(p3.commits)} | ${f(p3.attempts)} | — |`);
+  console.log(
+    `| three replicas, one PostgreSQL, clients spread | ${f(p3.commits)} | ${f(p3.attempts)} | — |`,
+  );
   console.log('');
-  console.log(`replication lag (commit answered on A → event on B's stream), ${LAG_SAMPLES} sequential commits: p50 ${ms(l.p50)}, p99 ${ms(l.p99)}`);
+  console.log(
+    `replication lag (commit answered on A → event on B's stream), ${LAG_SAMPLES} sequential commits: p50 ${ms(l.p50)}, p99 ${ms(l.p99)}`,
+  );
 } finally {
   for (const p of started) await p.stop('SIGKILL').catch(() => undefined);
   cluster?.destroy();

@@ -258,10 +258,10 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Running
   // streams). The head gauge follows every version, local or ingested.
   registry.onAppend((e) => metrics.headVersion.set(e.version));
   metrics.headVersion.set(registry.head.version);
+  metrics.storeReachable.set(1); // embedded stores are always reachable; PostgreSQL updates it below
   if (store instanceof PgStore) {
     const pgStore = store;
     const reg0 = registry;
-    metrics.storeReachable.set(1);
     pgStore.follow(() => {
       void reg0.catchUp().then((n) => {
         if (n > 0) metrics.replicated.inc(n);

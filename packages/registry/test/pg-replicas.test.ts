@@ -136,6 +136,12 @@ async function history(url: string): Promise<LogEntry[]> {
   }
 }
 
+async function metricValue(p: Program, name: string): Promise<number | undefined> {
+  const text = await (await fetch(`${String(p.ready.admin_url)}/metrics`)).text();
+  const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
+  return m === null ? undefined : Number(m[1]);
+}
+
 async function readyz(p: Program): Promise<{ write_ready: boolean }> {
   return (await (await fetch(`${String(p.ready.admin_url)}/readyz`)).json()) as { write_ready: boolean };
 }
@@ -223,6 +229,8 @@ test('PostgreSQL stopped mid-storm: writes refused with 503 and Retry-After (nev
     const refusedBefore = storm.statuses.get(503) ?? 0;
     await waitFor(() => (storm.statuses.get(503) ?? 0) >= refusedBefore + 4, 30_000);
     for (const r of rs) await waitFor(async () => !(await readyz(r)).write_ready, 30_000);
+    for (const r of rs)
+      await waitFor(async () => (await metricValue(r, 'registry_store_reachable')) === 0, 30_000);
     acksDuringOutage = storm.acked.size;
     // Reads answer from memory (a replica's head may trail the last ack elsewhere by what it had not ingested yet).
     assert.ok((await headOf(urls[0]!)).version > 0);
@@ -240,6 +248,7 @@ test('PostgreSQL stopped mid-storm: writes refused with 503 and Retry-After (nev
   await storm.stop();
   const log = await assertConverged(urls, storm.acked);
   for (const r of rs) await waitFor(async () => (await readyz(r)).write_ready, 30_000);
+  for (const r of rs) assert.equal(await metricValue(r, 'registry_store_reachable'), 1);
   await waitFor(() => commitIds(stream).at(-1) === log.length, 30_000);
   assert.deepEqual(commitIds(stream), oneTo(log.length));
   stream.close();
