@@ -49,6 +49,8 @@ function readWatermark(path: string, sql: string): number {
 export const PLANE_STORE_FILES: Readonly<Record<string, string>> = {
   registry: 'registry/registry.db',
   kv: 'kv/micronode.db',
+  index: 'index/index.db',
+  mailbox: 'mailbox/mailbox.db',
 };
 
 export interface PlaneBackup {
