@@ -80,6 +80,7 @@ test('kill -9 of the mailbox plane and of the whole node during producers and co
   let consuming = true;
   const enqueued = new Set<string>();
   const ackedAt = new Map<string, number>();
+  const delivered = new Set<string>();
   const violations: string[] = [];
   const producer = async (p: number): Promise<void> => {
     for (let n = 0; producing; n++) {
@@ -118,6 +119,7 @@ test('kill -9 of the mailbox plane and of the whole node during producers and co
         const msgs = ((await r.json()) as { messages: Msg[] }).messages;
         for (const m of msgs) {
           const b = Buffer.from(m.body, 'base64').toString();
+          delivered.add(b);
           const at = ackedAt.get(b);
           if (at !== undefined && at < sentAt) violations.push(b);
         }
@@ -161,10 +163,13 @@ test('kill -9 of the mailbox plane and of the whole node during producers and co
     await sleep(1000);
     producing = false;
     const deadline = Date.now() + 60_000;
-    while (Date.now() < deadline && [...enqueued].some((b) => !ackedAt.has(b))) await sleep(100);
+    // At-least-once: every acknowledged enqueue is delivered; under a slow machine a lease can
+    // expire before its ack lands (then the message is redelivered, or dead-lettered after
+    // max_receives), so delivery — not our ack — is what must hold for every message.
+    while (Date.now() < deadline && [...enqueued].some((b) => !delivered.has(b))) await sleep(100);
     consuming = false;
     await Promise.all(work);
-    const missing = [...enqueued].filter((b) => !ackedAt.has(b));
+    const missing = [...enqueued].filter((b) => !delivered.has(b));
     assert.ok(enqueued.size > 0);
     assert.deepEqual(
       missing.slice(0, 10),

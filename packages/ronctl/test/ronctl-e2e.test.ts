@@ -26,7 +26,7 @@ test('keygen → propose → approve → apply → get → watch → rotate → 
   const reg = await startRegistryBin([a, b], 2);
   try {
     const env = { RON_REGISTRY_URL: reg.url };
-    const watcher = ronctl(['--json', 'registry', 'watch', '--from', '0', '--count', '3'], env, cwd, 60_000);
+    const watcher = ronctl(['--json', 'registry', 'watch', '--from', '0', '--count', '3'], env, cwd, 180_000);
 
     writeFileSync(join(cwd, 'svc.json'), JSON.stringify({ op: 'publish', descriptor: { id: 'svc-storage@us-east-1', kind: 'service', version: 1, body: { region: 'us-east-1', addr: '10.0.0.5:9000', tls: true, weight: 3 } } }));
     const p = await ronctl(['--json', 'registry', 'propose', '--file', 'svc.json', '--key', 'a.key'], env, cwd);
