@@ -13,9 +13,8 @@ import {
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadMacronodeConfig, type LoadInput } from './config.js';
-import { Macronode } from './node.js';
+import { Macronode, consoleUrl } from './node.js';
 import { addBackupCommands } from './backup-cli.js';
-import { consoleUrl } from './ui-routes.js';
 
 type Flags = Record<string, unknown>;
 

@@ -12,7 +12,7 @@ import { httpsFactory, readTls, swapTls, tlsFiles, type TlsFiles } from './tls.j
 import type { FastifyInstance } from 'fastify';
 import { fileURLToPath } from 'node:url';
 import { createAdmin } from './admin.js';
-import { NodeBus } from './bus.js';
+import { NodeBus, type NodeEventBody } from './bus.js';
 import {
   loadMacronodeConfig,
   schema,
@@ -28,7 +28,6 @@ import { PLANE_NAMES } from './planes/names.js';
 import { ensureSignerKey } from './planes/signer-key.js';
 import { PLANES } from './planes/table.js';
 import { effectiveAfterReload, planReload } from './reload.js';
-import { consoleUrl, eventDetail } from './ui-routes.js';
 import { Supervisor, type PlaneStatus } from './supervisor/supervisor.js';
 
 const RUNNER = fileURLToPath(new URL('./planes/runner.js', import.meta.url));
@@ -68,6 +67,25 @@ export interface MacronodeOptions {
   /** How the config was loaded, re-run on reload (file re-read, same env and flags). */
   input: LoadInput;
   logger: Logger;
+}
+
+/** The console's address on an admin listener URL. */
+export function consoleUrl(adminUrl: string): string {
+  return `${adminUrl}/ui/`;
+}
+
+/** Context added to every node event: the plane's status and the node's readiness (the console's live data). */
+export function eventDetail(node: Macronode, body: NodeEventBody): Record<string, unknown> {
+  const r = node.readiness();
+  const failing: Record<string, string> = {};
+  for (const [k, ok] of Object.entries(r.deps)) if (!ok) failing[k] = r.reasons[k] ?? 'not ready';
+  if (r.reasons.shutdown !== undefined) failing.shutdown = r.reasons.shutdown;
+  const out: Record<string, unknown> = { readiness: { ready: r.ready, failing } };
+  if ('service' in body) {
+    const st = node.supervisor.status(body.service);
+    if (st !== undefined) out.plane = st;
+  }
+  return out;
 }
 
 /**

@@ -5,31 +5,11 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import type { NodeEventBody } from './bus.js';
 import type { Macronode } from './node.js';
 
 // The operator console (issue 15): static files from packages/macronode/ui/ (hand-written, no build
 // step) plus read-only JSON routes the page needs. Every action on the page uses the existing admin
 // POST routes with their auth; nothing here changes state.
-
-/** The console's address on an admin listener URL. */
-export function consoleUrl(adminUrl: string): string {
-  return `${adminUrl}/ui/`;
-}
-
-/** Context added to every node event: the plane's status and the node's readiness (the console's live data). */
-export function eventDetail(node: Macronode, body: NodeEventBody): Record<string, unknown> {
-  const r = node.readiness();
-  const failing: Record<string, string> = {};
-  for (const [k, ok] of Object.entries(r.deps)) if (!ok) failing[k] = r.reasons[k] ?? 'not ready';
-  if (r.reasons.shutdown !== undefined) failing.shutdown = r.reasons.shutdown;
-  const out: Record<string, unknown> = { readiness: { ready: r.ready, failing } };
-  if ('service' in body) {
-    const st = node.supervisor.status(body.service);
-    if (st !== undefined) out.plane = st;
-  }
-  return out;
-}
 
 const UI_DIR = fileURLToPath(new URL('../../ui/', import.meta.url));
 
