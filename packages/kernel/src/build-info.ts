@@ -14,7 +14,9 @@ export function buildInfo(): BuildInfo {
   if (cached) return cached;
   let raw: Partial<BuildInfo> = {};
   try {
-    raw = JSON.parse(readFileSync(new URL('../build-info.json', import.meta.url), 'utf8')) as Partial<BuildInfo>;
+    raw = JSON.parse(
+      readFileSync(new URL('../build-info.json', import.meta.url), 'utf8'),
+    ) as Partial<BuildInfo>;
   } catch {
     // Not stamped (e.g. built without git): fall through to "unknown".
   }

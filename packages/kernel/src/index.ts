@@ -12,7 +12,13 @@ export * from './logger.js';
 export * from './listen.js';
 export * from './admin.js';
 export { registerReadyGauge, READY_GAUGE_NAME } from './ready-gauge.js';
-export { registerBackupRoute, registerBackupMetrics, BACKUP_METRICS, type BackupRouteOptions, type BackupMetrics } from './backup-route.js';
+export {
+  registerBackupRoute,
+  registerBackupMetrics,
+  BACKUP_METRICS,
+  type BackupRouteOptions,
+  type BackupMetrics,
+} from './backup-route.js';
 export * from './shutdown.js';
 export * from './main.js';
 export * from './cli.js';

@@ -15,7 +15,9 @@ export function parseAddr(addr: string): ListenTarget | undefined {
 }
 
 export function isLoopbackHost(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host) || /^::ffff:127\./i.test(host);
+  return (
+    host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host) || /^::ffff:127\./i.test(host)
+  );
 }
 
 /** Rule text for config validation of an address field. */

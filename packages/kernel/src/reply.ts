@@ -6,7 +6,10 @@ import { envelopeText, type ErrorFields } from './errors.js';
 export function sendError(req: FastifyRequest, reply: FastifyReply, err: ErrorFields): FastifyReply {
   for (const k in err.headers) reply.header(k, err.headers[k]);
   // A string with its content type set is sent as-is: no serializer pass over the envelope.
-  return reply.code(err.status).header('content-type', 'application/json; charset=utf-8').send(envelopeText(err, req.id));
+  return reply
+    .code(err.status)
+    .header('content-type', 'application/json; charset=utf-8')
+    .send(envelopeText(err, req.id));
 }
 
 /**
@@ -19,7 +22,14 @@ export function sendRawError(res: ServerResponse, requestId: string, err: ErrorF
   // A flat [name, value, ...] list: node takes it as is (no per-call object shapes to build).
   const headers: string[] = [];
   for (const k in err.headers) headers.push(k, err.headers[k]!);
-  headers.push('x-request-id', requestId, 'content-type', 'application/json; charset=utf-8', 'content-length', String(Buffer.byteLength(body)));
+  headers.push(
+    'x-request-id',
+    requestId,
+    'content-type',
+    'application/json; charset=utf-8',
+    'content-length',
+    String(Buffer.byteLength(body)),
+  );
   if (close) headers.push('connection', 'close');
   res.writeHead(err.status, headers);
   res.end(body);

@@ -26,7 +26,11 @@ export function sseFrame(event: string, data: string, id?: string | number): str
  * Starts an SSE response: 200 with the event-stream headers (no caching, no proxy buffering), Nagle
  * off so small frames leave at once, and the client's reconnect delay (`retry:`, default 2000 ms).
  */
-export function openSseResponse(res: ServerResponse, headers: Record<string, string> = {}, retryMs = 2000): void {
+export function openSseResponse(
+  res: ServerResponse,
+  headers: Record<string, string> = {},
+  retryMs = 2000,
+): void {
   res.writeHead(200, {
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache, no-transform',

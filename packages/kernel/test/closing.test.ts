@@ -27,7 +27,7 @@ test('close(): the in-flight request finishes; a pipelined one gets 503 NotReady
   await app.listen({ host: '127.0.0.1', port: 0 });
   const port = (app.server.address() as AddressInfo).port;
 
-    const sock = connect(port, '127.0.0.1');
+  const sock = connect(port, '127.0.0.1');
   sock.write('GET /slow HTTP/1.1\r\nHost: x\r\n\r\n');
   let raw = '';
   sock.on('data', (d: Buffer) => (raw += d.toString('latin1')));
@@ -36,7 +36,9 @@ test('close(): the in-flight request finishes; a pipelined one gets 503 NotReady
   const closed = app.close();
   // close() has begun; this connection is busy (not idle), so it stays open and the next request
   // on it is still parsed — that request must be refused in the envelope.
-  await new Promise<void>((r) => sock.write('GET /ok HTTP/1.1\r\nHost: x\r\nx-request-id: late-1\r\n\r\n', () => r()));
+  await new Promise<void>((r) =>
+    sock.write('GET /ok HTTP/1.1\r\nHost: x\r\nx-request-id: late-1\r\n\r\n', () => r()),
+  );
   await new Promise((r) => setTimeout(r, 50));
   release();
   await ended;

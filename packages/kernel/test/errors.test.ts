@@ -3,7 +3,15 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { ApiError, ERROR_CODES, apiProblem, codeForStatus, envelope, envelopeText, type ErrorCode } from '../src/index.js';
+import {
+  ApiError,
+  ERROR_CODES,
+  apiProblem,
+  codeForStatus,
+  envelope,
+  envelopeText,
+  type ErrorCode,
+} from '../src/index.js';
 
 const DOC = new URL('../../../../docs/errors.md', import.meta.url);
 
@@ -37,11 +45,15 @@ test('statuses follow ERROR_CODES; 429 and 503 carry Retry-After; retryable defa
   assert.equal(new ApiError('Busy', 'm').retryable, true);
   assert.equal(new ApiError('BadRequest', 'm').retryable, false);
   assert.equal(new ApiError('BadRequest', 'm', { retryable: true }).retryable, true);
-  assert.equal(new ApiError('RateLimited', 'm', { headers: { 'retry-after': '3' } }).headers['retry-after'], '3');
+  assert.equal(
+    new ApiError('RateLimited', 'm', { headers: { 'retry-after': '3' } }).headers['retry-after'],
+    '3',
+  );
 });
 
 test('codeForStatus maps every documented status back to a code of that status', () => {
-  for (const status of new Set(Object.values(ERROR_CODES))) assert.equal(ERROR_CODES[codeForStatus(status)], status, String(status));
+  for (const status of new Set(Object.values(ERROR_CODES)))
+    assert.equal(ERROR_CODES[codeForStatus(status)], status, String(status));
   assert.equal(codeForStatus(418), 'BadRequest');
   assert.equal(codeForStatus(599), 'Internal');
 });

@@ -11,8 +11,18 @@ import { HttpMetrics, InflightCounter, createServer, guards } from '../src/index
 const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 
 function build(fast: (req: IncomingMessage, res: ServerResponse, id: string) => boolean) {
-  const metrics = new HttpMetrics({ requestsName: 'fp_http_requests_total', latencyName: 'fp_latency_seconds', rejectionsName: 'fp_rejections_total', defaultCollectors: false });
-  const app = createServer({ logger: pino({ level: 'silent' }), metrics, fastPath: fast, keepAliveTimeoutMs: 1234 });
+  const metrics = new HttpMetrics({
+    requestsName: 'fp_http_requests_total',
+    latencyName: 'fp_latency_seconds',
+    rejectionsName: 'fp_rejections_total',
+    defaultCollectors: false,
+  });
+  const app = createServer({
+    logger: pino({ level: 'silent' }),
+    metrics,
+    fastPath: fast,
+    keepAliveTimeoutMs: 1234,
+  });
   return { app, metrics };
 }
 
@@ -84,7 +94,9 @@ test('once closing, a request pipelined on a busy connection gets the 503 NotRea
   await inHandler;
   const closed = app.close();
   // This connection is busy, so it stays open and the next request on it is still parsed.
-  await new Promise<void>((r) => sock.write('GET /fast HTTP/1.1\r\nHost: x\r\nx-request-id: late-1\r\n\r\n', () => r()));
+  await new Promise<void>((r) =>
+    sock.write('GET /fast HTTP/1.1\r\nHost: x\r\nx-request-id: late-1\r\n\r\n', () => r()),
+  );
   await new Promise((r) => setTimeout(r, 50));
   release();
   await ended;
@@ -99,7 +111,12 @@ test('once closing, a request pipelined on a busy connection gets the 503 NotRea
 });
 
 test('guards share an InflightCounter: one budget across routes (and a fast path)', async () => {
-  const metrics = new HttpMetrics({ requestsName: 'ic_http_requests_total', latencyName: 'ic_latency_seconds', rejectionsName: 'ic_rejections_total', defaultCollectors: false });
+  const metrics = new HttpMetrics({
+    requestsName: 'ic_http_requests_total',
+    latencyName: 'ic_latency_seconds',
+    rejectionsName: 'ic_rejections_total',
+    defaultCollectors: false,
+  });
   const app = createServer({ logger: pino({ level: 'silent' }), metrics });
   const shared = new InflightCounter();
   let release: () => void = () => undefined;

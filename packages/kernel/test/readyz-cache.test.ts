@@ -6,7 +6,12 @@ import pino from 'pino';
 import { HttpMetrics, Readiness, createServer, registerAdmin } from '../src/index.js';
 
 test('/readyz follows every probe flip at once, though its body is cached between flips', async () => {
-  const metrics = new HttpMetrics({ requestsName: 'rz_http_requests_total', latencyName: 'rz_latency_seconds', rejectionsName: 'rz_rejections_total', defaultCollectors: false });
+  const metrics = new HttpMetrics({
+    requestsName: 'rz_http_requests_total',
+    latencyName: 'rz_latency_seconds',
+    rejectionsName: 'rz_rejections_total',
+    defaultCollectors: false,
+  });
   const app = createServer({ logger: pino({ level: 'silent' }), metrics });
   const readiness = new Readiness();
   const setStore = readiness.flag('store_open');
@@ -19,15 +24,27 @@ test('/readyz follows every probe flip at once, though its body is cached betwee
     readyBody: (r) => ({ ready: r.ready, probes: r.probes, failing: r.failing }),
     readyBodyFromReportOnly: true,
   });
-  const get = async (): Promise<{ status: number; body: { ready: boolean; probes: Record<string, boolean>; failing: string[] }; retry?: string }> => {
+  const get = async (): Promise<{
+    status: number;
+    body: { ready: boolean; probes: Record<string, boolean>; failing: string[] };
+    retry?: string;
+  }> => {
     const r = await app.inject({ url: '/readyz' });
     return { status: r.statusCode, body: r.json(), retry: r.headers['retry-after'] };
   };
   const first = await get();
-  assert.deepEqual(first, { status: 503, body: { ready: false, probes: { store_open: false, deps: true }, failing: ['store_open'] }, retry: '5' });
+  assert.deepEqual(first, {
+    status: 503,
+    body: { ready: false, probes: { store_open: false, deps: true }, failing: ['store_open'] },
+    retry: '5',
+  });
   assert.deepEqual(await get(), first);
   setStore(true);
-  assert.deepEqual(await get(), { status: 200, body: { ready: true, probes: { store_open: true, deps: true }, failing: [] }, retry: undefined });
+  assert.deepEqual(await get(), {
+    status: 200,
+    body: { ready: true, probes: { store_open: true, deps: true }, failing: [] },
+    retry: undefined,
+  });
   deps = false;
   const down = await get();
   assert.equal(down.status, 503);
@@ -47,12 +64,22 @@ test('/readyz follows every probe flip at once, though its body is cached betwee
 });
 
 test('without readyBodyFromReportOnly, /readyz renders every time (bodies may carry other state)', async () => {
-  const metrics = new HttpMetrics({ requestsName: 'rz2_http_requests_total', latencyName: 'rz2_latency_seconds', rejectionsName: 'rz2_rejections_total', defaultCollectors: false });
+  const metrics = new HttpMetrics({
+    requestsName: 'rz2_http_requests_total',
+    latencyName: 'rz2_latency_seconds',
+    rejectionsName: 'rz2_rejections_total',
+    defaultCollectors: false,
+  });
   const app = createServer({ logger: pino({ level: 'silent' }), metrics });
   const readiness = new Readiness();
   readiness.flag('store_open', true);
   let degraded = false;
-  registerAdmin(app, { readiness, metrics, version: () => ({}), readyBody: (r) => ({ ready: r.ready, degraded }) });
+  registerAdmin(app, {
+    readiness,
+    metrics,
+    version: () => ({}),
+    readyBody: (r) => ({ ready: r.ready, degraded }),
+  });
   assert.deepEqual((await app.inject({ url: '/readyz' })).json(), { ready: true, degraded: false });
   degraded = true;
   assert.deepEqual((await app.inject({ url: '/readyz' })).json(), { ready: true, degraded: true });

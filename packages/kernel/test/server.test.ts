@@ -26,7 +26,8 @@ function capture(): { lines: Record<string, unknown>[]; logger: pino.Logger } {
   const lines: Record<string, unknown>[] = [];
   const stream = new Writable({
     write(chunk: Buffer, _enc, cb) {
-      for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
+      for (const l of chunk.toString().split('\n'))
+        if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
       cb();
     },
   });
@@ -64,9 +65,17 @@ function build(): {
   });
   void setDeps;
   let releaseHeld: (() => void) | undefined;
-  app.post('/json', { schema: { body: { type: 'object', properties: { a: { type: 'number' } }, additionalProperties: false } } }, (req) => ({
-    got: req.body,
-  }));
+  app.post(
+    '/json',
+    {
+      schema: {
+        body: { type: 'object', properties: { a: { type: 'number' } }, additionalProperties: false },
+      },
+    },
+    (req) => ({
+      got: req.body,
+    }),
+  );
   app.get('/items/:id', (req) => ({ id: (req.params as { id: string }).id }));
   app.get('/boom', () => {
     throw new Error('secret /etc/passwd at line 3');
@@ -77,9 +86,13 @@ function build(): {
   app.get('/teapot', (_req, reply) => {
     void reply.code(418).send({ error: 'nope' });
   });
-  app.put('/guarded', { onRequest: guards(metrics, { bodyCap: 16, concurrency: 1, timeoutMs: 60_000 }) }, (req) => ({
-    len: (req.body as string | undefined)?.length ?? 0,
-  }));
+  app.put(
+    '/guarded',
+    { onRequest: guards(metrics, { bodyCap: 16, concurrency: 1, timeoutMs: 60_000 }) },
+    (req) => ({
+      len: (req.body as string | undefined)?.length ?? 0,
+    }),
+  );
   app.get(
     '/held',
     { onRequest: guards(metrics, { concurrency: 1 }) },
@@ -88,9 +101,17 @@ function build(): {
         releaseHeld = () => resolve({ ok: true });
       }),
   );
-  app.get('/slow', { onRequest: guards(metrics, { timeoutMs: 50 }) }, () => new Promise((r) => setTimeout(() => r({ late: true }), 2000).unref()));
+  app.get(
+    '/slow',
+    { onRequest: guards(metrics, { timeoutMs: 50 }) },
+    () => new Promise((r) => setTimeout(() => r({ late: true }), 2000).unref()),
+  );
   app.get('/rl', { onRequest: guards(metrics, { rateLimit: { rps: 1, burst: 2 } }) }, () => ({ ok: true }));
-  app.get('/tarpit', { onRequest: guards(metrics, { rateLimit: { rps: 0.001, burst: 1, tarpitMs: 20 } }) }, () => ({ ok: true }));
+  app.get(
+    '/tarpit',
+    { onRequest: guards(metrics, { rateLimit: { rps: 0.001, burst: 1, tarpitMs: 20 } }) },
+    () => ({ ok: true }),
+  );
   app.get('/only-get', () => ({ ok: true }));
   methodNotAllowed(app, '/only-get', ['GET']);
   const release = (): void => {
@@ -131,16 +152,30 @@ describe('server factory (inject)', () => {
   });
 
   test('404 is the envelope and is counted as route="unmatched"', async () => {
-    const before = await counter(t.metrics, 't_http_requests_total', { route: 'unmatched', status: '404', method: 'GET' });
+    const before = await counter(t.metrics, 't_http_requests_total', {
+      route: 'unmatched',
+      status: '404',
+      method: 'GET',
+    });
     const r = await t.app.inject({ url: '/missing/thing?x=1' });
     assert.equal(r.statusCode, 404);
     assert.equal(r.json<Env>().error.code, 'NotFound');
-    assert.equal(await counter(t.metrics, 't_http_requests_total', { route: 'unmatched', status: '404', method: 'GET' }), before + 1);
+    assert.equal(
+      await counter(t.metrics, 't_http_requests_total', { route: 'unmatched', status: '404', method: 'GET' }),
+      before + 1,
+    );
   });
 
   test('matched routes are counted by template, never by raw URL', async () => {
     await t.app.inject({ url: '/items/42' });
-    assert.equal(await counter(t.metrics, 't_http_requests_total', { route: '/items/:id', status: '200', method: 'GET' }), 1);
+    assert.equal(
+      await counter(t.metrics, 't_http_requests_total', {
+        route: '/items/:id',
+        status: '200',
+        method: 'GET',
+      }),
+      1,
+    );
     const text = await t.metrics.render();
     assert.doesNotMatch(text, /\/items\/42/);
     assert.match(text, /t_rejections_total\{reason="custom"\} 0/);
@@ -171,11 +206,21 @@ describe('server factory (inject)', () => {
       [{ 'content-type': 'application/json' }, '{"a":1,"extra":2}', 400, 'BadRequest'],
       [{ 'content-type': 'application/json' }, '{"a":"x"}', 400, 'BadRequest'],
       [{ 'content-type': 'text/csv' }, 'a,b', 415, 'UnsupportedMediaType'],
-      [{ 'content-type': 'application/json' }, JSON.stringify({ a: 1, pad: 'x'.repeat(2000) }), 413, 'PayloadTooLarge'],
+      [
+        { 'content-type': 'application/json' },
+        JSON.stringify({ a: 1, pad: 'x'.repeat(2000) }),
+        413,
+        'PayloadTooLarge',
+      ],
       [{ 'content-type': 'application/json' }, '', 400, 'BadRequest'],
     ];
     for (const [headers, payload, status, code] of cases) {
-      const r = await t.app.inject({ method: 'POST', url: '/json', headers: { ...headers, 'x-request-id': 'fw-1' }, payload });
+      const r = await t.app.inject({
+        method: 'POST',
+        url: '/json',
+        headers: { ...headers, 'x-request-id': 'fw-1' },
+        payload,
+      });
       assert.equal(r.statusCode, status, `${payload.slice(0, 30)} → ${r.body}`);
       assert.equal(r.json<Env>().error.code, code);
       assert.equal(r.json<Env>().error.request_id, 'fw-1');
@@ -201,7 +246,12 @@ describe('server factory (inject)', () => {
   test('guards by inject: decode, stacked, length, cap — each counted', async () => {
     const cases: [Record<string, string>, number, string, string][] = [
       [{ 'content-encoding': 'gzip', 'content-length': '1' }, 415, 'UnsupportedEncoding', 'decode'],
-      [{ 'content-encoding': 'gzip, br', 'content-length': '1' }, 415, 'UnsupportedEncoding', 'stacked_encoding'],
+      [
+        { 'content-encoding': 'gzip, br', 'content-length': '1' },
+        415,
+        'UnsupportedEncoding',
+        'stacked_encoding',
+      ],
       [{ 'content-length': '99' }, 413, 'PayloadTooLarge', 'body_cap'],
     ];
     for (const [headers, status, code, reason] of cases) {
@@ -211,7 +261,12 @@ describe('server factory (inject)', () => {
       assert.equal(r.json<Env>().error.code, code);
       assert.equal(await counter(t.metrics, 't_rejections_total', { reason }), before + 1);
     }
-    const enc = await t.app.inject({ method: 'PUT', url: '/guarded', headers: { 'content-encoding': 'br', 'content-length': '1' }, payload: 'x' });
+    const enc = await t.app.inject({
+      method: 'PUT',
+      url: '/guarded',
+      headers: { 'content-encoding': 'br', 'content-length': '1' },
+      payload: 'x',
+    });
     assert.equal(enc.headers['accept-encoding'], 'identity');
   });
 
@@ -347,7 +402,9 @@ describe('malformed HTTP on a real socket', () => {
   });
 
   test('a large or chunked rejected body closes the connection', async () => {
-    const out = await raw('PUT /guarded HTTP/1.1\r\nHost: x\r\nContent-Encoding: gzip\r\nContent-Length: 1000000\r\n\r\nabc');
+    const out = await raw(
+      'PUT /guarded HTTP/1.1\r\nHost: x\r\nContent-Encoding: gzip\r\nContent-Length: 1000000\r\n\r\nabc',
+    );
     assert.match(out, /^HTTP\/1\.1 415 /);
     assert.match(out, /connection: close/i);
   });

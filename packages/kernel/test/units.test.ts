@@ -26,7 +26,8 @@ test('sizes: bytes, "64KiB", "1MiB", "1GiB", decimal KB/MB', () => {
   assert.equal(parseSize('1KB'), 1000);
   assert.equal(parseSize('2MB'), 2_000_000);
   assert.equal(parseSize('10B'), 10);
-  for (const bad of ['', 'lots', '1.5MiB', '-1', '1 TiB', 1.5, -1, null]) assert.equal(parseSize(bad), undefined, String(bad));
+  for (const bad of ['', 'lots', '1.5MiB', '-1', '1 TiB', 1.5, -1, null])
+    assert.equal(parseSize(bad), undefined, String(bad));
 });
 
 test('property: formatBytes output parses back to the same byte count', () => {

@@ -40,6 +40,13 @@ export function authorize(opts: {
       : { ok: false, status: 401, message: 'a valid admin bearer token is required' };
   }
   if (isLoopbackAddress(opts.socketAddress))
-    return { ok: true, warn: 'admin POST allowed without a token because the caller is on loopback; set admin_token' };
-  return { ok: false, status: 403, message: 'admin POST routes accept only loopback callers when no admin_token is set' };
+    return {
+      ok: true,
+      warn: 'admin POST allowed without a token because the caller is on loopback; set admin_token',
+    };
+  return {
+    ok: false,
+    status: 403,
+    message: 'admin POST routes accept only loopback callers when no admin_token is set',
+  };
 }

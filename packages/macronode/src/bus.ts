@@ -3,7 +3,13 @@
 
 export type NodeEventBody =
   | { type: 'Health'; service: string; ok: boolean; state?: string }
-  | { type: 'ServiceCrashed'; service: string; reason: string; restart_in_ms?: number | null; pid?: number | null }
+  | {
+      type: 'ServiceCrashed';
+      service: string;
+      reason: string;
+      restart_in_ms?: number | null;
+      pid?: number | null;
+    }
   | { type: 'ConfigUpdated'; version: number }
   | { type: 'Shutdown' };
 

@@ -309,24 +309,26 @@ export function createGateway(o: GatewayOptions): { app: FastifyInstance; close(
   });
 
   const edge = guards(o.metrics, { concurrency: o.maxInflight, inflight });
-  const bodyCap = (prefix: string) => (req: FastifyRequest, reply: FastifyReply, done: () => void): void => {
-    const limits = o.routes().limits;
-    const cap = limits.body_caps?.[prefix] ?? limits.max_body_bytes;
-    const declared = Number(req.headers['content-length'] ?? 0);
-    if (declared > cap) {
-      o.metrics.rejection('body_cap').inc();
-      reply.header('connection', 'close');
-      sendError(
-        req,
-        reply,
-        new ApiError('PayloadTooLarge', `body of ${declared} bytes exceeds the ${cap}-byte limit`, {
-          hint: BODY_CAP_HINT,
-        }),
-      );
-      return;
-    }
-    done();
-  };
+  const bodyCap =
+    (prefix: string) =>
+    (req: FastifyRequest, reply: FastifyReply, done: () => void): void => {
+      const limits = o.routes().limits;
+      const cap = limits.body_caps?.[prefix] ?? limits.max_body_bytes;
+      const declared = Number(req.headers['content-length'] ?? 0);
+      if (declared > cap) {
+        o.metrics.rejection('body_cap').inc();
+        reply.header('connection', 'close');
+        sendError(
+          req,
+          reply,
+          new ApiError('PayloadTooLarge', `body of ${declared} bytes exceeds the ${cap}-byte limit`, {
+            hint: BODY_CAP_HINT,
+          }),
+        );
+        return;
+      }
+      done();
+    };
 
   // Everything the fast path declines: request bodies and event streams (streamed both ways), and
   // the answers for planes that are down or unknown.

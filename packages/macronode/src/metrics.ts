@@ -20,8 +20,18 @@ export class MacronodeMetrics {
 
   constructor(services: readonly string[], uptimeOf: (service: string) => number) {
     const registers = [this.http.registry];
-    this.restarts = new Counter({ name: 'service_restarts_total', help: 'Plane restarts by the supervisor', labelNames: ['service'], registers });
-    this.up = new Gauge({ name: 'service_up', help: '1 while the plane is running and ready', labelNames: ['service'], registers });
+    this.restarts = new Counter({
+      name: 'service_restarts_total',
+      help: 'Plane restarts by the supervisor',
+      labelNames: ['service'],
+      registers,
+    });
+    this.up = new Gauge({
+      name: 'service_up',
+      help: '1 while the plane is running and ready',
+      labelNames: ['service'],
+      registers,
+    });
     this.state = new Gauge({
       name: 'service_state',
       help: 'Supervisor state of each plane: 1 for the current state, 0 for the others',

@@ -222,7 +222,11 @@ export class Macronode {
     return {
       planes,
       prefixes,
-      limits: { max_body_bytes: c['limits.max_body_bytes'], write_timeout: c.write_timeout, body_caps: bodyCaps },
+      limits: {
+        max_body_bytes: c['limits.max_body_bytes'],
+        write_timeout: c.write_timeout,
+        body_caps: bodyCaps,
+      },
       tls: tlsFiles(c, 'gateway'),
     };
   }
@@ -400,7 +404,8 @@ export class Macronode {
           key: k,
           from: secret ? (o[k] === '' ? '' : '***') : o[k],
           to: secret ? (n[k] === '' ? '' : '***') : n[k],
-          source: src === undefined ? 'default' : src.origin !== '' ? `${src.layer} (${src.origin})` : src.layer,
+          source:
+            src === undefined ? 'default' : src.origin !== '' ? `${src.layer} (${src.origin})` : src.layer,
         });
       }
       const body: ReloadBody = {

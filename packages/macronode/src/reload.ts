@@ -77,7 +77,11 @@ export function planReload(old: MacronodeConfig, next: MacronodeConfig): ReloadP
  * The config that actually runs after a reload: the new values, except restart-required keys keep
  * their running value.
  */
-export function effectiveAfterReload(old: MacronodeConfig, next: MacronodeConfig, plan: ReloadPlan): MacronodeConfig {
+export function effectiveAfterReload(
+  old: MacronodeConfig,
+  next: MacronodeConfig,
+  plan: ReloadPlan,
+): MacronodeConfig {
   const merged: Record<string, unknown> = { ...next };
   for (const k of plan.restartRequired) merged[k] = (old as Record<string, unknown>)[k];
   return Object.freeze(merged) as MacronodeConfig;

@@ -25,7 +25,9 @@ export function readTlsFiles(f: TlsFiles, l: TlsListener): SecureContextOptions 
     try {
       return readFileSync(f[key]);
     } catch (err) {
-      throw new Error(`tls.${l}.${key} ${f[key]} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      throw new Error(
+        `tls.${l}.${key} ${f[key]} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      );
     }
   };
   return { cert: read('cert'), key: read('key'), ...(f.client_ca !== '' ? { ca: read('client_ca') } : {}) };

@@ -23,7 +23,11 @@ describe('macronode admin plane and gateway (real process)', () => {
   test('gateway: /ingress/ping and a KV round trip through the gateway, request id propagated', async () => {
     const ping = await fetch(`${n.gateway}/ingress/ping`);
     assert.deepEqual(await ping.json(), { ok: true, service: 'svc-gateway', profile: 'macronode' });
-    const put = await fetch(`${n.gateway}/v1/kv/demo/k1`, { method: 'PUT', body: 'v1', headers: { 'x-request-id': 'trace-123' } });
+    const put = await fetch(`${n.gateway}/v1/kv/demo/k1`, {
+      method: 'PUT',
+      body: 'v1',
+      headers: { 'x-request-id': 'trace-123' },
+    });
     assert.equal(put.status, 201);
     assert.equal(put.headers.get('x-request-id'), 'trace-123');
     assert.match(put.headers.get('etag') ?? '', /^"b3:[0-9a-f]{64}"$/);
@@ -37,9 +41,16 @@ describe('macronode admin plane and gateway (real process)', () => {
   });
 
   test('gateway edge guards: stacked encoding 415, body over the cap 413', async () => {
-    const enc = await fetch(`${n.gateway}/v1/kv/demo/k2`, { method: 'PUT', body: 'x', headers: { 'content-encoding': 'gzip, br' } });
+    const enc = await fetch(`${n.gateway}/v1/kv/demo/k2`, {
+      method: 'PUT',
+      body: 'x',
+      headers: { 'content-encoding': 'gzip, br' },
+    });
     assert.equal(enc.status, 415);
-    const big = await fetch(`${n.gateway}/v1/kv/demo/k2`, { method: 'PUT', body: Buffer.alloc(1024 * 1024 + 1) });
+    const big = await fetch(`${n.gateway}/v1/kv/demo/k2`, {
+      method: 'PUT',
+      body: Buffer.alloc(1024 * 1024 + 1),
+    });
     assert.equal(big.status, 413);
     assert.equal(((await big.json()) as { error: { code: string } }).error.code, 'PayloadTooLarge');
   });
@@ -47,18 +58,35 @@ describe('macronode admin plane and gateway (real process)', () => {
   test('/readyz, ?verbose, /readyz/<plane>, /healthz, /version', async () => {
     const r = await fetch(`${n.admin}/readyz`);
     assert.equal(r.status, 200);
-    assert.deepEqual(await r.json(), { ready: true, deps: { config: true, network: true, gateway: true, registry: true, kv: true, storage: true, index: true, mailbox: true }, mode: 'truthful' });
+    assert.deepEqual(await r.json(), {
+      ready: true,
+      deps: {
+        config: true,
+        network: true,
+        gateway: true,
+        registry: true,
+        kv: true,
+        storage: true,
+        index: true,
+        mailbox: true,
+      },
+      mode: 'truthful',
+    });
     const v = await (await fetch(`${n.admin}/readyz?verbose`)).text();
     assert.match(v, /^\[\+\]config ok$/m);
     assert.match(v, /^\[\+\]kv ok$/m);
     const one = await fetch(`${n.admin}/readyz/kv`);
     assert.equal(one.status, 200);
     assert.equal((await fetch(`${n.admin}/readyz/nope`)).status, 404);
-    assert.deepEqual(await (await fetch(`${n.admin}/healthz`)).json(), { ok: true, checks: { event_loop: 'ok', clock: 'ok' } });
+    assert.deepEqual(await (await fetch(`${n.admin}/healthz`)).json(), {
+      ok: true,
+      checks: { event_loop: 'ok', clock: 'ok' },
+    });
     const ver = (await (await fetch(`${n.admin}/version`)).json()) as Record<string, unknown>;
     assert.equal(ver.service, 'macronode');
     assert.deepEqual(ver.api, { http: 'v1' });
-    for (const k of ['version', 'git_sha', 'build_ts', 'node', 'node_min']) assert.equal(typeof ver[k], 'string', k);
+    for (const k of ['version', 'git_sha', 'build_ts', 'node', 'node_min'])
+      assert.equal(typeof ver[k], 'string', k);
   });
 
   test('/api/v1/status names every plane with state, pid, restarts, uptime', async () => {
@@ -75,7 +103,13 @@ describe('macronode admin plane and gateway (real process)', () => {
 
   test('/metrics: supervisor series prewarmed for every plane', async () => {
     const text = await (await fetch(`${n.admin}/metrics`)).text();
-    for (const s of ['service_restarts_total{service="registry"} 0', 'service_restarts_total{service="kv"} 0', 'service_up{service="kv"} 1', 'bus_lagged_total{service="kv"} 0', 'service_up{service="gateway"} 1'])
+    for (const s of [
+      'service_restarts_total{service="registry"} 0',
+      'service_restarts_total{service="kv"} 0',
+      'service_up{service="kv"} 1',
+      'bus_lagged_total{service="kv"} 0',
+      'service_up{service="gateway"} 1',
+    ])
       assert.ok(text.includes(s), s);
     assert.match(text, /^service_uptime_seconds\{service="kv"\} /m);
     assert.match(text, /^macronode_http_requests_total\{/m);
@@ -101,7 +135,10 @@ describe('macronode admin plane and gateway (real process)', () => {
   });
 
   test('no token: a loopback POST is allowed (with a warning) even with a spoofed X-Forwarded-For', async () => {
-    const r = await fetch(`${n.admin}/api/v1/reload`, { method: 'POST', headers: { 'x-forwarded-for': '203.0.113.9' } });
+    const r = await fetch(`${n.admin}/api/v1/reload`, {
+      method: 'POST',
+      headers: { 'x-forwarded-for': '203.0.113.9' },
+    });
     assert.equal(r.status, 200);
     const body = (await r.json()) as Record<string, unknown>;
     assert.deepEqual(Object.keys(body).sort(), ['applied', 'restart_required', 'restarted', 'version']);
@@ -123,27 +160,43 @@ describe('admin token (real process)', () => {
     assert.equal(none.status, 401);
     assert.match(none.headers.get('www-authenticate') ?? '', /^Bearer/);
     assert.equal(((await none.json()) as { error: { code: string } }).error.code, 'Unauthorized');
-    const wrong = await fetch(`${n.admin}/api/v1/reload`, { method: 'POST', headers: { authorization: 'Bearer nope' } });
+    const wrong = await fetch(`${n.admin}/api/v1/reload`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer nope' },
+    });
     assert.equal(wrong.status, 401);
-    const ok = await fetch(`${n.admin}/api/v1/reload`, { method: 'POST', headers: { authorization: 'Bearer tok-123' } });
+    const ok = await fetch(`${n.admin}/api/v1/reload`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer tok-123' },
+    });
     assert.equal(ok.status, 200);
     // GET routes stay open to probes.
     assert.equal((await fetch(`${n.admin}/api/v1/status`)).status, 200);
   });
 
   test('a refused admin request is logged with its path, never its query string (a token put in a URL)', async () => {
-    const r = await fetch(`${n.admin}/api/v1/reload?token=s3cret-in-query`, { method: 'POST', headers: { 'x-request-id': 'refused-q-1' } });
+    const r = await fetch(`${n.admin}/api/v1/reload?token=s3cret-in-query`, {
+      method: 'POST',
+      headers: { 'x-request-id': 'refused-q-1' },
+    });
     assert.equal(r.status, 401);
-    const line = await n.prog.waitForLine((l) => l.msg === 'admin request refused' && l.request_id === 'refused-q-1');
+    const line = await n.prog.waitForLine(
+      (l) => l.msg === 'admin request refused' && l.request_id === 'refused-q-1',
+    );
     assert.equal(line.path, '/api/v1/reload');
-    assert.ok(!n.prog.lines.some((l) => JSON.stringify(l).includes('s3cret-in-query')), 'the query never reaches the log');
+    assert.ok(
+      !n.prog.lines.some((l) => JSON.stringify(l).includes('s3cret-in-query')),
+      'the query never reaches the log',
+    );
   });
 });
 
 describe('admin rate limit, dev-forced readiness and POST /api/v1/shutdown (real process)', () => {
   let n: TestNode;
   before(async () => {
-    n = await startNode({ env: { RON_LIMITS__ADMIN_RPS: '2', RON_LIMITS__ADMIN_BURST: '3', MACRONODE_DEV_READY: '1' } });
+    n = await startNode({
+      env: { RON_LIMITS__ADMIN_RPS: '2', RON_LIMITS__ADMIN_BURST: '3', MACRONODE_DEV_READY: '1' },
+    });
   });
   after(async () => {
     await n.stop();

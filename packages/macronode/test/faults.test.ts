@@ -13,7 +13,9 @@ interface Envelope {
 }
 
 test('kill -9 of a plane: ServiceCrashed, /readyz 503 + Retry-After, gateway 503 NotReady, restart with backoff, ready again, restarts +1', async () => {
-  const n = await startNode({ env: { RON_SUPERVISOR__BACKOFF_MIN: '1500ms', RON_SUPERVISOR__BACKOFF_MAX: '3s' } });
+  const n = await startNode({
+    env: { RON_SUPERVISOR__BACKOFF_MIN: '1500ms', RON_SUPERVISOR__BACKOFF_MAX: '3s' },
+  });
   const sse = await sseConnect(`${n.admin}/api/v1/events`);
   try {
     assert.equal(sse.status, 200);
@@ -115,7 +117,10 @@ test('a hung plane (no heartbeats) is killed and restarted', async () => {
   });
   try {
     const crash = await n.prog.waitForLine(
-      (l) => l.event === 'plane_crashed' && typeof l.reason === 'string' && l.reason.startsWith('hang: no heartbeat'),
+      (l) =>
+        l.event === 'plane_crashed' &&
+        typeof l.reason === 'string' &&
+        l.reason.startsWith('hang: no heartbeat'),
       10_000,
     );
     rmSync(marker);
@@ -137,7 +142,11 @@ test('a hung plane (no heartbeats) is killed and restarted', async () => {
 
 test('chaos: planes killed in a loop end running or failed exactly as the policy says', async () => {
   const n = await startNode({
-    env: { RON_SUPERVISOR__MAX_RESTARTS: '3', RON_SUPERVISOR__BACKOFF_MIN: '20ms', RON_SUPERVISOR__BACKOFF_MAX: '100ms' },
+    env: {
+      RON_SUPERVISOR__MAX_RESTARTS: '3',
+      RON_SUPERVISOR__BACKOFF_MIN: '20ms',
+      RON_SUPERVISOR__BACKOFF_MAX: '100ms',
+    },
   });
   try {
     // kv: killed 4 times as soon as it is back → the 4th crash exceeds 3 restarts in the window.
@@ -195,7 +204,9 @@ test('kill -9 of the host: planes notice the closed IPC channel and exit on thei
 });
 
 test('kill -9 of the gateway plane: restarted on the same address, routing again', async () => {
-  const n = await startNode({ env: { RON_SUPERVISOR__BACKOFF_MIN: '200ms', RON_SUPERVISOR__BACKOFF_MAX: '1s' } });
+  const n = await startNode({
+    env: { RON_SUPERVISOR__BACKOFF_MIN: '200ms', RON_SUPERVISOR__BACKOFF_MAX: '1s' },
+  });
   const sse = await sseConnect(`${n.admin}/api/v1/events`);
   try {
     const before = await planeStatus(n.admin, 'gateway');
@@ -219,7 +230,12 @@ test('kill -9 of the gateway plane: restarted on the same address, routing again
 
 test('child spec restart policies: temporary never restarts, transient restarts only after an abnormal exit', async () => {
   const n = await startNode({
-    env: { RON_REGISTRY__RESTART: 'temporary', RON_KV__RESTART: 'transient', RON_SUPERVISOR__BACKOFF_MIN: '50ms', RON_SUPERVISOR__BACKOFF_MAX: '200ms' },
+    env: {
+      RON_REGISTRY__RESTART: 'temporary',
+      RON_KV__RESTART: 'transient',
+      RON_SUPERVISOR__BACKOFF_MIN: '50ms',
+      RON_SUPERVISOR__BACKOFF_MAX: '200ms',
+    },
   });
   try {
     // transient + abnormal exit (SIGKILL) → restarted.

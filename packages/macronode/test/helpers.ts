@@ -14,10 +14,17 @@ export interface TestNode {
 
 /** Starts a real macronode on ephemeral ports with a fresh data dir. */
 export async function startNode(
-  opts: { env?: Record<string, string | undefined>; args?: string[]; httpAddr?: string; dataDir?: string; timeoutMs?: number } = {},
+  opts: {
+    env?: Record<string, string | undefined>;
+    args?: string[];
+    httpAddr?: string;
+    dataDir?: string;
+    timeoutMs?: number;
+  } = {},
 ): Promise<TestNode> {
   // A caller-supplied data dir is the caller's to remove.
-  const dir = opts.dataDir !== undefined ? { path: opts.dataDir, remove: () => undefined } : tempDir('macronode-test-');
+  const dir =
+    opts.dataDir !== undefined ? { path: opts.dataDir, remove: () => undefined } : tempDir('macronode-test-');
   const prog = await spawnProgram({
     bin: BIN,
     args: [

@@ -7,7 +7,8 @@ import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { spawnProgram, tempDir, type Program } from '@ron/testkit';
 
-const bin = (pkg: string, name: string): string => fileURLToPath(new URL(`../../../${pkg}/bin/${name}.js`, import.meta.url));
+const bin = (pkg: string, name: string): string =>
+  fileURLToPath(new URL(`../../../${pkg}/bin/${name}.js`, import.meta.url));
 const hasPromtool = spawnSync('promtool', ['--version'], { stdio: 'ignore' }).status === 0;
 const started: Program[] = [];
 const dirs: { remove(): void }[] = [];
@@ -17,7 +18,8 @@ after(async () => {
   for (const d of dirs) d.remove();
 });
 
-const SAMPLE = /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*"(,[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*")*\})? [-+]?(\d+(\.\d+)?([eE][-+]?\d+)?|NaN|[-+]Inf)$/;
+const SAMPLE =
+  /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*"(,[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*")*\})? [-+]?(\d+(\.\d+)?([eE][-+]?\d+)?|NaN|[-+]Inf)$/;
 
 /** promtool when present; otherwise every line must be a HELP/TYPE comment or a valid sample. */
 function check(name: string, text: string): void {
@@ -49,7 +51,10 @@ async function scrape(url: string): Promise<string> {
 }
 
 test('micronode /metrics passes promtool, before and after traffic', async () => {
-  const p = await spawnProgram({ bin: bin('micronode', 'micronode'), args: ['--bind', '127.0.0.1:0', '--amnesia'] });
+  const p = await spawnProgram({
+    bin: bin('micronode', 'micronode'),
+    args: ['--bind', '127.0.0.1:0', '--amnesia'],
+  });
   started.push(p);
   check('micronode (boot)', await scrape(p.url));
   await fetch(`${p.url}/v1/kv/b/k`, { method: 'PUT', body: 'v' });
@@ -67,7 +72,11 @@ test('svc-registry admin /metrics passes promtool', async () => {
   const admin = String(p.ready.admin_url);
   check('svc-registry (boot)', await scrape(admin));
   await fetch(`${p.url}/registry/head`);
-  await fetch(`${p.url}/registry/commit`, { method: 'POST', body: '{', headers: { 'content-type': 'application/json' } });
+  await fetch(`${p.url}/registry/commit`, {
+    method: 'POST',
+    body: '{',
+    headers: { 'content-type': 'application/json' },
+  });
   check('svc-registry (after traffic)', await scrape(admin));
 });
 
@@ -76,12 +85,22 @@ test('macronode admin and every plane /metrics pass promtool', async () => {
   dirs.push(d);
   const p = await spawnProgram({
     bin: bin('macronode', 'macronode'),
-    args: ['run', '--http-addr', '127.0.0.1:0', '--gateway-addr', '127.0.0.1:0', '--data-dir', d.path, '--amnesia'],
+    args: [
+      'run',
+      '--http-addr',
+      '127.0.0.1:0',
+      '--gateway-addr',
+      '127.0.0.1:0',
+      '--data-dir',
+      d.path,
+      '--amnesia',
+    ],
     timeoutMs: 30_000,
   });
   started.push(p);
   check('macronode admin', await scrape(p.url));
   const planes = p.ready.planes as Record<string, { url: string; admin_url?: string }>;
   assert.ok(Object.keys(planes).length >= 2, 'expected the registry and kv planes');
-  for (const [name, info] of Object.entries(planes)) check(`plane ${name}`, await scrape(info.admin_url ?? info.url));
+  for (const [name, info] of Object.entries(planes))
+    check(`plane ${name}`, await scrape(info.admin_url ?? info.url));
 });

@@ -51,7 +51,11 @@ function setup(): string | undefined {
 }
 
 /** Runs fetch inside the namespace; returns {status, body, headers}. */
-function fetchFromNs(url: string, init: { method: string; headers?: Record<string, string> }, ca: string): { status: number; body: string } {
+function fetchFromNs(
+  url: string,
+  init: { method: string; headers?: Record<string, string> },
+  ca: string,
+): { status: number; body: string } {
   const script = `fetch(${JSON.stringify(url)}, ${JSON.stringify(init)}).then(async (r) => { process.stdout.write(JSON.stringify({ status: r.status, body: await r.text() })); }, (e) => { process.stdout.write(JSON.stringify({ status: -1, body: String(e && e.cause || e) })); });`;
   const r = spawnSync('ip', ['netns', 'exec', NS, process.execPath, '-e', script], {
     encoding: 'utf8',
@@ -75,15 +79,40 @@ test('admin POST from a non-loopback socket without a token is refused (403), ev
     const key = join(dir.path, 'admin.key');
     execFileSync(
       'openssl',
-      ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=macronode-test', '-addext', `subjectAltName=IP:${HOST_IP}`],
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+        '-days',
+        '1',
+        '-subj',
+        '/CN=macronode-test',
+        '-addext',
+        `subjectAltName=IP:${HOST_IP}`,
+      ],
       { stdio: 'pipe', timeout: 20_000 },
     );
-    n = await startNode({ httpAddr: `${HOST_IP}:0`, env: { RON_TLS__ADMIN__CERT: cert, RON_TLS__ADMIN__KEY: key } });
+    n = await startNode({
+      httpAddr: `${HOST_IP}:0`,
+      env: { RON_TLS__ADMIN__CERT: cert, RON_TLS__ADMIN__KEY: key },
+    });
     assert.ok(n.admin.startsWith(`https://${HOST_IP}:`));
     // GET stays open to probes from anywhere.
     assert.equal(fetchFromNs(`${n.admin}/readyz`, { method: 'GET' }, cert).status, 200);
     for (const route of ['/api/v1/reload', '/api/v1/shutdown', '/api/v1/services/kv/reset']) {
-      const r = fetchFromNs(`${n.admin}${route}`, { method: 'POST', headers: { 'x-forwarded-for': '127.0.0.1' } }, cert);
+      const r = fetchFromNs(
+        `${n.admin}${route}`,
+        { method: 'POST', headers: { 'x-forwarded-for': '127.0.0.1' } },
+        cert,
+      );
       assert.equal(r.status, 403, `${route}: ${r.body}`);
       assert.equal((JSON.parse(r.body) as { error: { code: string } }).error.code, 'Forbidden');
     }

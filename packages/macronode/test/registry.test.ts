@@ -56,7 +56,10 @@ test('registry plane: signer key created on first run (0600, path in the ready l
     // Second run on the same data dir: same key (not re-created), same log.
     const n2 = await startNode({ dataDir: dir.path });
     try {
-      assert.equal(n2.prog.lines.some((l) => l.event === 'signer_key_created'), false);
+      assert.equal(
+        n2.prog.lines.some((l) => l.event === 'signer_key_created'),
+        false,
+      );
       const head = (await (await fetch(`${n2.gateway}/registry/head`)).json()) as Head;
       assert.equal(head.version, 1);
     } finally {

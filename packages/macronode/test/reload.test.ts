@@ -19,14 +19,20 @@ test('reload: live keys applied, a plane setting restarts only that plane, a bad
   // spawnProgram sets LOG_LEVEL=info, which (env beats file) would mask the file's log_level.
   const n = await startNode({ args: ['--config', file], env: { LOG_LEVEL: undefined } });
   const sse = await sseConnect(`${n.admin}/api/v1/events`);
-  const status = async (): Promise<Status> => (await (await fetch(`${n.admin}/api/v1/status`)).json()) as Status;
+  const status = async (): Promise<Status> =>
+    (await (await fetch(`${n.admin}/api/v1/status`)).json()) as Status;
   const reload = (): Promise<Response> => fetch(`${n.admin}/api/v1/reload`, { method: 'POST' });
   try {
     // 1. A live key.
     writeFileSync(file, 'log_level = "debug"\n');
     let r = await reload();
     assert.equal(r.status, 200);
-    assert.deepEqual(await r.json(), { version: 2, applied: ['log_level'], restarted: [], restart_required: [] });
+    assert.deepEqual(await r.json(), {
+      version: 2,
+      applied: ['log_level'],
+      restarted: [],
+      restart_required: [],
+    });
     const ev = await sse.next((e) => e.event === 'ConfigUpdated');
     assert.equal((JSON.parse(ev.data) as { version: number }).version, 2);
     assert.equal((await status()).log_level, 'debug');
@@ -36,7 +42,12 @@ test('reload: live keys applied, a plane setting restarts only that plane, a bad
     writeFileSync(file, 'log_level = "debug"\n[kv]\nstorage_engine = "mem"\n');
     r = await reload();
     assert.equal(r.status, 200);
-    assert.deepEqual(await r.json(), { version: 3, applied: ['kv.storage_engine'], restarted: ['kv'], restart_required: [] });
+    assert.deepEqual(await r.json(), {
+      version: 3,
+      applied: ['kv.storage_engine'],
+      restarted: ['kv'],
+      restart_required: [],
+    });
     await waitFor(async () => (await planeStatus(n.admin, 'kv')).state === 'running', 10_000);
     assert.notEqual((await planeStatus(n.admin, 'kv')).pid, pid1);
     assert.equal((await planeStatus(n.admin, 'kv')).restarts, 0, 'a deliberate restart is not a crash');
@@ -63,7 +74,11 @@ test('reload: live keys applied, a plane setting restarts only that plane, a bad
     const body = (await r.json()) as { restart_required: string[]; applied: string[] };
     assert.deepEqual(body.restart_required, ['metrics_addr']);
     assert.equal((await status()).addresses.admin, n.admin);
-    assert.equal((await (await fetch(`${n.admin}/api/v1/status`)).json() as { addresses: { metrics: null } }).addresses.metrics, null);
+    assert.equal(
+      ((await (await fetch(`${n.admin}/api/v1/status`)).json()) as { addresses: { metrics: null } }).addresses
+        .metrics,
+      null,
+    );
 
     // 5. SIGHUP: the same pipeline.
     writeFileSync(file, 'log_level = "warn"\n[kv]\nstorage_engine = "mem"\n');
@@ -77,13 +92,20 @@ test('reload: live keys applied, a plane setting restarts only that plane, a bad
     assert.equal(r.status, 200);
     assert.deepEqual(((await r.json()) as { applied: string[] }).applied, ['services']);
     assert.equal((await fetch(`${n.gateway}/v1/kv/demo/x`)).status, 404);
-    const ready = (await (await fetch(`${n.admin}/readyz`)).json()) as { ready: boolean; deps: Record<string, boolean> };
+    const ready = (await (await fetch(`${n.admin}/readyz`)).json()) as {
+      ready: boolean;
+      deps: Record<string, boolean>;
+    };
     assert.equal(ready.ready, true);
     assert.equal('kv' in ready.deps, false);
     writeFileSync(file, 'log_level = "warn"\nservices = ["registry", "kv"]\n[kv]\nstorage_engine = "mem"\n');
     assert.equal((await reload()).status, 200);
     await waitFor(async () => (await fetch(`${n.admin}/readyz/kv`)).status === 200, 10_000);
-    assert.equal((await fetch(`${n.gateway}/v1/kv/demo/x`)).status, 404, 'kv answers again (key absent in the fresh mem store)');
+    assert.equal(
+      (await fetch(`${n.gateway}/v1/kv/demo/x`)).status,
+      404,
+      'kv answers again (key absent in the fresh mem store)',
+    );
   } finally {
     sse.close();
     await n.stop();

@@ -29,7 +29,9 @@ test('SIGTERM under load: readiness flips first, in-flight requests finish, gate
   sock.on('data', (d: Buffer) => (answer += d.toString()));
   const closed = new Promise((res) => sock.on('close', res));
   await new Promise((res) => sock.once('connect', res));
-  sock.write('PUT /v1/kv/load/slow HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\nConnection: close\r\n\r\n01234');
+  sock.write(
+    'PUT /v1/kv/load/slow HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\nConnection: close\r\n\r\n01234',
+  );
   await new Promise((res) => setTimeout(res, 200));
 
   n.prog.proc.kill('SIGTERM');
@@ -47,7 +49,10 @@ test('SIGTERM under load: readiness flips first, in-flight requests finish, gate
   await load;
   assert.equal(exit.code, 0);
   assert.ok(statuses.filter((s) => s === 404).length > 0, 'load ran');
-  assert.ok(statuses.every((s) => s === 404 || s === 503 || s === 0), `unexpected statuses ${[...new Set(statuses)].join(',')}`);
+  assert.ok(
+    statuses.every((s) => s === 404 || s === 503 || s === 0),
+    `unexpected statuses ${[...new Set(statuses)].join(',')}`,
+  );
 
   // Order by each line's timestamp: the host and its planes write to one pipe from several
   // processes, so arrival order is not event order. Each step below happens-after the previous one.
@@ -68,6 +73,7 @@ test('SIGTERM under load: readiness flips first, in-flight requests finish, gate
     at((l) => l.event === 'admin_closed', 'admin_closed'),
   ];
   // Started registry → kv → gateway, so stopped gateway (drained) → kv → registry, one at a time.
-  for (let i = 1; i < steps.length; i++) assert.ok(steps[i]! >= steps[i - 1]!, `step ${i} out of order: ${steps.join(' ')}`);
+  for (let i = 1; i < steps.length; i++)
+    assert.ok(steps[i]! >= steps[i - 1]!, `step ${i} out of order: ${steps.join(' ')}`);
   await n.stop();
 });

@@ -14,13 +14,36 @@ function selfSigned(dir: string, name: string): { cert: string; key: string } {
   const key = join(dir, `${name}.key`);
   execFileSync(
     'openssl',
-    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', `/CN=${name}`, '-addext', 'subjectAltName=IP:127.0.0.1'],
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '1',
+      '-subj',
+      `/CN=${name}`,
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+    ],
     { stdio: 'pipe', timeout: 20_000 },
   );
   return { cert, key };
 }
 
-function get(url: string, ca: Buffer, agent: Agent | false, method = 'GET'): Promise<{ status: number; body: string; reused: boolean }> {
+function get(
+  url: string,
+  ca: Buffer,
+  agent: Agent | false,
+  method = 'GET',
+): Promise<{ status: number; body: string; reused: boolean }> {
   return new Promise((resolve, reject) => {
     const req = request(url, { ca, agent, method }, (res) => {
       let body = '';
@@ -72,10 +95,17 @@ test('TLS: admin and gateway serve HTTPS; certificates swap on reload without dr
     const reload = await get(`${n.admin}/api/v1/reload`, caA, agent, 'POST');
     assert.equal(reload.status, 200, reload.body);
     assert.equal(reload.reused, true);
-    assert.deepEqual((JSON.parse(reload.body) as { applied: string[] }).applied, ['tls.admin', 'tls.gateway']);
+    assert.deepEqual((JSON.parse(reload.body) as { applied: string[] }).applied, [
+      'tls.admin',
+      'tls.gateway',
+    ]);
     assert.equal(await peerFingerprint(n.admin, caB), new X509Certificate(caB).fingerprint256);
     // The gateway plane swaps in its own process right after the reload answer.
-    await waitFor(async () => (await peerFingerprint(n.gateway, caB).catch(() => '')) === new X509Certificate(caB).fingerprint256, 5000);
+    await waitFor(
+      async () =>
+        (await peerFingerprint(n.gateway, caB).catch(() => '')) === new X509Certificate(caB).fingerprint256,
+      5000,
+    );
     // …while the connection opened under the old cert keeps working.
     const again = await get(`${n.admin}/readyz`, caA, agent);
     assert.equal(again.status, 200);

@@ -68,7 +68,13 @@ export function createMicronode(opts: MicronodeOptions): Micronode {
     const rest = url.slice(7, q === -1 ? url.length : q);
     const slash = rest.indexOf('/');
     // Exactly /v1/kv/{bucket}/{key}, plain segments only.
-    if (slash <= 0 || slash === rest.length - 1 || rest.includes('/', slash + 1) || rest.includes('%') || rest.length > maxParamLength) {
+    if (
+      slash <= 0 ||
+      slash === rest.length - 1 ||
+      rest.includes('/', slash + 1) ||
+      rest.includes('%') ||
+      rest.length > maxParamLength
+    ) {
       return false;
     }
     const started = performance.now();
@@ -78,7 +84,13 @@ export function createMicronode(opts: MicronodeOptions): Micronode {
     putKv.latency.observe((performance.now() - started) / 1000);
     return true;
   };
-  const app = createServer({ logger, metrics, bodyLimit: c['limits.max_body_bytes'], maxParamLength, fastPath: rejectEncodedPut });
+  const app = createServer({
+    logger,
+    metrics,
+    bodyLimit: c['limits.max_body_bytes'],
+    maxParamLength,
+    fastPath: rejectEncodedPut,
+  });
   const version = {
     name: 'micronode',
     version: buildInfo().version,
@@ -114,33 +126,34 @@ export function createMicronode(opts: MicronodeOptions): Micronode {
   const rps = c['rate_limit.rps'];
   const rateLimit =
     rps > 0
-      ? new TokenBucket({ rps, burst: c['rate_limit.burst'] || Math.ceil(rps), tarpitMs: c['rate_limit.tarpit_ms'] })
+      ? new TokenBucket({
+          rps,
+          burst: c['rate_limit.burst'] || Math.ceil(rps),
+          tarpitMs: c['rate_limit.tarpit_ms'],
+        })
       : undefined;
   const storeOrThrow = (): KvStore => {
     if (store === undefined || !store.isOpen())
       throw new ApiError('NotReady', 'the KV store is not open', { hint: 'check /readyz; retry shortly' });
     return store;
   };
-  void app.register(
-    (scope, _o, done) => {
-      kvRoutes(scope, {
-        store: storeOrThrow,
-        metrics,
-        bodyCap: c['limits.max_body_bytes'],
-        maxInflight: c['limits.max_inflight'],
-        timeoutMs: c['limits.request_timeout'],
-        rateLimit,
-      });
-      done();
-    },
-  );
+  void app.register((scope, _o, done) => {
+    kvRoutes(scope, {
+      store: storeOrThrow,
+      metrics,
+      bodyCap: c['limits.max_body_bytes'],
+      maxInflight: c['limits.max_inflight'],
+      timeoutMs: c['limits.request_timeout'],
+      rateLimit,
+    });
+    done();
+  });
   if (c.dev_routes) {
     devRoutes(app, {
       metrics,
       bodyCap: c['limits.max_body_bytes'],
       timeoutMs: c['limits.request_timeout'],
-      rateLimit:
-        rateLimit ?? new TokenBucket({ rps: 5, burst: 10, tarpitMs: c['rate_limit.tarpit_ms'] }),
+      rateLimit: rateLimit ?? new TokenBucket({ rps: 5, burst: 10, tarpitMs: c['rate_limit.tarpit_ms'] }),
     });
   }
 

@@ -2,15 +2,27 @@ import { ADDR_RULE, LOG_LEVELS, field, normalizeLevel, parseAddr, type ConfigOf 
 
 /** micronode's one config schema: rules and defaults (SPEC §3, §1.6). */
 export const schema = {
-  bind: field.string('127.0.0.1:5310', { env: ['MICRONODE_BIND', 'BIND_ADDR'], flag: 'bind', doc: 'listener (admin + API)' }),
+  bind: field.string('127.0.0.1:5310', {
+    env: ['MICRONODE_BIND', 'BIND_ADDR'],
+    flag: 'bind',
+    doc: 'listener (admin + API)',
+  }),
   log_level: field.enum(LOG_LEVELS, 'info', {
     env: ['LOG_LEVEL', 'RUST_LOG'],
     flag: 'logLevel',
     normalize: normalizeLevel,
     doc: 'pino log level',
   }),
-  dev_routes: field.bool(false, { env: ['MICRONODE_DEV_ROUTES'], flag: 'devRoutes', doc: 'expose /dev/echo and /dev/rl' }),
-  dev_ready: field.bool(false, { env: ['MICRONODE_DEV_READY'], flag: 'devReady', doc: 'force /readyz to 200 (dev only)' }),
+  dev_routes: field.bool(false, {
+    env: ['MICRONODE_DEV_ROUTES'],
+    flag: 'devRoutes',
+    doc: 'expose /dev/echo and /dev/rl',
+  }),
+  dev_ready: field.bool(false, {
+    env: ['MICRONODE_DEV_READY'],
+    flag: 'devReady',
+    doc: 'force /readyz to 200 (dev only)',
+  }),
   'limits.max_body_bytes': field.size(1024 * 1024, {
     env: ['MICRONODE_MAX_BODY_BYTES'],
     flag: 'maxBodyBytes',
@@ -27,9 +39,21 @@ export const schema = {
     min: 1,
     doc: 'in-flight budget per KV write route (429 Busy past it)',
   }),
-  'rate_limit.rps': field.number(0, { env: ['MICRONODE_RL_RPS'], min: 0, doc: 'token bucket refill per second on KV routes; 0 = off' }),
-  'rate_limit.burst': field.int(0, { env: ['MICRONODE_RL_BURST'], min: 0, doc: 'token bucket size; 0 = same as rps' }),
-  'rate_limit.tarpit_ms': field.duration(0, { env: ['MICRONODE_RL_TARPIT_MS'], min: 0, doc: 'delay before a 429 answer' }),
+  'rate_limit.rps': field.number(0, {
+    env: ['MICRONODE_RL_RPS'],
+    min: 0,
+    doc: 'token bucket refill per second on KV routes; 0 = off',
+  }),
+  'rate_limit.burst': field.int(0, {
+    env: ['MICRONODE_RL_BURST'],
+    min: 0,
+    doc: 'token bucket size; 0 = same as rps',
+  }),
+  'rate_limit.tarpit_ms': field.duration(0, {
+    env: ['MICRONODE_RL_TARPIT_MS'],
+    min: 0,
+    doc: 'delay before a 429 answer',
+  }),
   'storage.engine': field.enum(['mem', 'sqlite'], 'sqlite', {
     env: ['MICRONODE_STORAGE_ENGINE'],
     flag: 'storageEngine',
@@ -40,7 +64,11 @@ export const schema = {
     flag: 'storagePath',
     doc: 'SQLite file',
   }),
-  amnesia: field.bool(false, { env: ['MICRONODE_AMNESIA'], flag: 'amnesia', doc: 'nothing touches disk (forces mem)' }),
+  amnesia: field.bool(false, {
+    env: ['MICRONODE_AMNESIA'],
+    flag: 'amnesia',
+    doc: 'nothing touches disk (forces mem)',
+  }),
   shutdown_grace: field.duration(10_000, { doc: 'grace for in-flight requests on SIGTERM' }),
 };
 
@@ -53,7 +81,10 @@ export const validate = (
   const out: { key: string; rule: string }[] = [];
   if (parseAddr(c.bind) === undefined) out.push({ key: 'bind', rule: ADDR_RULE });
   if (c.amnesia && c['storage.engine'] === 'sqlite' && sources['storage.engine'] !== 'default')
-    out.push({ key: 'storage.engine', rule: 'sqlite cannot be combined with amnesia (amnesia keeps nothing on disk); use mem' });
+    out.push({
+      key: 'storage.engine',
+      rule: 'sqlite cannot be combined with amnesia (amnesia keeps nothing on disk); use mem',
+    });
   return out;
 };
 

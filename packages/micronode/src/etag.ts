@@ -22,6 +22,11 @@ export function parseTagList(h: string | undefined): '*' | string[] | undefined 
   if (t === '*') return '*';
   return t
     .split(',')
-    .map((s) => s.trim().replace(/^W\//, '').replace(/^"(.*)"$/, '$1'))
+    .map((s) =>
+      s
+        .trim()
+        .replace(/^W\//, '')
+        .replace(/^"(.*)"$/, '$1'),
+    )
     .filter((s) => s !== '');
 }

@@ -1,5 +1,9 @@
 export { createMicronode, type Micronode, type MicronodeOptions } from './app.js';
-export { schema as micronodeSchema, validate as validateMicronodeConfig, type MicronodeConfig } from './config.js';
+export {
+  schema as micronodeSchema,
+  validate as validateMicronodeConfig,
+  type MicronodeConfig,
+} from './config.js';
 export { MemStore } from './mem-store.js';
 export { SqliteStore } from './sqlite-store.js';
 export type { KvStore } from './kv-store.js';

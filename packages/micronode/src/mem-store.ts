@@ -1,4 +1,14 @@
-import { compareUtf8, conditionHolds, type DeleteResult, type KvCondition, type KvEntry, type KvMeta, type KvStore, type ListPage, type PutResult } from './kv-store.js';
+import {
+  compareUtf8,
+  conditionHolds,
+  type DeleteResult,
+  type KvCondition,
+  type KvEntry,
+  type KvMeta,
+  type KvStore,
+  type ListPage,
+  type PutResult,
+} from './kv-store.js';
 
 /** In-memory engine (also what amnesia uses): nothing touches disk. */
 export class MemStore implements KvStore {

@@ -28,7 +28,12 @@ describe('admin plane (real process)', () => {
     const body = (await r.json()) as { ready: boolean; probes: Record<string, boolean>; mode: string };
     assert.equal(body.ready, true);
     assert.equal(body.mode, 'truthful');
-    assert.deepEqual(Object.keys(body.probes).sort(), ['cfg_loaded', 'deps_ok', 'listeners_bound', 'metrics_bound']);
+    assert.deepEqual(Object.keys(body.probes).sort(), [
+      'cfg_loaded',
+      'deps_ok',
+      'listeners_bound',
+      'metrics_bound',
+    ]);
     assert.ok(Object.values(body.probes).every((v) => v === true));
   });
 
@@ -93,7 +98,11 @@ describe('admin plane (real process)', () => {
   });
 
   test('unknown route → 404 envelope; wrong method on a known path is not a 500', async () => {
-    const r = await fetch(`${node.url}/v1/nothing-here`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
+    const r = await fetch(`${node.url}/v1/nothing-here`, {
+      method: 'POST',
+      body: '{}',
+      headers: { 'content-type': 'application/json' },
+    });
     assert.equal(r.status, 404);
     assertEnvelope(await r.text(), 'NotFound');
     const p = await fetch(`${node.url}/v1/ping`, { method: 'DELETE' });
@@ -114,17 +123,29 @@ describe('metrics prewarmed and moving (real process)', () => {
     // The very first request of this process is the scrape itself.
     const first = await scrape(node.url);
     assert.equal(sample(first, 'micronode_kv_ops_total', { op: 'put' }), 0);
-    for (const op of ['get', 'head', 'put', 'del', 'list']) assert.equal(sample(first, 'micronode_kv_ops_total', { op }), 0);
+    for (const op of ['get', 'head', 'put', 'del', 'list'])
+      assert.equal(sample(first, 'micronode_kv_ops_total', { op }), 0);
     assert.equal(sample(first, 'micronode_kv_bytes_total', { dir: 'in' }), 0);
     assert.equal(sample(first, 'micronode_kv_bytes_total', { dir: 'out' }), 0);
-    for (const reason of ['decode', 'stacked_encoding', 'length_required', 'body_cap', 'concurrency', 'rate_limit', 'timeout'])
+    for (const reason of [
+      'decode',
+      'stacked_encoding',
+      'length_required',
+      'body_cap',
+      'concurrency',
+      'rate_limit',
+      'timeout',
+    ])
       assert.equal(sample(first, 'micronode_rejections_total', { reason }), 0, reason);
     assert.equal(sample(first, 'micronode_ready_inflight_current'), 0);
     const kvRoute = '/v1/kv/:bucket/:key';
     assert.equal(sample(first, 'micronode_http_requests_total', { method: 'PUT', route: kvRoute }), 0);
     assert.equal(sample(first, 'micronode_http_requests_total', { method: 'GET', route: kvRoute }), 0);
     assert.equal(sample(first, 'micronode_http_requests_total', { method: 'GET', route: '/healthz' }), 0);
-    assert.equal(sample(first, 'micronode_request_latency_seconds_count', { method: 'GET', route: kvRoute }), 0);
+    assert.equal(
+      sample(first, 'micronode_request_latency_seconds_count', { method: 'GET', route: kvRoute }),
+      0,
+    );
     assert.equal(sample(first, 'micronode_http_requests_total', { route: 'unmatched' }), 0);
 
     const put = await fetch(`${node.url}/v1/kv/bkt/some%2Fraw%20key`, { method: 'PUT', body: 'hello' });
@@ -139,11 +160,26 @@ describe('metrics prewarmed and moving (real process)', () => {
     assert.equal(sample(after, 'micronode_kv_ops_total', { op: 'get' }), 1);
     assert.equal(sample(after, 'micronode_kv_bytes_total', { dir: 'in' }), 5);
     assert.equal(sample(after, 'micronode_kv_bytes_total', { dir: 'out' }), 5);
-    assert.equal(sample(after, 'micronode_http_requests_total', { method: 'PUT', route: kvRoute, status: '201' }), 1);
-    assert.equal(sample(after, 'micronode_http_requests_total', { method: 'GET', route: kvRoute, status: '200' }), 1);
-    assert.equal(sample(after, 'micronode_http_requests_total', { method: 'GET', route: '/healthz', status: '200' }), 1);
-    assert.equal(sample(after, 'micronode_http_requests_total', { method: 'GET', route: 'unmatched', status: '404' }), 1);
-    assert.equal(sample(after, 'micronode_request_latency_seconds_count', { method: 'PUT', route: kvRoute }), 1);
+    assert.equal(
+      sample(after, 'micronode_http_requests_total', { method: 'PUT', route: kvRoute, status: '201' }),
+      1,
+    );
+    assert.equal(
+      sample(after, 'micronode_http_requests_total', { method: 'GET', route: kvRoute, status: '200' }),
+      1,
+    );
+    assert.equal(
+      sample(after, 'micronode_http_requests_total', { method: 'GET', route: '/healthz', status: '200' }),
+      1,
+    );
+    assert.equal(
+      sample(after, 'micronode_http_requests_total', { method: 'GET', route: 'unmatched', status: '404' }),
+      1,
+    );
+    assert.equal(
+      sample(after, 'micronode_request_latency_seconds_count', { method: 'PUT', route: kvRoute }),
+      1,
+    );
     // The raw URL never becomes a label.
     assert.doesNotMatch(text, /raw%20key|\/does\/not\/exist|bkt/);
   });

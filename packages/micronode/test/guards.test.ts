@@ -8,7 +8,11 @@ import { assertEnvelope, portOf, rejections, startNode } from './helpers.js';
 const MiB = 1024 * 1024;
 
 function req(method: string, path: string, headers: Record<string, string | number>, body = ''): string {
-  const lines = [`${method} ${path} HTTP/1.1`, 'Host: 127.0.0.1', ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)];
+  const lines = [
+    `${method} ${path} HTTP/1.1`,
+    'Host: 127.0.0.1',
+    ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
+  ];
   return `${lines.join('\r\n')}\r\n\r\n${body}`;
 }
 
@@ -30,7 +34,17 @@ describe('guards (real process)', () => {
     const before = await rejections(node.url, 'decode');
     const r = await rawRequest(
       port,
-      req('POST', '/dev/echo', { 'x-request-id': 'enc-1', 'content-type': 'application/json', 'content-encoding': 'gzip', 'content-length': 2 }, '{}'),
+      req(
+        'POST',
+        '/dev/echo',
+        {
+          'x-request-id': 'enc-1',
+          'content-type': 'application/json',
+          'content-encoding': 'gzip',
+          'content-length': 2,
+        },
+        '{}',
+      ),
       { untilFirstResponse: true },
     );
     assert.equal(r.status, 415);
@@ -44,7 +58,12 @@ describe('guards (real process)', () => {
     const before = await rejections(node.url, 'stacked_encoding');
     const r = await rawRequest(
       port,
-      req('PUT', '/v1/kv/b/k', { 'x-request-id': 'enc-2', 'content-encoding': 'gzip, br', 'content-length': 1 }, 'x'),
+      req(
+        'PUT',
+        '/v1/kv/b/k',
+        { 'x-request-id': 'enc-2', 'content-encoding': 'gzip, br', 'content-length': 1 },
+        'x',
+      ),
       { untilFirstResponse: true },
     );
     assert.equal(r.status, 415);
@@ -57,7 +76,15 @@ describe('guards (real process)', () => {
   test('an encoded KV PUT is answered the same before routing and by the route guard; both counted under the route template', async () => {
     const metric = async (): Promise<number> => {
       const text = await (await fetch(`${node.url}/metrics`)).text();
-      const line = text.split('\n').find((l) => l.startsWith('micronode_http_requests_total{') && l.includes('method="PUT"') && l.includes('route="/v1/kv/:bucket/:key"') && l.includes('status="415"'));
+      const line = text
+        .split('\n')
+        .find(
+          (l) =>
+            l.startsWith('micronode_http_requests_total{') &&
+            l.includes('method="PUT"') &&
+            l.includes('route="/v1/kv/:bucket/:key"') &&
+            l.includes('status="415"'),
+        );
       return line === undefined ? 0 : Number(line.split(' ').pop());
     };
     const before415 = await metric();
@@ -65,9 +92,13 @@ describe('guards (real process)', () => {
     // Plain segments take the pre-routing check; a percent-encoded key takes the route's own guard.
     const answers = [];
     for (const path of ['/v1/kv/b/plain-key?x=1', '/v1/kv/b/enc%20key']) {
-      const r = await rawRequest(port, req('PUT', path, { 'x-request-id': 'same-1', 'content-encoding': 'gzip', 'content-length': 1 }, 'x'), {
-        untilFirstResponse: true,
-      });
+      const r = await rawRequest(
+        port,
+        req('PUT', path, { 'x-request-id': 'same-1', 'content-encoding': 'gzip', 'content-length': 1 }, 'x'),
+        {
+          untilFirstResponse: true,
+        },
+      );
       assert.equal(r.status, 415, path);
       assert.equal(r.headers['accept-encoding'], 'identity', path);
       assert.equal(r.headers['x-request-id'], 'same-1', path);
@@ -81,16 +112,28 @@ describe('guards (real process)', () => {
     await waitFor(async () => (await metric()) === before415 + 2);
     assert.equal(await rejections(node.url, 'decode'), beforeDecode + 2);
     // A body too long to discard closes the connection on either path.
-    const big = await rawRequest(port, req('PUT', '/v1/kv/b/k', { 'content-encoding': 'gzip', 'content-length': 10 * MiB }, ''), { untilFirstResponse: true });
+    const big = await rawRequest(
+      port,
+      req('PUT', '/v1/kv/b/k', { 'content-encoding': 'gzip', 'content-length': 10 * MiB }, ''),
+      { untilFirstResponse: true },
+    );
     assert.equal(big.status, 415);
     assert.equal(big.headers.connection, 'close');
     // Not the KV write route's shape: no route, so 404 (the pre-routing check declines it).
-    const other = await rawRequest(port, req('PUT', '/v1/kv/b/k/extra', { 'content-encoding': 'gzip', 'content-length': 1 }, 'x'), { untilFirstResponse: true });
+    const other = await rawRequest(
+      port,
+      req('PUT', '/v1/kv/b/k/extra', { 'content-encoding': 'gzip', 'content-length': 1 }, 'x'),
+      { untilFirstResponse: true },
+    );
     assert.equal(other.status, 404);
   });
 
   test('Content-Encoding: identity is accepted', async () => {
-    const r = await fetch(`${node.url}/v1/kv/b/identity`, { method: 'PUT', body: 'v', headers: { 'content-encoding': 'identity' } });
+    const r = await fetch(`${node.url}/v1/kv/b/identity`, {
+      method: 'PUT',
+      body: 'v',
+      headers: { 'content-encoding': 'identity' },
+    });
     assert.equal(r.status, 201);
   });
 
@@ -98,7 +141,12 @@ describe('guards (real process)', () => {
     const before = await rejections(node.url, 'length_required');
     const r = await rawRequest(
       port,
-      req('PUT', '/v1/kv/b/k', { 'x-request-id': 'len-1', 'transfer-encoding': 'chunked' }, '1\r\nx\r\n0\r\n\r\n'),
+      req(
+        'PUT',
+        '/v1/kv/b/k',
+        { 'x-request-id': 'len-1', 'transfer-encoding': 'chunked' },
+        '1\r\nx\r\n0\r\n\r\n',
+      ),
       { untilFirstResponse: true },
     );
     assert.equal(r.status, 411);
@@ -110,10 +158,14 @@ describe('guards (real process)', () => {
   test('declared length over the cap → 413 with only the headers sent (body never read), reason body_cap', async () => {
     const before = await rejections(node.url, 'body_cap');
     // Only the head goes out: a 413 can only arrive if the server answered without waiting for the body.
-    const r = await rawRequest(port, req('PUT', '/v1/kv/b/big', { 'x-request-id': 'cap-1', 'content-length': 10 * MiB }), {
-      untilFirstResponse: true,
-      timeoutMs: 10_000,
-    });
+    const r = await rawRequest(
+      port,
+      req('PUT', '/v1/kv/b/big', { 'x-request-id': 'cap-1', 'content-length': 10 * MiB }),
+      {
+        untilFirstResponse: true,
+        timeoutMs: 10_000,
+      },
+    );
     assert.equal(r.status, 413);
     assert.equal(r.headers['x-request-id'], 'cap-1');
     assertEnvelope(r.body, 'PayloadTooLarge', 'cap-1');
@@ -121,9 +173,13 @@ describe('guards (real process)', () => {
   });
 
   test('a body longer than declared is cut: the stored value is the declared length', async () => {
-    const r = await rawRequest(port, req('PUT', '/v1/kv/b/cut', { 'content-length': 3, connection: 'close' }, 'abcdef'), {
-      untilFirstResponse: true,
-    });
+    const r = await rawRequest(
+      port,
+      req('PUT', '/v1/kv/b/cut', { 'content-length': 3, connection: 'close' }, 'abcdef'),
+      {
+        untilFirstResponse: true,
+      },
+    );
     // The extra bytes are never part of this request: either the server refuses them as a second
     // (garbage) request or drops them; the PUT itself stores exactly 3 bytes.
     assert.ok(r.status === 201 || r.status === 400, r.raw);
@@ -133,10 +189,14 @@ describe('guards (real process)', () => {
 
   test('a client that sends less than it declared gets 408 and does not hang the server, reason timeout', async () => {
     const before = await rejections(node.url, 'timeout');
-    const r = await rawRequest(port, req('PUT', '/v1/kv/b/slow', { 'x-request-id': 'slow-1', 'content-length': 100 }, 'only-a-few'), {
-      untilFirstResponse: true,
-      timeoutMs: 10_000,
-    });
+    const r = await rawRequest(
+      port,
+      req('PUT', '/v1/kv/b/slow', { 'x-request-id': 'slow-1', 'content-length': 100 }, 'only-a-few'),
+      {
+        untilFirstResponse: true,
+        timeoutMs: 10_000,
+      },
+    );
     assert.equal(r.status, 408);
     assert.equal(r.headers['x-request-id'], 'slow-1');
     assertEnvelope(r.body, 'RequestTimeout', 'slow-1');
@@ -185,9 +245,13 @@ describe('concurrency cap (real process, max in-flight 1)', () => {
         const m = await fetch(`${node.url}/metrics`).then((x) => x.text());
         return /micronode_ready_inflight_current [1-9]/.test(m);
       });
-      const r = await rawRequest(port, req('PUT', '/v1/kv/b/second', { 'x-request-id': 'busy-1', 'content-length': 1 }, 'y'), {
-        untilFirstResponse: true,
-      });
+      const r = await rawRequest(
+        port,
+        req('PUT', '/v1/kv/b/second', { 'x-request-id': 'busy-1', 'content-length': 1 }, 'y'),
+        {
+          untilFirstResponse: true,
+        },
+      );
       assert.equal(r.status, 429);
       assert.equal(r.headers['x-request-id'], 'busy-1');
       assert.ok(r.headers['retry-after'] !== undefined);
@@ -203,7 +267,6 @@ describe('concurrency cap (real process, max in-flight 1)', () => {
     assert.equal(v.status, 200);
     assert.equal(await v.text(), 'half-rest!');
   });
-
 });
 
 describe('rate limit (real process, 0.5 rps, burst 2)', () => {
@@ -236,5 +299,4 @@ describe('rate limit (real process, 0.5 rps, burst 2)', () => {
     assert.match(last.headers.get('ratelimit') ?? '', /remaining=0/);
     assert.ok((await rejections(node.url, 'rate_limit')) >= before + 1);
   });
-
 });

@@ -9,7 +9,11 @@ import { schema, validate } from '../src/config.js';
 export const BIN = fileURLToPath(new URL('../../bin/micronode.js', import.meta.url));
 
 /** Starts micronode on an ephemeral port; mem engine unless the env says otherwise. */
-export function startNode(env: Record<string, string | undefined> = {}, args: string[] = [], cwd?: string): Promise<Program> {
+export function startNode(
+  env: Record<string, string | undefined> = {},
+  args: string[] = [],
+  cwd?: string,
+): Promise<Program> {
   return spawnProgram({
     bin: BIN,
     args: ['--bind', '127.0.0.1:0', ...args],
@@ -36,15 +40,22 @@ export function parseMetrics(text: string): Sample[] {
     const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)$/.exec(line);
     if (!m) continue;
     const labels: Record<string, string> = {};
-    for (const lm of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[lm[1]!] = lm[2]!;
+    for (const lm of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g))
+      labels[lm[1]!] = lm[2]!;
     out.push({ name: m[1]!, labels, value: Number(m[3]) });
   }
   return out;
 }
 
 /** Value of one series (labels must match exactly the given subset); undefined when absent. */
-export function sample(samples: Sample[], name: string, labels: Record<string, string> = {}): number | undefined {
-  const hit = samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
+export function sample(
+  samples: Sample[],
+  name: string,
+  labels: Record<string, string> = {},
+): number | undefined {
+  const hit = samples.find(
+    (s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v),
+  );
   return hit?.value;
 }
 
@@ -78,7 +89,11 @@ export function assertEnvelope(body: string, code: string, requestId?: string): 
 /** An in-process micronode (not listening) with config resolved from the given env. */
 export function inProcess(env: Record<string, string> = {}): Micronode {
   const { config } = loadConfig({ schema, env: { MICRONODE_STORAGE_ENGINE: 'mem', ...env }, validate });
-  return createMicronode({ config, logger: createLogger('micronode-test', 'silent'), defaultCollectors: false });
+  return createMicronode({
+    config,
+    logger: createLogger('micronode-test', 'silent'),
+    defaultCollectors: false,
+  });
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -18,7 +18,10 @@ for (const engine of ['mem', 'sqlite'] as const) {
     const dir = tempDir();
     let base: string;
     before(async () => {
-      node = await startNode({ MICRONODE_STORAGE_ENGINE: engine, MICRONODE_STORAGE_PATH: `${dir.path}/kv.db` });
+      node = await startNode({
+        MICRONODE_STORAGE_ENGINE: engine,
+        MICRONODE_STORAGE_PATH: `${dir.path}/kv.db`,
+      });
       base = `${node.url}/v1/kv`;
     });
     after(async () => {
@@ -95,7 +98,11 @@ for (const engine of ['mem', 'sqlite'] as const) {
     });
 
     test('compare-and-set: If-Match mismatch → 412, match → 204; If-None-Match: * on existing → 412', async () => {
-      const put = await fetch(`${base}/cas/k`, { method: 'PUT', body: 'v1', headers: { 'if-none-match': '*' } });
+      const put = await fetch(`${base}/cas/k`, {
+        method: 'PUT',
+        body: 'v1',
+        headers: { 'if-none-match': '*' },
+      });
       assert.equal(put.status, 201);
       const etag = put.headers.get('etag')!;
       const again = await fetch(`${base}/cas/k`, {
@@ -114,10 +121,18 @@ for (const engine of ['mem', 'sqlite'] as const) {
       assert.equal(wrong.headers.get('x-request-id'), 'cas-2');
       assertEnvelope(await wrong.text(), 'PreconditionFailed', 'cas-2');
       assert.equal(await (await fetch(`${base}/cas/k`)).text(), 'v1');
-      const right = await fetch(`${base}/cas/k`, { method: 'PUT', body: 'v2', headers: { 'if-match': etag } });
+      const right = await fetch(`${base}/cas/k`, {
+        method: 'PUT',
+        body: 'v2',
+        headers: { 'if-match': etag },
+      });
       assert.equal(right.status, 204);
       // If-Match on a missing key fails; a stale ETag on DELETE fails.
-      const missing = await fetch(`${base}/cas/absent`, { method: 'PUT', body: 'x', headers: { 'if-match': '*' } });
+      const missing = await fetch(`${base}/cas/absent`, {
+        method: 'PUT',
+        body: 'x',
+        headers: { 'if-match': '*' },
+      });
       assert.equal(missing.status, 412);
       const staleDel = await fetch(`${base}/cas/k`, { method: 'DELETE', headers: { 'if-match': etag } });
       assert.equal(staleDel.status, 412);
@@ -138,7 +153,10 @@ for (const engine of ['mem', 'sqlite'] as const) {
     test('HEAD: metadata only (ETag, Content-Length), no body; 404 when absent', async () => {
       const value = Buffer.from('twelve bytes');
       await fetch(`${base}/head/k`, { method: 'PUT', body: value });
-      const r = await rawRequest(portOf(node.url), `HEAD /v1/kv/head/k HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+      const r = await rawRequest(
+        portOf(node.url),
+        `HEAD /v1/kv/head/k HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+      );
       assert.equal(r.status, 200);
       assert.equal(r.headers.etag, await expectedEtag(value));
       assert.equal(r.headers['content-length'], String(value.length));
@@ -153,7 +171,10 @@ for (const engine of ['mem', 'sqlite'] as const) {
         const r = await fetch(`${base}/list/${encodeURIComponent(k)}`, { method: 'PUT', body: k });
         assert.equal(r.status, 201);
       }
-      const all = (await (await fetch(`${base}/list`)).json()) as { keys: string[]; next_cursor: string | null };
+      const all = (await (await fetch(`${base}/list`)).json()) as {
+        keys: string[];
+        next_cursor: string | null;
+      };
       const sorted = [...keys].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y)));
       assert.deepEqual(all.keys, sorted);
       assert.equal(all.next_cursor, null);
@@ -166,7 +187,10 @@ for (const engine of ['mem', 'sqlite'] as const) {
       let rounds = 0;
       do {
         const q: string = cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`;
-        const page = (await (await fetch(`${base}/list?limit=3${q}`)).json()) as { keys: string[]; next_cursor: string | null };
+        const page = (await (await fetch(`${base}/list?limit=3${q}`)).json()) as {
+          keys: string[];
+          next_cursor: string | null;
+        };
         assert.ok(page.keys.length <= 3);
         pages.push(...page.keys);
         cursor = page.next_cursor;
@@ -175,7 +199,10 @@ for (const engine of ['mem', 'sqlite'] as const) {
       assert.deepEqual(pages, sorted);
       assert.equal(rounds, 3);
 
-      const prefPaged = (await (await fetch(`${base}/list?prefix=c%2F&limit=2`)).json()) as { keys: string[]; next_cursor: string };
+      const prefPaged = (await (await fetch(`${base}/list?prefix=c%2F&limit=2`)).json()) as {
+        keys: string[];
+        next_cursor: string;
+      };
       assert.deepEqual(prefPaged.keys, ['c/1', 'c/10']);
       const rest = (await (
         await fetch(`${base}/list?prefix=c%2F&limit=2&cursor=${encodeURIComponent(prefPaged.next_cursor)}`)
@@ -183,17 +210,32 @@ for (const engine of ['mem', 'sqlite'] as const) {
       assert.deepEqual(rest.keys, ['c/2']);
       assert.equal(rest.next_cursor, null);
 
-      const empty = (await (await fetch(`${base}/nobucket`)).json()) as { keys: string[]; next_cursor: string | null };
+      const empty = (await (await fetch(`${base}/nobucket`)).json()) as {
+        keys: string[];
+        next_cursor: string | null;
+      };
       assert.deepEqual(empty, { keys: [], next_cursor: null });
     });
 
     test('listing: bad cursor and out-of-bounds limits → 400 envelope', async () => {
-      for (const q of ['prefix=a&prefix=b', 'cursor=YQ&cursor=Yg', 'limit=1&limit=2', 'cursor=%21%21not-base64', 'cursor=Zm9v%3D', 'limit=0', 'limit=1001', 'limit=abc', 'limit=1.5', 'limit=-1']) {
+      for (const q of [
+        'prefix=a&prefix=b',
+        'cursor=YQ&cursor=Yg',
+        'limit=1&limit=2',
+        'cursor=%21%21not-base64',
+        'cursor=Zm9v%3D',
+        'limit=0',
+        'limit=1001',
+        'limit=abc',
+        'limit=1.5',
+        'limit=-1',
+      ]) {
         const r = await fetch(`${base}/list?${q}`, { headers: { 'x-request-id': 'lst-1' } });
         assert.equal(r.status, 400, q);
         assertEnvelope(await r.text(), 'BadRequest', 'lst-1');
       }
-      for (const q of ['limit=1', 'limit=1000']) assert.equal((await fetch(`${base}/list?${q}`)).status, 200, q);
+      for (const q of ['limit=1', 'limit=1000'])
+        assert.equal((await fetch(`${base}/list?${q}`)).status, 200, q);
     });
 
     test('bucket and key violations → 400 BadRequest with the request id', async () => {
@@ -227,8 +269,19 @@ for (const engine of ['mem', 'sqlite'] as const) {
         assertEnvelope(await r.text(), 'BadRequest', 'val-1');
       }
       // The boundaries themselves are accepted.
-      assert.equal((await fetch(`${base}/${'a'.repeat(63)}/${'k'.repeat(1024)}`, { method: 'PUT', body: 'x' })).status, 201);
-      assert.equal((await fetch(`${base}/a.b_c-d/${encodeURIComponent('ключ/with spaces')}`, { method: 'PUT', body: 'x' })).status, 201);
+      assert.equal(
+        (await fetch(`${base}/${'a'.repeat(63)}/${'k'.repeat(1024)}`, { method: 'PUT', body: 'x' })).status,
+        201,
+      );
+      assert.equal(
+        (
+          await fetch(`${base}/a.b_c-d/${encodeURIComponent('ключ/with spaces')}`, {
+            method: 'PUT',
+            body: 'x',
+          })
+        ).status,
+        201,
+      );
       // 1024 bytes of multi-byte UTF-8, fully percent-encoded (3072 URL chars), is a valid key.
       const k1024 = encodeURIComponent('€'.repeat(341) + 'k');
       assert.equal((await fetch(`${base}/b/${k1024}`, { method: 'PUT', body: 'x' })).status, 201);

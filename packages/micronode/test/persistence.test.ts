@@ -56,7 +56,11 @@ test('SQLite: values written before SIGTERM are read back after a restart on the
 
 test('the default engine is SQLite at ./_data/micronode.db relative to the working directory', async () => {
   const cwd = fresh();
-  const p = await startNode({ MICRONODE_STORAGE_ENGINE: undefined, MICRONODE_STORAGE_PATH: undefined, MICRONODE_AMNESIA: undefined }, [], cwd);
+  const p = await startNode(
+    { MICRONODE_STORAGE_ENGINE: undefined, MICRONODE_STORAGE_PATH: undefined, MICRONODE_AMNESIA: undefined },
+    [],
+    cwd,
+  );
   try {
     assert.equal(p.ready.engine, 'sqlite');
     assert.equal((await fetch(`${p.url}/v1/kv/b/k`, { method: 'PUT', body: 'v' })).status, 201);
@@ -68,12 +72,19 @@ test('the default engine is SQLite at ./_data/micronode.db relative to the worki
 
 test('amnesia: the default sqlite engine is replaced by mem and nothing is written to the working directory', async () => {
   const cwd = fresh();
-  const p = await startNode({ MICRONODE_AMNESIA: '1', MICRONODE_STORAGE_ENGINE: undefined, MICRONODE_STORAGE_PATH: undefined }, [], cwd);
+  const p = await startNode(
+    { MICRONODE_AMNESIA: '1', MICRONODE_STORAGE_ENGINE: undefined, MICRONODE_STORAGE_PATH: undefined },
+    [],
+    cwd,
+  );
   try {
     assert.equal(p.ready.engine, 'mem');
     assert.equal(p.ready.path, null);
     for (let i = 0; i < 20; i++)
-      assert.equal((await fetch(`${p.url}/v1/kv/b/k${i}`, { method: 'PUT', body: Buffer.alloc(4096, i) })).status, 201);
+      assert.equal(
+        (await fetch(`${p.url}/v1/kv/b/k${i}`, { method: 'PUT', body: Buffer.alloc(4096, i) })).status,
+        201,
+      );
     assert.equal((await fetch(`${p.url}/v1/kv/b/k7`)).status, 200);
     assert.deepEqual(readdirSync(cwd), []);
   } finally {
@@ -93,7 +104,11 @@ test('amnesia: the default sqlite engine is replaced by mem and nothing is writt
 
 test('amnesia with an explicit storage path still writes nothing there', async () => {
   const d = fresh();
-  const p = await startNode({ MICRONODE_AMNESIA: '1', MICRONODE_STORAGE_ENGINE: undefined, MICRONODE_STORAGE_PATH: `${d}/x.db` }, [], d);
+  const p = await startNode(
+    { MICRONODE_AMNESIA: '1', MICRONODE_STORAGE_ENGINE: undefined, MICRONODE_STORAGE_PATH: `${d}/x.db` },
+    [],
+    d,
+  );
   try {
     assert.equal((await fetch(`${p.url}/v1/kv/b/k`, { method: 'PUT', body: 'v' })).status, 201);
   } finally {

@@ -22,7 +22,10 @@ test('SIGTERM: an in-flight PUT completes with 201, new connections are refused,
   const port = portOf(node.url);
   try {
     // 1. A slow PUT: headers and the first half of the body.
-    const sock = await openSocket(port, 'PUT /v1/kv/drain/k HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nfirst');
+    const sock = await openSocket(
+      port,
+      'PUT /v1/kv/drain/k HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nfirst',
+    );
     const answer = new Promise<string>((resolve) => {
       let buf = '';
       sock.on('data', (d: Buffer) => {
@@ -32,7 +35,9 @@ test('SIGTERM: an in-flight PUT completes with 201, new connections are refused,
       sock.on('close', () => resolve(buf));
       sock.on('error', () => resolve(buf));
     });
-    await waitFor(async () => /micronode_ready_inflight_current 1/.test(await fetch(`${node.url}/metrics`).then((r) => r.text())));
+    await waitFor(async () =>
+      /micronode_ready_inflight_current 1/.test(await fetch(`${node.url}/metrics`).then((r) => r.text())),
+    );
 
     // 2. SIGTERM while the body is half sent; readiness flips and the listener closes.
     node.proc.kill('SIGTERM');

@@ -22,7 +22,11 @@ function get(socketPath: string, path: string): Promise<{ status: number; body: 
 
 test('--bind unix:/path serves the admin plane and the KV API over the socket', async () => {
   const sock = `${dir.path}/mn.sock`;
-  const node = await spawnProgram({ bin: BIN, args: ['--bind', `unix:${sock}`], env: { MICRONODE_STORAGE_ENGINE: 'mem' } });
+  const node = await spawnProgram({
+    bin: BIN,
+    args: ['--bind', `unix:${sock}`],
+    env: { MICRONODE_STORAGE_ENGINE: 'mem' },
+  });
   try {
     assert.equal(node.url, `unix:${sock}`);
     const r = await get(sock, '/readyz');

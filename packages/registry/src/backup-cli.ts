@@ -44,7 +44,10 @@ export const manifestPathOf = (file: string): string => `${file}.manifest.json`;
  * the hash chain), and that the verified head is the one the manifest recorded.
  * Throws StartupError(65) with the reason.
  */
-export async function verifyRegistryBackup(file: string, signers?: SnapshotSigners): Promise<RegistryBackupManifest> {
+export async function verifyRegistryBackup(
+  file: string,
+  signers?: SnapshotSigners,
+): Promise<RegistryBackupManifest> {
   const mpath = manifestPathOf(file);
   if (!existsSync(file)) throw new StartupError(`${file} does not exist`, EX_DATAERR);
   if (!existsSync(mpath))
@@ -150,7 +153,12 @@ export interface RestoreResult {
  * Restores `from` over the store file `db` (the registry stopped). Verifies first; refuses a
  * snapshot whose head is older than the store it would replace unless `force`.
  */
-export async function restoreRegistry(from: string, db: string, force: boolean, signers?: SnapshotSigners): Promise<RestoreResult> {
+export async function restoreRegistry(
+  from: string,
+  db: string,
+  force: boolean,
+  signers?: SnapshotSigners,
+): Promise<RestoreResult> {
   const file = resolve(from);
   const target = resolve(db);
   const manifest = await verifyRegistryBackup(file, signers);
@@ -202,29 +210,53 @@ export function addBackupCommands(program: Command, runMain: (main: () => Promis
     .requiredOption('--from <file>', 'snapshot file written by `svc-registry backup`')
     .requiredOption('--db <path>', 'the store file to replace (REGISTRY_DB)')
     .option('--force', 'restore even when the snapshot is older than the store it replaces')
-    .option('-c, --config <path>', 'the registry config (env: REGISTRY_CONFIG); its signers audit every signature')
-    .option('--allow-signer <id>', 'allow-listed signer id; repeatable or comma-separated (env: SIGNER_ALLOWLIST)', (v: string, prev: string[] | undefined) => [
-      ...(prev ?? []),
-      ...v.split(',').map((x) => x.trim()).filter(Boolean),
-    ])
+    .option(
+      '-c, --config <path>',
+      'the registry config (env: REGISTRY_CONFIG); its signers audit every signature',
+    )
+    .option(
+      '--allow-signer <id>',
+      'allow-listed signer id; repeatable or comma-separated (env: SIGNER_ALLOWLIST)',
+      (v: string, prev: string[] | undefined) => [
+        ...(prev ?? []),
+        ...v
+          .split(',')
+          .map((x) => x.trim())
+          .filter(Boolean),
+      ],
+    )
     .option('--sig-threshold <n>', 'signatures a write needs (env: SIG_THRESHOLD)')
-    .action((o: { from: string; db: string; force?: boolean; config?: string; allowSigner?: string[]; sigThreshold?: string }) =>
-      runMain(async () => {
-        // With signers configured (flags, env or config file, as `run` reads them) every entry's
-        // signatures are audited too; without, the chain and integrity checks still run.
-        let signers: SnapshotSigners | undefined;
-        try {
-          const c = loadRegistryConfig({ flags: { config: o.config, allowSigner: o.allowSigner, sigThreshold: o.sigThreshold } }).config;
-          if (c['governance.signers'].length > 0)
-            signers = { registryId: c.registry_id, signers: c['governance.signers'], threshold: c['governance.threshold'] };
-        } catch (err) {
-          // No signers anywhere is fine (chain and integrity only); a named config that is wrong is not.
-          if (o.config !== undefined || o.allowSigner !== undefined) throw err;
-        }
-        const r = await restoreRegistry(o.from, o.db, o.force === true, signers);
-        process.stdout.write(
-          `restore ok: ${resolve(o.db)} now holds head ${r.manifest.head} (${r.manifest.entries} entries verified${signers !== undefined ? ', every signature audited' : ''}; replaced ${r.replacedHead === null ? 'nothing' : `head ${r.replacedHead}`})\n`,
-        );
-      }),
+    .action(
+      (o: {
+        from: string;
+        db: string;
+        force?: boolean;
+        config?: string;
+        allowSigner?: string[];
+        sigThreshold?: string;
+      }) =>
+        runMain(async () => {
+          // With signers configured (flags, env or config file, as `run` reads them) every entry's
+          // signatures are audited too; without, the chain and integrity checks still run.
+          let signers: SnapshotSigners | undefined;
+          try {
+            const c = loadRegistryConfig({
+              flags: { config: o.config, allowSigner: o.allowSigner, sigThreshold: o.sigThreshold },
+            }).config;
+            if (c['governance.signers'].length > 0)
+              signers = {
+                registryId: c.registry_id,
+                signers: c['governance.signers'],
+                threshold: c['governance.threshold'],
+              };
+          } catch (err) {
+            // No signers anywhere is fine (chain and integrity only); a named config that is wrong is not.
+            if (o.config !== undefined || o.allowSigner !== undefined) throw err;
+          }
+          const r = await restoreRegistry(o.from, o.db, o.force === true, signers);
+          process.stdout.write(
+            `restore ok: ${resolve(o.db)} now holds head ${r.manifest.head} (${r.manifest.entries} entries verified${signers !== undefined ? ', every signature audited' : ''}; replaced ${r.replacedHead === null ? 'nothing' : `head ${r.replacedHead}`})\n`,
+          );
+        }),
     );
 }

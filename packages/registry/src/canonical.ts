@@ -91,7 +91,8 @@ class Parser {
     const raw = m[0];
     const n = Number(raw);
     if (!Number.isFinite(n)) this.fail(`number ${raw} is out of range`);
-    if (/^-?\d+$/.test(raw) && !Number.isSafeInteger(n)) this.fail(`integer ${raw} is not exactly representable`);
+    if (/^-?\d+$/.test(raw) && !Number.isSafeInteger(n))
+      this.fail(`integer ${raw} is not exactly representable`);
     this.pos += raw.length;
     return n;
   }
@@ -217,7 +218,8 @@ class Parser {
       this.ws();
       const v = this.value(depth + 1);
       // "__proto__" stays an own data property, never a prototype switch.
-      if (key === '__proto__') Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true });
+      if (key === '__proto__')
+        Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true });
       else out[key] = v;
       this.ws();
       const c = this.#s[this.pos++];

@@ -63,8 +63,10 @@ export class ChainVerifier {
   push(e: LogEntry): void {
     const want = this.#version + 1;
     if (e.version !== want) throw new ChainError(want, `expected version ${want}, found ${e.version}`);
-    if (e.prev_b3 !== this.#prev) throw new ChainError(e.version, 'prev_b3 does not match the previous entry_b3');
-    if (entryHash(e) !== e.entry_b3) throw new ChainError(e.version, 'entry_b3 does not match the entry content');
+    if (e.prev_b3 !== this.#prev)
+      throw new ChainError(e.version, 'prev_b3 does not match the previous entry_b3');
+    if (entryHash(e) !== e.entry_b3)
+      throw new ChainError(e.version, 'entry_b3 does not match the entry content');
     this.#version = e.version;
     this.#prev = e.entry_b3;
   }

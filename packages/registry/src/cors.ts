@@ -12,7 +12,10 @@ const ALLOW_HEADERS = 'content-type, authorization, x-request-id, x-corr-id, las
 const ALLOW_METHODS = 'GET, POST, OPTIONS';
 
 /** CORS decided once from config; per request it is one header read and a Set lookup. */
-export function cors(o: CorsOptions): { hook: onRequestHookHandler; headersFor: (origin: string | undefined) => Record<string, string> } {
+export function cors(o: CorsOptions): {
+  hook: onRequestHookHandler;
+  headersFor: (origin: string | undefined) => Record<string, string>;
+} {
   const any = o.permissive || o.origins.includes('*');
   const allowed = new Set(o.origins);
   const headersFor = (origin: string | undefined): Record<string, string> => {

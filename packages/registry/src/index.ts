@@ -41,4 +41,9 @@ export {
 } from './start.js';
 export { cli } from './main.js';
 export { verifyLogSnapshot, snapshotHead, type LogSnapshotReport } from './snapshot.js';
-export { backupRegistry, restoreRegistry, verifyRegistryBackup, type RegistryBackupManifest } from './backup-cli.js';
+export {
+  backupRegistry,
+  restoreRegistry,
+  verifyRegistryBackup,
+  type RegistryBackupManifest,
+} from './backup-cli.js';

@@ -32,7 +32,12 @@ export interface Head {
   chain_b3: string;
 }
 
-export const FRESH_HEAD: Head = Object.freeze({ version: 0, payload_b3: ZERO_B3, committed_at: null, chain_b3: ZERO_B3 });
+export const FRESH_HEAD: Head = Object.freeze({
+  version: 0,
+  payload_b3: ZERO_B3,
+  committed_at: null,
+  chain_b3: ZERO_B3,
+});
 
 export function headOf(e: LogEntry): Head {
   return { version: e.version, payload_b3: e.payload_b3, committed_at: e.committed_at, chain_b3: e.entry_b3 };

@@ -329,20 +329,31 @@ export class Registry {
       try {
         page = await this.store.range(this.#head.version, 1000);
       } catch (err) {
-        this.#log?.warn({ err, store: this.store.kind }, 'catch-up read failed; retrying on the next wake-up');
+        this.#log?.warn(
+          { err, store: this.store.kind },
+          'catch-up read failed; retrying on the next wake-up',
+        );
         return n;
       }
       // The store answered: it is reachable again.
       this.#degraded = false;
-      const v = new ChainVerifier(this.#head.version, this.#head.version === 0 ? ZERO_B3 : this.#head.chain_b3);
+      const v = new ChainVerifier(
+        this.#head.version,
+        this.#head.version === 0 ? ZERO_B3 : this.#head.chain_b3,
+      );
       for (const e of page) {
         try {
           v.push(e);
         } catch (err) {
           const fault = err instanceof ChainError ? err : new ChainError(e.version, String(err));
           this.#ingestFault = fault;
-          this.refuseWrites(`entry ${fault.version} in the shared store does not extend this replica's head (${fault.reason})`);
-          this.#log?.error({ version: fault.version, reason: fault.reason }, 'ingest refused an entry; writes refused');
+          this.refuseWrites(
+            `entry ${fault.version} in the shared store does not extend this replica's head (${fault.reason})`,
+          );
+          this.#log?.error(
+            { version: fault.version, reason: fault.reason },
+            'ingest refused an entry; writes refused',
+          );
           return n;
         }
         this.#applied(e);

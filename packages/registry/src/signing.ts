@@ -1,5 +1,12 @@
 // Ed25519 signatures over JCS-canonical registry messages (SPEC §2.1), with node:crypto.
-import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+import {
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  sign,
+  verify,
+  type KeyObject,
+} from 'node:crypto';
 import { canonicalJson } from './canonical.js';
 
 export const SIGNING_DOMAIN = 'ron-registry/v1';

@@ -41,7 +41,10 @@ export async function verifyLogSnapshot(path: string, audit?: SnapshotSigners): 
     if (hasTable === undefined)
       throw new ChainError(1, 'the file has no registry_log table: not a registry store');
     const verifier = new ChainVerifier();
-    const auditor = audit === undefined ? undefined : new EntryAuditor(audit.registryId, initialSignerSet(audit.signers, audit.threshold));
+    const auditor =
+      audit === undefined
+        ? undefined
+        : new EntryAuditor(audit.registryId, initialSignerSet(audit.signers, audit.threshold));
     let entries = 0;
     for (const row of db
       .prepare('SELECT version, entry FROM registry_log ORDER BY version')

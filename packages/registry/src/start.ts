@@ -122,11 +122,7 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Running
   try {
     store =
       opts.store ??
-      (amnesia
-        ? new MemoryStore()
-        : postgres
-          ? await PgStore.open(c.db)
-          : new SqliteStore(resolve(c.db)));
+      (amnesia ? new MemoryStore() : postgres ? await PgStore.open(c.db) : new SqliteStore(resolve(c.db)));
   } catch (err) {
     await admin.close();
     const msg = err instanceof Error ? err.message : String(err);

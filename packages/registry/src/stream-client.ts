@@ -116,7 +116,9 @@ export class StreamClient {
   /** Replay pacing: true while the queue is at most half full (an empty queue always takes one). */
   canTake(len: number): boolean {
     if (this.#items.length === 0) return !this.#congested;
-    return !this.#congested && this.#events < this.#o.maxEvents / 2 && this.#bytes + len <= this.#o.maxBytes / 2;
+    return (
+      !this.#congested && this.#events < this.#o.maxEvents / 2 && this.#bytes + len <= this.#o.maxBytes / 2
+    );
   }
 
   /** Resolves at the next flush or drain (or when the client goes away). */

@@ -140,7 +140,13 @@ export class StreamHub {
     const from = StreamHub.resumePoint(req);
     if (this.#clients.size >= this.#o.maxClients) {
       this.#o.metrics.rejection('too_many_streams').inc();
-      sendError(req, reply, new ApiError('TooManyStreams', `stream client limit of ${this.#o.maxClients} reached`, { hint: 'retry later' }));
+      sendError(
+        req,
+        reply,
+        new ApiError('TooManyStreams', `stream client limit of ${this.#o.maxClients} reached`, {
+          hint: 'retry later',
+        }),
+      );
       return;
     }
     // HEAD (Fastify derives it from the GET route): answer the stream's headers and end. Hijacking
@@ -149,13 +155,18 @@ export class StreamHub {
     if (req.method === 'HEAD') {
       void reply
         .code(200)
-        .headers({ 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-transform', ...headers })
+        .headers({
+          'content-type': 'text/event-stream; charset=utf-8',
+          'cache-control': 'no-cache, no-transform',
+          ...headers,
+        })
         .send();
       return;
     }
     const head = this.#reg.head.version;
     // issue 4: a snapshot describes the head, so live entries follow from there.
-    const snapshot = this.#o.snapshot !== undefined && (req.query as Record<string, unknown> | undefined)?.snapshot === '1';
+    const snapshot =
+      this.#o.snapshot !== undefined && (req.query as Record<string, unknown> | undefined)?.snapshot === '1';
     const start = snapshot ? head : (from ?? head);
     reply.hijack();
     const client = new StreamClient(reply.raw, Math.min(start, head), {

@@ -22,9 +22,13 @@ test('a quorum-signed commit answers 200 with the new head (version +1) and the 
   assert.equal(h.version, 1);
   assert.equal(h.payload_b3, 'b3:SGVsbG8=');
   assert.match(h.chain_b3, /^b3:[0-9a-f]{64}$/);
-  const e = await json<{ version: number; prev_b3: string; entry_b3: string; signatures: unknown[]; op: string }>(
-    await fetch(`${r.apiUrl}/registry/1`),
-  );
+  const e = await json<{
+    version: number;
+    prev_b3: string;
+    entry_b3: string;
+    signatures: unknown[];
+    op: string;
+  }>(await fetch(`${r.apiUrl}/registry/1`));
   assert.equal(e.version, 1);
   assert.equal(e.op, 'commit');
   assert.equal(e.prev_b3, 'b3:0');
@@ -53,11 +57,19 @@ test('history returns entries in version order with paging and caps limit at 100
   const page = await json<{ entries: { version: number }[]; next: number | null; head: number }>(
     await fetch(`${r.apiUrl}/registry/history?from=2&limit=3`),
   );
-  assert.deepEqual(page.entries.map((e) => e.version), [2, 3, 4]);
+  assert.deepEqual(
+    page.entries.map((e) => e.version),
+    [2, 3, 4],
+  );
   assert.equal(page.next, 5);
   assert.equal(page.head, head);
-  const all = await json<{ entries: { version: number }[]; next: number | null }>(await fetch(`${r.apiUrl}/registry/history`));
-  assert.deepEqual(all.entries.map((e) => e.version), Array.from({ length: head }, (_, i) => i + 1));
+  const all = await json<{ entries: { version: number }[]; next: number | null }>(
+    await fetch(`${r.apiUrl}/registry/history`),
+  );
+  assert.deepEqual(
+    all.entries.map((e) => e.version),
+    Array.from({ length: head }, (_, i) => i + 1),
+  );
   assert.equal(all.next, null);
   for (const q of ['limit=1001', 'limit=0', 'from=-1', 'from=x']) {
     const res = await fetch(`${r.apiUrl}/registry/history?${q}`);
@@ -66,9 +78,12 @@ test('history returns entries in version order with paging and caps limit at 100
 });
 
 test('stats report head, descriptor counts, proposals and stream clients', async () => {
-  const s = await json<{ head: { version: number }; descriptors: object; pending_proposals: number; stream_clients: number }>(
-    await fetch(`${r.apiUrl}/registry/stats`),
-  );
+  const s = await json<{
+    head: { version: number };
+    descriptors: object;
+    pending_proposals: number;
+    stream_clients: number;
+  }>(await fetch(`${r.apiUrl}/registry/stats`));
   assert.equal(s.head.version, r.registry.head.version);
   assert.deepEqual(s.descriptors, { published: 0, deprecated: 0 });
   assert.equal(s.pending_proposals, 0);
@@ -145,12 +160,21 @@ test('commit rejections move rejected_total{reason} like governance writes do (b
       assert.ok(m, `rejected_total{reason="${reason}"} is not exposed`);
       return Number(m[1]);
     };
-    for (const reason of ['bad_request', 'bad_signature', 'no_quorum']) assert.equal(await count(reason), 0, reason);
+    for (const reason of ['bad_request', 'bad_signature', 'no_quorum'])
+      assert.equal(await count(reason), 0, reason);
     assert.equal((await r2.post({ payload_b3: 'nope' })).status, 400);
     assert.equal((await r2.post('{"payload_b3":')).status, 400);
     assert.equal((await r2.commit('b3:one', 1)).status, 412);
     const v = r2.registry.head.version + 1;
-    assert.equal((await r2.post({ payload_b3: 'b3:x', signatures: [r2.sign('b3:x', v + 1, r2.keys[0]!), r2.sign('b3:x', v, r2.keys[1]!)] })).status, 422);
+    assert.equal(
+      (
+        await r2.post({
+          payload_b3: 'b3:x',
+          signatures: [r2.sign('b3:x', v + 1, r2.keys[0]!), r2.sign('b3:x', v, r2.keys[1]!)],
+        })
+      ).status,
+      422,
+    );
     assert.equal(await count('bad_request'), 2);
     assert.equal(await count('no_quorum'), 1);
     assert.equal(await count('bad_signature'), 1);

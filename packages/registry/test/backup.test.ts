@@ -112,13 +112,28 @@ test('a backup taken during a 16-connection commit storm restores to a verified 
   const restored = join(dir.path, 'restored', 'registry.db');
   // Audited against another signer set, every entry fails its signature check: refused, nothing written.
   const other = generateKeyFile();
-  const wrong = await runProgram(BIN, ['restore', '--from', out, '--db', restored, '--allow-signer', other.signer_id, '--sig-threshold', '1']);
+  const wrong = await runProgram(BIN, [
+    'restore',
+    '--from',
+    out,
+    '--db',
+    restored,
+    '--allow-signer',
+    other.signer_id,
+    '--sig-threshold',
+    '1',
+  ]);
   assert.equal(wrong.code, 65, wrong.stderr);
   assert.match(wrong.stderr, /version 1: signature audit/);
   assert.equal(existsSync(restored), false);
   const r = await runProgram(BIN, ['restore', '--from', out, '--db', restored], { env });
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, new RegExp(`now holds head ${manifest.head} \\(${manifest.head} entries verified, every signature audited`));
+  assert.match(
+    r.stdout,
+    new RegExp(
+      `now holds head ${manifest.head} \\(${manifest.head} entries verified, every signature audited`,
+    ),
+  );
   const p2 = await spawnRegistry(restored);
   const h = await verifyHistory(p2.url);
   assert.equal(h.version, manifest.head);

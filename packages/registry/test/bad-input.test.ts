@@ -35,14 +35,26 @@ test('malformed JSON is 400', async () => {
 });
 
 test('duplicate keys and non-I-JSON numbers are 400 at parse time', async () => {
-  await expectError(await r.post('{"payload_b3":"b3:a","payload_b3":"b3:b","signatures":[]}'), 400, 'BadRequest');
-  await expectError(await r.post('{"payload_b3":"b3:a","signatures":[],"x":9007199254740993}'), 400, 'BadRequest');
+  await expectError(
+    await r.post('{"payload_b3":"b3:a","payload_b3":"b3:b","signatures":[]}'),
+    400,
+    'BadRequest',
+  );
+  await expectError(
+    await r.post('{"payload_b3":"b3:a","signatures":[],"x":9007199254740993}'),
+    400,
+    'BadRequest',
+  );
 });
 
 test('unknown fields are 400, at the top level and inside a signature', async () => {
   await expectError(await r.post({ ...good(), extra: 1 }), 400, 'BadRequest');
   const g = good();
-  await expectError(await r.post({ ...g, signatures: [{ ...(g.signatures[0] as object), note: 'x' }] }), 400, 'BadRequest');
+  await expectError(
+    await r.post({ ...g, signatures: [{ ...(g.signatures[0] as object), note: 'x' }] }),
+    400,
+    'BadRequest',
+  );
 });
 
 test('wrong types are 400', async () => {
@@ -72,7 +84,11 @@ test('oversized bodies are 413 before the body is read', async () => {
 test('a wrong or missing content-type is 415', async () => {
   const body = JSON.stringify(good());
   for (const ct of ['text/plain', 'application/x-www-form-urlencoded', 'application/octet-stream']) {
-    const res = await fetch(`${r.apiUrl}/registry/commit`, { method: 'POST', headers: { 'content-type': ct }, body });
+    const res = await fetch(`${r.apiUrl}/registry/commit`, {
+      method: 'POST',
+      headers: { 'content-type': ct },
+      body,
+    });
     await expectError(res, 415, 'UnsupportedMediaType');
   }
 });
@@ -93,11 +109,17 @@ test('a compressed body is 415 UnsupportedEncoding; a chunked body is 411', asyn
 
 test('a POST with neither Content-Length nor Transfer-Encoding has an empty body: never 411 (SPEC §1.4)', async () => {
   // `curl -X POST …/v1/registry/apply/ID`: no proposal of that id → 404, not 411 LengthRequired.
-  const apply = await rawRequest(port, 'POST /v1/registry/apply/p-none HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n');
+  const apply = await rawRequest(
+    port,
+    'POST /v1/registry/apply/p-none HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n',
+  );
   assert.notEqual(apply.status, 411, apply.raw);
   assert.equal(apply.status, 404, apply.raw);
   // A route that needs a body answers 400 when it is empty.
-  const commit = await rawRequest(port, 'POST /registry/commit HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n');
+  const commit = await rawRequest(
+    port,
+    'POST /registry/commit HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n',
+  );
   assert.equal(commit.status, 400, commit.raw);
   assert.equal((JSON.parse(commit.body) as ErrorBody).error.code, 'BadRequest');
 });
@@ -124,13 +146,23 @@ test('unknown signers, duplicate signers, wrong alg and garbage sigs are 422', a
   const v = r.registry.head.version + 1;
   const [a, b] = r.keys.map((k) => r.sign('b3:x', v, k));
   const stranger = r.sign('b3:x', v, generateKeyFile());
-  for (const sigs of [[a, stranger], [a, a], [a, { ...b!, alg: 'rsa' }], [a, { ...b!, sig: 'AAAA' }], [{ ...a!, signer_id: 'ed25519:nope' }, b]])
+  for (const sigs of [
+    [a, stranger],
+    [a, a],
+    [a, { ...b!, alg: 'rsa' }],
+    [a, { ...b!, sig: 'AAAA' }],
+    [{ ...a!, signer_id: 'ed25519:nope' }, b],
+  ])
     await expectError(await r.post({ payload_b3: 'b3:x', signatures: sigs }), 422, 'BadSignature');
 });
 
 test('too few valid signatures is 412 NoQuorum (including none at all)', async () => {
   const v = r.registry.head.version + 1;
-  const body = await expectError(await r.post({ payload_b3: 'b3:x', signatures: [r.sign('b3:x', v, r.keys[0]!)] }), 412, 'NoQuorum');
+  const body = await expectError(
+    await r.post({ payload_b3: 'b3:x', signatures: [r.sign('b3:x', v, r.keys[0]!)] }),
+    412,
+    'NoQuorum',
+  );
   assert.match(body.error.message, /2 valid signatures \(got 1\)/);
   await expectError(await r.post({ payload_b3: 'b3:x', signatures: [] }), 412, 'NoQuorum');
   await expectError(await r.post({ payload_b3: 'b3:x' }), 412, 'NoQuorum');
@@ -141,7 +173,12 @@ test('fuzz: arbitrary JSON bodies and raw bytes never produce a 5xx', async () =
     fc.asyncProperty(
       fc.oneof(
         fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.stringify(v)),
-        fc.record({ payload_b3: fc.string(), signatures: fc.array(fc.anything({ maxDepth: 2 }), { maxLength: 3 }) }).map((v) => JSON.stringify(v)),
+        fc
+          .record({
+            payload_b3: fc.string(),
+            signatures: fc.array(fc.anything({ maxDepth: 2 }), { maxLength: 3 }),
+          })
+          .map((v) => JSON.stringify(v)),
         fc.string({ maxLength: 200 }),
       ),
       async (body) => {
@@ -155,7 +192,13 @@ test('fuzz: arbitrary JSON bodies and raw bytes never produce a 5xx', async () =
 });
 
 test('read routes with odd query strings and paths never 5xx', async () => {
-  for (const p of ['/registry/history?from=1&from=2', '/registry/99999999999999999999', '/registry/%ff', '/registry/stream?from=abc', '/registry/history?limit=1e3']) {
+  for (const p of [
+    '/registry/history?from=1&from=2',
+    '/registry/99999999999999999999',
+    '/registry/%ff',
+    '/registry/stream?from=abc',
+    '/registry/history?limit=1e3',
+  ]) {
     const res = await fetch(`${r.apiUrl}${p}`);
     assert.ok(res.status >= 400 && res.status < 500, `${p} → ${res.status}`);
     await res.arrayBuffer();
@@ -166,7 +209,10 @@ test('a body that never finishes arriving is 408 RequestTimeout', async () => {
   const t = await startTestRegistry({ REGISTRY_TIMEOUTS__REQUEST_MS: '150' });
   try {
     const p = Number(new URL(t.apiUrl).port);
-    const sock = await openSocket(p, 'POST /registry/commit HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"payload_b3":');
+    const sock = await openSocket(
+      p,
+      'POST /registry/commit HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"payload_b3":',
+    );
     const answer = await new Promise<string>((resolve) => {
       let buf = '';
       sock.on('data', (d: Buffer) => (buf += d.toString('latin1')));

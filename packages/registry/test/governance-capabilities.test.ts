@@ -9,7 +9,11 @@ const root = parseRootKey(generateRootKey());
 const NOW = Date.parse('2026-01-01T00:00:00Z');
 const HOUR = new Date(NOW + 3600_000);
 
-function outcome(header: string | undefined, need: 'registry:propose' | 'registry:apply' = 'registry:propose', now = NOW): string {
+function outcome(
+  header: string | undefined,
+  need: 'registry:propose' | 'registry:apply' = 'registry:propose',
+  now = NOW,
+): string {
   try {
     checkCapability(header, root, need, now);
     return 'ok';
@@ -25,7 +29,11 @@ test('a minted capability grants its scope until it expires', () => {
   assert.equal(outcome(`Bearer ${tok}`), 'ok');
   assert.equal(outcome(`Bearer ${tok}`, 'registry:apply'), '403'); // wrong scope
   assert.equal(outcome(`Bearer ${tok}`, 'registry:propose', HOUR.getTime()), '401'); // expired
-  const both = mintCapability({ rootKey: root, scopes: ['registry:propose', 'registry:apply'], expiresAt: HOUR });
+  const both = mintCapability({
+    rootKey: root,
+    scopes: ['registry:propose', 'registry:apply'],
+    expiresAt: HOUR,
+  });
   assert.equal(outcome(`Bearer ${both}`, 'registry:apply'), 'ok');
 });
 
@@ -35,7 +43,11 @@ test('missing, malformed, foreign-key or tampered tokens are 401', () => {
   assert.equal(outcome('Basic abc'), '401');
   assert.equal(outcome('Bearer !!!'), '401');
   assert.equal(outcome('Bearer AAAA'), '401');
-  const other = mintCapability({ rootKey: parseRootKey(generateRootKey()), scopes: ['registry:propose'], expiresAt: HOUR });
+  const other = mintCapability({
+    rootKey: parseRootKey(generateRootKey()),
+    scopes: ['registry:propose'],
+    expiresAt: HOUR,
+  });
   assert.equal(outcome(`Bearer ${other}`), '401');
   // Attenuation is allowed (adds caveats), but removing or editing one breaks the chain.
   const tok = mintCapability({ rootKey: root, scopes: ['registry:apply'], expiresAt: HOUR });
@@ -46,12 +58,22 @@ test('missing, malformed, foreign-key or tampered tokens are 401', () => {
 });
 
 test('attenuation: an added narrower scope caveat still binds; unknown caveats and missing expiry are 401', () => {
-  const wide = macaroon.importMacaroon(Buffer.from(mintCapability({ rootKey: root, scopes: ['registry:propose', 'registry:apply'], expiresAt: HOUR }), 'base64url'));
+  const wide = macaroon.importMacaroon(
+    Buffer.from(
+      mintCapability({ rootKey: root, scopes: ['registry:propose', 'registry:apply'], expiresAt: HOUR }),
+      'base64url',
+    ),
+  );
   wide.addFirstPartyCaveat('scope = registry:propose');
   const narrowed = Buffer.from(wide.exportBinary()).toString('base64url');
   assert.equal(outcome(`Bearer ${narrowed}`, 'registry:propose'), 'ok');
   assert.equal(outcome(`Bearer ${narrowed}`, 'registry:apply'), '403');
-  const odd = macaroon.importMacaroon(Buffer.from(mintCapability({ rootKey: root, scopes: ['registry:propose'], expiresAt: HOUR }), 'base64url'));
+  const odd = macaroon.importMacaroon(
+    Buffer.from(
+      mintCapability({ rootKey: root, scopes: ['registry:propose'], expiresAt: HOUR }),
+      'base64url',
+    ),
+  );
   odd.addFirstPartyCaveat('ip = 10.0.0.1');
   assert.equal(outcome(`Bearer ${Buffer.from(odd.exportBinary()).toString('base64url')}`), '401');
   const noExp = macaroon.newMacaroon({ identifier: 'x', rootKey: root, version: 2 });

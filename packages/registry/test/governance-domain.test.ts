@@ -2,7 +2,15 @@
 // scenarios) against a real Registry (memory store) with governance attached. No HTTP here.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ChainVerifier, Registry, attachGovernance, governanceSignedBytes, signBytes, signedBytes, type LogEntry } from '../src/index.js';
+import {
+  ChainVerifier,
+  Registry,
+  attachGovernance,
+  governanceSignedBytes,
+  signBytes,
+  signedBytes,
+  type LogEntry,
+} from '../src/index.js';
 import { body, codeOf, ids, keys, publish, REG, rotation, setup, sig, svc } from './governance-helpers.js';
 
 async function all(reg: Registry): Promise<LogEntry[]> {
@@ -67,7 +75,10 @@ test('attack: the same key under two ids (non-canonical base64url) is not a seco
   const alias = 'ed25519:' + x.slice(0, -1) + alphabet[last ^ 1];
   assert.deepEqual(Buffer.from(alias.slice(8), 'base64url'), Buffer.from(x, 'base64url'));
   assert.equal(await codeOf(gov.propose(body(s, [good, { ...good, signer_id: alias }]))), 'BadSignature');
-  assert.equal(await codeOf(gov.propose(body(s, [good, { ...good, signer_id: `${good.signer_id}=` }]))), 'BadSignature');
+  assert.equal(
+    await codeOf(gov.propose(body(s, [good, { ...good, signer_id: `${good.signer_id}=` }]))),
+    'BadSignature',
+  );
   assert.equal(reg.head.version, 0);
 });
 
@@ -114,14 +125,23 @@ test('attack: tampered body after signing → 422; unknown fields → 400', asyn
     { op: 'publish', descriptor: { ...svc('svc-a', 1), version: 0 } },
     { op: 'publish', descriptor: svc('svc-a', 1, { addr: 'no-port' }) },
     { op: 'publish', descriptor: svc('svc-a', 1, { weight: -1 }) },
-    { op: 'publish', descriptor: { id: 'n1', kind: 'node', version: 1, body: { region: 'eu', addr: 'h:1', labels: { a: 1 } } } },
+    {
+      op: 'publish',
+      descriptor: {
+        id: 'n1',
+        kind: 'node',
+        version: 1,
+        body: { region: 'eu', addr: 'h:1', labels: { a: 1 } },
+      },
+    },
     { op: 'delete', descriptor: svc('svc-a', 1) },
     { op: 'signers', version: 2, signers: { signers: ids(ks).reverse(), threshold: 1 } },
     { op: 'signers', version: 2, signers: { signers: ids(ks), threshold: 4 } },
     [],
     'x',
   ];
-  for (const b of bad) assert.equal(await codeOf(gov.propose(b)), 'BadRequest', JSON.stringify(b).slice(0, 120));
+  for (const b of bad)
+    assert.equal(await codeOf(gov.propose(b)), 'BadRequest', JSON.stringify(b).slice(0, 120));
   const p = await gov.propose(body(s, []));
   assert.equal(await codeOf(gov.approve(p.proposal_id, { signature: good, more: 1 })), 'BadRequest');
   assert.equal(reg.head.version, 0);
@@ -185,7 +205,10 @@ test('rotation: needs a threshold of the current set AND of the new set', async 
   assert.equal(await codeOf(gov.apply(onlyNew.proposal_id)), 'NoQuorum');
   // Old threshold met but one short of the new one.
   const partial = await gov.propose(body(rot, [sig(ks[0]!, rot), sig(ks[2]!, rot), sig(fresh[0]!, rot)]));
-  assert.deepEqual(gov.get(partial.proposal_id).detail, { current: { have: 2, need: 2 }, next: { have: 1, need: 2 } });
+  assert.deepEqual(gov.get(partial.proposal_id).detail, {
+    current: { have: 2, need: 2 },
+    next: { have: 1, need: 2 },
+  });
   assert.equal(await codeOf(gov.apply(partial.proposal_id)), 'NoQuorum');
   assert.equal(reg.head.version, 0);
   assert.equal(metrics.r('no_quorum'), 3);
@@ -239,7 +262,12 @@ test('listing: id order, kind and region filters, cursor paging; regions map', a
     svc('svc-b@eu', 1, { region: 'eu-west-1' }),
     svc('svc-a@us', 1),
     svc('svc-c@us', 1, { tls: true, weight: 5 }),
-    { id: 'node-1', kind: 'node' as const, version: 1, body: { region: 'us-east-1', addr: '[2001:db8::1]:7000', labels: { zone: 'b' } } },
+    {
+      id: 'node-1',
+      kind: 'node' as const,
+      version: 1,
+      body: { region: 'us-east-1', addr: '[2001:db8::1]:7000', labels: { zone: 'b' } },
+    },
     { id: 'region-us', kind: 'region' as const, version: 1, body: { region: 'us-east-1' } },
     { id: 'pin-1', kind: 'policy_pin' as const, version: 1, body: { policy: 'default', digest: 'b3:abc' } },
   ];
@@ -248,13 +276,25 @@ test('listing: id order, kind and region filters, cursor paging; regions map', a
     await gov.apply((await gov.propose(body(s, [sig(ks[0]!, s)]))).proposal_id);
   }
   const page1 = gov.state.list({ limit: 2 });
-  assert.deepEqual(page1.items.map((d) => d.id), ['node-1', 'pin-1']);
+  assert.deepEqual(
+    page1.items.map((d) => d.id),
+    ['node-1', 'pin-1'],
+  );
   const page2 = gov.state.list({ limit: 2, after: page1.next_cursor! });
-  assert.deepEqual(page2.items.map((d) => d.id), ['region-us', 'svc-a@us']);
+  assert.deepEqual(
+    page2.items.map((d) => d.id),
+    ['region-us', 'svc-a@us'],
+  );
   const page3 = gov.state.list({ limit: 2, after: page2.next_cursor! });
-  assert.deepEqual(page3.items.map((d) => d.id), ['svc-b@eu', 'svc-c@us']);
+  assert.deepEqual(
+    page3.items.map((d) => d.id),
+    ['svc-b@eu', 'svc-c@us'],
+  );
   assert.equal(page3.next_cursor, null);
-  assert.deepEqual(gov.state.list({ limit: 10, kind: 'service', region: 'us-east-1' }).items.map((d) => d.id), ['svc-a@us', 'svc-c@us']);
+  assert.deepEqual(
+    gov.state.list({ limit: 10, kind: 'service', region: 'us-east-1' }).items.map((d) => d.id),
+    ['svc-a@us', 'svc-c@us'],
+  );
   assert.deepEqual(gov.state.regions(), {
     'eu-west-1': { services: [{ id: 'svc-b@eu', addr: '10.0.0.5:9000', tls: false, weight: 1 }] },
     'us-east-1': {
@@ -269,13 +309,29 @@ test('listing: id order, kind and region filters, cursor paging; regions map', a
 test('replay: a reopened registry rebuilds descriptors and every signer set from the log', async () => {
   const a = await setup(2, 2);
   const s = publish(svc('svc-a', 1));
-  await a.gov.apply((await a.gov.propose(body(s, a.ks.map((k) => sig(k, s))))).proposal_id);
+  await a.gov.apply(
+    (
+      await a.gov.propose(
+        body(
+          s,
+          a.ks.map((k) => sig(k, s)),
+        ),
+      )
+    ).proposal_id,
+  );
   // An opaque commit in between shares the log and the chain.
-  const cb = signedBytes({ registry: REG, op: 'commit', payload_b3: 'b3:SGVsbG8=', version: a.reg.head.version + 1 });
+  const cb = signedBytes({
+    registry: REG,
+    op: 'commit',
+    payload_b3: 'b3:SGVsbG8=',
+    version: a.reg.head.version + 1,
+  });
   await a.reg.commit({ payload_b3: 'b3:SGVsbG8=', signatures: a.ks.map((k) => signBytes(k, cb)) });
   const fresh = keys(1);
   const rot = rotation(2, fresh, 1);
-  await a.gov.apply((await a.gov.propose(body(rot, [...a.ks.map((k) => sig(k, rot)), sig(fresh[0]!, rot)]))).proposal_id);
+  await a.gov.apply(
+    (await a.gov.propose(body(rot, [...a.ks.map((k) => sig(k, rot)), sig(fresh[0]!, rot)]))).proposal_id,
+  );
   const s2 = publish(svc('svc-a', 2));
   await a.gov.apply((await a.gov.propose(body(s2, [sig(fresh[0]!, s2)]))).proposal_id);
   // Reopen with the original (genesis) config.

@@ -21,7 +21,9 @@ export const REG = 'test';
 
 /** n fresh keys sorted by signer id. */
 export function keys(n: number): KeyFile[] {
-  return Array.from({ length: n }, () => generateKeyFile()).sort((a, b) => (a.signer_id < b.signer_id ? -1 : 1));
+  return Array.from({ length: n }, () => generateKeyFile()).sort((a, b) =>
+    a.signer_id < b.signer_id ? -1 : 1,
+  );
 }
 
 export function ids(ks: readonly KeyFile[]): string[] {
@@ -40,7 +42,11 @@ export function publish(d: Descriptor): { op: 'publish'; descriptor: Descriptor 
   return { op: 'publish', descriptor: d };
 }
 
-export function rotation(version: number, ks: readonly KeyFile[], threshold: number): { op: 'signers'; signers: SignerSet } {
+export function rotation(
+  version: number,
+  ks: readonly KeyFile[],
+  threshold: number,
+): { op: 'signers'; signers: SignerSet } {
   const signers: SignerSet = { version, signers: ids(ks), threshold };
   return { op: 'signers', signers };
 }
@@ -48,7 +54,12 @@ export function rotation(version: number, ks: readonly KeyFile[], threshold: num
 /** Proposal body as the HTTP API takes it. */
 export function body(s: Subject, sigs: Signature[]): Record<string, unknown> {
   if (s.op === 'signers') {
-    return { op: 'signers', version: s.signers.version, signers: { signers: s.signers.signers, threshold: s.signers.threshold }, signatures: sigs };
+    return {
+      op: 'signers',
+      version: s.signers.version,
+      signers: { signers: s.signers.signers, threshold: s.signers.threshold },
+      signatures: sigs,
+    };
   }
   return { op: s.op, descriptor: s.descriptor, signatures: sigs };
 }
@@ -84,7 +95,11 @@ export interface Setup {
 }
 
 /** A registry (memory store) with governance attached; threshold t of n generated signers. */
-export async function setup(n = 3, t = 2, o: { ttlMs?: number; store?: LogStore; ks?: KeyFile[] } = {}): Promise<Setup> {
+export async function setup(
+  n = 3,
+  t = 2,
+  o: { ttlMs?: number; store?: LogStore; ks?: KeyFile[] } = {},
+): Promise<Setup> {
   const ks = o.ks ?? keys(n);
   const store = o.store ?? new MemoryStore();
   const { registry: reg } = await Registry.open(store, { registryId: REG, signers: ids(ks), threshold: t });

@@ -38,18 +38,35 @@ async function start(env: Record<string, string> = {}, n = 3, t = 2, ks = keys(n
       ...env,
     },
   });
-  const r = await startRegistry({ config, logger: createLogger('svc-registry', 'silent'), defaultCollectors: false });
+  const r = await startRegistry({
+    config,
+    logger: createLogger('svc-registry', 'silent'),
+    defaultCollectors: false,
+  });
   return Object.assign(r, { ks });
 }
 
 const s = (k: KeyFile, subj: Subject): ReturnType<typeof sig> => sig(k, subj, REGISTRY);
 
-async function call(r: RunningRegistry, method: string, path: string, b?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
-  const init: RequestInit = { method, headers: { ...(b !== undefined ? { 'content-type': 'application/json' } : {}), ...headers } };
+async function call(
+  r: RunningRegistry,
+  method: string,
+  path: string,
+  b?: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
+  const init: RequestInit = {
+    method,
+    headers: { ...(b !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+  };
   if (b !== undefined) init.body = typeof b === 'string' ? b : JSON.stringify(b);
   const res = await fetch(`${r.apiUrl}${path}`, init);
   const text = await res.text();
-  return { status: res.status, body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>), headers: res.headers };
+  return {
+    status: res.status,
+    body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>),
+    headers: res.headers,
+  };
 }
 
 async function metric(r: RunningRegistry, name: string, label: string): Promise<number> {
@@ -83,7 +100,9 @@ test('publish over HTTP: 202 proposal, approvals over time, 200 apply, idempoten
     const early = await call(reg, 'POST', `/v1/registry/apply/${pid}`);
     assert.equal(early.status, 412);
     assert.equal(code(early), 'NoQuorum');
-    const ap = await call(reg, 'POST', `/v1/registry/proposals/${pid}/approvals`, { signature: s(reg.ks[2]!, subj) });
+    const ap = await call(reg, 'POST', `/v1/registry/proposals/${pid}/approvals`, {
+      signature: s(reg.ks[2]!, subj),
+    });
     assert.equal(ap.status, 200);
     assert.deepEqual([ap.body.have, ap.body.need], [2, 2]);
     assert.equal((await call(reg, 'GET', `/v1/registry/proposals/${pid}`)).body.state, 'ready');
@@ -96,8 +115,14 @@ test('publish over HTTP: 202 proposal, approvals over time, 200 apply, idempoten
     const d = await call(reg, 'GET', '/v1/registry/descriptors/svc-storage@us-east-1');
     assert.equal(d.status, 200);
     assert.deepEqual([d.body.state, d.body.version, d.body.log_version], ['published', 1, version]);
-    assert.equal((await call(reg, 'GET', '/v1/registry/descriptors/svc-storage@us-east-1?version=1')).status, 200);
-    assert.equal((await call(reg, 'GET', '/v1/registry/descriptors/svc-storage@us-east-1?version=2')).status, 404);
+    assert.equal(
+      (await call(reg, 'GET', '/v1/registry/descriptors/svc-storage@us-east-1?version=1')).status,
+      200,
+    );
+    assert.equal(
+      (await call(reg, 'GET', '/v1/registry/descriptors/svc-storage@us-east-1?version=2')).status,
+      404,
+    );
     assert.equal((await call(reg, 'GET', '/v1/registry/descriptors/nope')).status, 404);
     assert.equal((await call(reg, 'GET', '/v1/registry/descriptors/Bad%20Id')).status, 400);
     const list = await call(reg, 'GET', '/v1/registry/descriptors?kind=service&region=us-east-1&limit=10');
@@ -135,8 +160,18 @@ test('attacks over HTTP: right 4xx with the envelope, nothing applied, counters 
     ['not allow-listed', body(subj, [s(stranger!, subj)]), 422, 'BadSignature'],
     ['replay: other registry', body(subj, [sig(reg.ks[0]!, subj, 'default')]), 422, 'BadSignature'],
     ['replay: other version', body(subj, [s(reg.ks[0]!, publish(svc('svc-x', 2)))]), 422, 'BadSignature'],
-    ['replay: other op', body(subj, [s(reg.ks[0]!, { op: 'deprecate', descriptor: svc('svc-x', 1) })]), 422, 'BadSignature'],
-    ['tampered body', body(publish(svc('svc-x', 1, { addr: '6.6.6.6:1' })), [s(reg.ks[0]!, subj)]), 422, 'BadSignature'],
+    [
+      'replay: other op',
+      body(subj, [s(reg.ks[0]!, { op: 'deprecate', descriptor: svc('svc-x', 1) })]),
+      422,
+      'BadSignature',
+    ],
+    [
+      'tampered body',
+      body(publish(svc('svc-x', 1, { addr: '6.6.6.6:1' })), [s(reg.ks[0]!, subj)]),
+      422,
+      'BadSignature',
+    ],
     ['rollback / skip', body(publish(svc('svc-storage@us-east-1', 1)), []), 409, 'StaleVersion'],
     ['unknown top-level field', { ...body(subj, []), admin: true }, 400, 'BadRequest'],
     ['unknown body field', body(publish(svc('svc-x', 1, { evil: 1 })), []), 400, 'BadRequest'],
@@ -150,7 +185,9 @@ test('attacks over HTTP: right 4xx with the envelope, nothing applied, counters 
     assert.equal(code(res), c, why);
     assert.equal(typeof (res.body.error as { request_id: string }).request_id, 'string');
   }
-  const ct = await call(reg, 'POST', '/v1/registry/proposals', 'op=publish', { 'content-type': 'text/plain' });
+  const ct = await call(reg, 'POST', '/v1/registry/proposals', 'op=publish', {
+    'content-type': 'text/plain',
+  });
   assert.equal(ct.status, 415);
   assert.equal(reg.registry.head.version, head0);
   assert.equal(await metric(reg, 'registry_update_total', 'result="invalid_sig"'), invalid0 + 6);
@@ -172,9 +209,15 @@ test('rotation over HTTP: old-only and new-only refused; both applied; commits f
     const sr = (k: KeyFile): ReturnType<typeof sig> => s(k, rot);
     const oldOnly = await call(r, 'POST', '/v1/registry/proposals', body(rot, r.ks.map(sr)));
     assert.equal(oldOnly.status, 202);
-    assert.equal(code(await call(r, 'POST', `/v1/registry/apply/${String(oldOnly.body.proposal_id)}`)), 'NoQuorum');
+    assert.equal(
+      code(await call(r, 'POST', `/v1/registry/apply/${String(oldOnly.body.proposal_id)}`)),
+      'NoQuorum',
+    );
     const newOnly = await call(r, 'POST', '/v1/registry/proposals', body(rot, fresh.map(sr)));
-    assert.equal(code(await call(r, 'POST', `/v1/registry/apply/${String(newOnly.body.proposal_id)}`)), 'NoQuorum');
+    assert.equal(
+      code(await call(r, 'POST', `/v1/registry/apply/${String(newOnly.body.proposal_id)}`)),
+      'NoQuorum',
+    );
     assert.equal(r.registry.head.version, 0);
     const both = await call(r, 'POST', '/v1/registry/proposals', body(rot, [...r.ks, ...fresh].map(sr)));
     const applied = await call(r, 'POST', `/v1/registry/apply/${String(both.body.proposal_id)}`);
@@ -185,7 +228,11 @@ test('rotation over HTTP: old-only and new-only refused; both applied; commits f
     const v = r.registry.head.version + 1;
     const bytes = signedBytes({ registry: REGISTRY, op: 'commit', payload_b3: 'b3:AA', version: v });
     const post = (sigs: unknown): Promise<Response> =>
-      fetch(`${r.apiUrl}/registry/commit`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ payload_b3: 'b3:AA', signatures: sigs }) });
+      fetch(`${r.apiUrl}/registry/commit`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ payload_b3: 'b3:AA', signatures: sigs }),
+      });
     assert.equal((await post(r.ks.map((k) => signBytes(k, bytes)))).status, 422);
     assert.equal((await post(fresh.map((k) => signBytes(k, bytes)))).status, 200);
   } finally {
@@ -206,18 +253,39 @@ test('capabilities: 401 with WWW-Authenticate when missing/invalid/expired, 403 
     const hour = new Date(Date.now() + 3600_000);
     const propose = mintCapability({ rootKey: root, scopes: ['registry:propose'], expiresAt: hour });
     const apply = mintCapability({ rootKey: root, scopes: ['registry:apply'], expiresAt: hour });
-    const expired = mintCapability({ rootKey: root, scopes: ['registry:propose'], expiresAt: new Date(Date.now() - 1000) });
+    const expired = mintCapability({
+      rootKey: root,
+      scopes: ['registry:propose'],
+      expiresAt: new Date(Date.now() - 1000),
+    });
     const none = await call(r, 'POST', '/v1/registry/proposals', b);
     assert.equal(none.status, 401);
     assert.match(none.headers.get('www-authenticate') ?? '', /^Bearer/);
-    assert.equal((await call(r, 'POST', '/v1/registry/proposals', b, { authorization: `Bearer ${expired}` })).status, 401);
-    assert.equal((await call(r, 'POST', '/v1/registry/proposals', b, { authorization: 'Bearer AAAA' })).status, 401);
-    assert.equal((await call(r, 'POST', '/v1/registry/proposals', b, { authorization: `Bearer ${apply}` })).status, 403);
+    assert.equal(
+      (await call(r, 'POST', '/v1/registry/proposals', b, { authorization: `Bearer ${expired}` })).status,
+      401,
+    );
+    assert.equal(
+      (await call(r, 'POST', '/v1/registry/proposals', b, { authorization: 'Bearer AAAA' })).status,
+      401,
+    );
+    assert.equal(
+      (await call(r, 'POST', '/v1/registry/proposals', b, { authorization: `Bearer ${apply}` })).status,
+      403,
+    );
     const ok = await call(r, 'POST', '/v1/registry/proposals', b, { authorization: `Bearer ${propose}` });
     assert.equal(ok.status, 202);
     const pid = String(ok.body.proposal_id);
-    assert.equal((await call(r, 'POST', `/v1/registry/apply/${pid}`, undefined, { authorization: `Bearer ${propose}` })).status, 403);
-    assert.equal((await call(r, 'POST', `/v1/registry/apply/${pid}`, undefined, { authorization: `Bearer ${apply}` })).status, 200);
+    assert.equal(
+      (await call(r, 'POST', `/v1/registry/apply/${pid}`, undefined, { authorization: `Bearer ${propose}` }))
+        .status,
+      403,
+    );
+    assert.equal(
+      (await call(r, 'POST', `/v1/registry/apply/${pid}`, undefined, { authorization: `Bearer ${apply}` }))
+        .status,
+      200,
+    );
     assert.equal(await metric(r, 'rejected_total', 'reason="unauthorized"'), 3);
     assert.equal(await metric(r, 'rejected_total', 'reason="forbidden"'), 2);
     // Reads stay open.
@@ -260,11 +328,16 @@ test('stream ?snapshot=1: current descriptors, then synced {head}, then only liv
       assert.deepEqual(JSON.parse(synced.data), { head });
       const before = c.events.slice(0, c.events.indexOf(synced));
       assert.deepEqual(
-        before.filter((e) => e.event === 'descriptor').map((e) => {
-          const d = JSON.parse(e.data) as { id: string; version: number };
-          return [d.id, d.version];
-        }),
-        [['svc-a', 2], ['svc-b', 1]],
+        before
+          .filter((e) => e.event === 'descriptor')
+          .map((e) => {
+            const d = JSON.parse(e.data) as { id: string; version: number };
+            return [d.id, d.version];
+          }),
+        [
+          ['svc-a', 2],
+          ['svc-b', 1],
+        ],
       );
       assert.equal(before.filter((e) => e.event === 'commit').length, 0);
       await pub('svc-c', 1);

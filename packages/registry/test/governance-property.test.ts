@@ -28,10 +28,20 @@ type Cmd =
   | { t: 'commit' };
 
 const cmd: fc.Arbitrary<Cmd> = fc.oneof(
-  fc.record({ t: fc.constant('propose' as const), id: fc.nat(3), delta: fc.integer({ min: -1, max: 1 }), signers: fc.array(fc.nat(5), { maxLength: 3 }), deprecate: fc.boolean() }),
+  fc.record({
+    t: fc.constant('propose' as const),
+    id: fc.nat(3),
+    delta: fc.integer({ min: -1, max: 1 }),
+    signers: fc.array(fc.nat(5), { maxLength: 3 }),
+    deprecate: fc.boolean(),
+  }),
   fc.record({ t: fc.constant('approve' as const), p: fc.nat(20), signer: fc.nat(5) }),
   fc.record({ t: fc.constant('apply' as const), p: fc.nat(20) }),
-  fc.record({ t: fc.constant('rotate' as const), pick: fc.uniqueArray(fc.nat(5), { minLength: 1, maxLength: 4 }), threshold: fc.integer({ min: 1, max: 3 }) }),
+  fc.record({
+    t: fc.constant('rotate' as const),
+    pick: fc.uniqueArray(fc.nat(5), { minLength: 1, maxLength: 4 }),
+    threshold: fc.integer({ min: 1, max: 3 }),
+  }),
   fc.record({ t: fc.constant('commit' as const) }),
 );
 
@@ -70,7 +80,10 @@ test('property: interleavings keep versions monotonic and the chain and quorums 
             const pid = pids[c.p % Math.max(1, pids.length)];
             if (pid === undefined) break;
             const st = gov.get(pid);
-            const subject = st.op === 'signers' ? { op: 'signers' as const, signers: st.signers! } : { op: st.op, descriptor: st.descriptor! };
+            const subject =
+              st.op === 'signers'
+                ? { op: 'signers' as const, signers: st.signers! }
+                : { op: st.op, descriptor: st.descriptor! };
             await tolerate(gov.approve(pid, { signature: sig(pool[c.signer]!, subject) }));
             break;
           }
@@ -83,9 +96,16 @@ test('property: interleavings keep versions monotonic and the chain and quorums 
             const next = c.pick.map((i) => pool[i]!);
             const rot = rotation(rotVersion + 1, next, Math.min(c.threshold, next.length));
             const cur = gov.state.signerSet();
-            const signers = pool.filter((k) => cur.signers.includes(k.signer_id) || rot.signers.signers.includes(k.signer_id));
+            const signers = pool.filter(
+              (k) => cur.signers.includes(k.signer_id) || rot.signers.signers.includes(k.signer_id),
+            );
             try {
-              const p = await gov.propose(body(rot, signers.map((k) => sig(k, rot))));
+              const p = await gov.propose(
+                body(
+                  rot,
+                  signers.map((k) => sig(k, rot)),
+                ),
+              );
               await gov.apply(p.proposal_id);
               rotVersion++;
             } catch (err) {
@@ -94,9 +114,16 @@ test('property: interleavings keep versions monotonic and the chain and quorums 
             break;
           }
           case 'commit': {
-            const bytes = signedBytes({ registry: REG, op: 'commit', payload_b3: 'b3:cA', version: reg.head.version + 1 });
+            const bytes = signedBytes({
+              registry: REG,
+              op: 'commit',
+              payload_b3: 'b3:cA',
+              version: reg.head.version + 1,
+            });
             const set = gov.state.signerSet();
-            const sigs = pool.filter((k) => set.signers.includes(k.signer_id)).map((k) => signBytes(k, bytes));
+            const sigs = pool
+              .filter((k) => set.signers.includes(k.signer_id))
+              .map((k) => signBytes(k, bytes));
             await reg.commit({ payload_b3: 'b3:cA', signatures: sigs });
             break;
           }
@@ -113,7 +140,12 @@ test('property: interleavings keep versions monotonic and the chain and quorums 
         if (g === undefined) continue;
         const s = subjectOf(g);
         const inForce = gov.state.signerSetFor(e.version);
-        const q = evaluateQuorum(e.signatures, governanceSignedBytes(REG, s), inForce, s.op === 'signers' ? s.signers : undefined);
+        const q = evaluateQuorum(
+          e.signatures,
+          governanceSignedBytes(REG, s),
+          inForce,
+          s.op === 'signers' ? s.signers : undefined,
+        );
         assert.ok(quorumMet(q), `entry ${e.version} meets quorum of the set in force`);
         if (s.op === 'signers') {
           assert.equal(s.signers.version, ++setVersion);
@@ -126,7 +158,11 @@ test('property: interleavings keep versions monotonic and the chain and quorums 
       assert.equal(chain.version, reg.head.version);
       for (const [id, v] of perId) assert.equal(gov.state.current(id)!.version, v);
       // The read model equals a fresh replay of the log.
-      const { registry: again } = await Registry.open(store, { registryId: REG, signers: ids(pool.slice(0, 3)), threshold: 2 });
+      const { registry: again } = await Registry.open(store, {
+        registryId: REG,
+        signers: ids(pool.slice(0, 3)),
+        threshold: 2,
+      });
       const g2 = await attachGovernance(again);
       assert.deepEqual([...g2.state.all()], [...gov.state.all()]);
       assert.deepEqual(g2.state.signerSet(), gov.state.signerSet());

@@ -110,14 +110,21 @@ test('quorum: distinct signers count once; duplicate, unknown and invalid are Ba
   const allow = new Set(keys.map((k) => k.signer_id));
   const bytes = signedBytes({ registry: 'r', op: 'commit', payload_b3: 'b3:x', version: 3 });
   const [a, b] = keys.map((k) => signBytes(k, bytes)) as [Signature, Signature];
-  assert.deepEqual(checkQuorum([a, b], bytes, allow, 2), { valid: [a.signer_id, b.signer_id], have: 2, need: 2 });
+  assert.deepEqual(checkQuorum([a, b], bytes, allow, 2), {
+    valid: [a.signer_id, b.signer_id],
+    have: 2,
+    need: 2,
+  });
   const few = checkQuorum([a], bytes, allow, 2);
   assert.equal(few.error, undefined);
   assert.ok(few.have < few.need);
   assert.equal(checkQuorum([a, a], bytes, allow, 2).error?.code, 'BadSignature');
   const stranger = signBytes(generateKeyFile(), bytes);
   assert.equal(checkQuorum([a, stranger], bytes, allow, 1).error?.code, 'BadSignature');
-  const other = signBytes(keys[2]!, signedBytes({ registry: 'r', op: 'commit', payload_b3: 'b3:x', version: 4 }));
+  const other = signBytes(
+    keys[2]!,
+    signedBytes({ registry: 'r', op: 'commit', payload_b3: 'b3:x', version: 4 }),
+  );
   assert.equal(checkQuorum([a, other], bytes, allow, 1).error?.code, 'BadSignature');
 });
 
@@ -143,7 +150,9 @@ test('property: quorum have equals the number of distinct allow-listed valid sig
 });
 
 test('strict JSON: duplicate keys, unsafe integers, lone surrogates and junk are rejected', () => {
-  assert.deepEqual(parseStrictJson('{"a":[1,2.5,-3e2,true,null,"x\\u0041\\n"]}'), { a: [1, 2.5, -300, true, null, 'xA\n'] });
+  assert.deepEqual(parseStrictJson('{"a":[1,2.5,-3e2,true,null,"x\\u0041\\n"]}'), {
+    a: [1, 2.5, -300, true, null, 'xA\n'],
+  });
   for (const bad of [
     '{"a":1,"a":2}',
     '{"a":{"b":1,"b":1}}',

@@ -7,11 +7,18 @@ import { CliError, readJsonFile } from './context.js';
 export type ProposalFile = Record<string, unknown>;
 
 /** Validates a proposal file exactly as the registry will. */
-export function proposalSubject(v: unknown, path = 'proposal'): { subject: Subject; signatures: Signature[] } {
+export function proposalSubject(
+  v: unknown,
+  path = 'proposal',
+): { subject: Subject; signatures: Signature[] } {
   try {
     return parseProposalBody(v);
   } catch (err) {
-    if (err instanceof ApiError) throw new CliError(`${path}: ${err.message}`, err.hint ?? 'see docs/governance.md for the proposal file format');
+    if (err instanceof ApiError)
+      throw new CliError(
+        `${path}: ${err.message}`,
+        err.hint ?? 'see docs/governance.md for the proposal file format',
+      );
     throw err;
   }
 }

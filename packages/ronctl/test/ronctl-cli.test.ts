@@ -18,24 +18,51 @@ test('cap mint: tokens gate governance writes by scope; missing token → 401 wi
   const reg = await startRegistryBin([a], 1, ['--capability-key', join(cwd, 'cap.key')]);
   try {
     const env = { RON_REGISTRY_URL: reg.url };
-    writeFileSync(join(cwd, 'p.json'), JSON.stringify({ op: 'publish', descriptor: { id: 'svc-cap', kind: 'service', version: 1, body: { region: 'eu', addr: 'h:1' } } }));
+    writeFileSync(
+      join(cwd, 'p.json'),
+      JSON.stringify({
+        op: 'publish',
+        descriptor: { id: 'svc-cap', kind: 'service', version: 1, body: { region: 'eu', addr: 'h:1' } },
+      }),
+    );
     const none = await ronctl(['registry', 'publish', '--file', 'p.json', '--key', 'a.key'], env, cwd);
     assert.equal(none.code, 1);
     assert.match(none.stderr, /Unauthorized/);
     assert.match(none.stderr, /hint: .*cap mint/);
     const mint = async (...scopes: string[]): Promise<string> => {
-      const r = await ronctl(['--json', 'cap', 'mint', '--root-key', 'cap.key', ...scopes.flatMap((s) => ['--scope', s]), '--expires', '10m'], {}, cwd);
+      const r = await ronctl(
+        [
+          '--json',
+          'cap',
+          'mint',
+          '--root-key',
+          'cap.key',
+          ...scopes.flatMap((s) => ['--scope', s]),
+          '--expires',
+          '10m',
+        ],
+        {},
+        cwd,
+      );
       assert.equal(r.code, 0, r.stderr);
       const o = JSON.parse(r.stdout) as { token: string; expires_at: string };
       assert.ok(Date.parse(o.expires_at) > Date.now());
       return o.token;
     };
     const proposeOnly = await mint('registry:propose');
-    const wrong = await ronctl(['--token', proposeOnly, 'registry', 'publish', '--file', 'p.json', '--key', 'a.key'], env, cwd);
+    const wrong = await ronctl(
+      ['--token', proposeOnly, 'registry', 'publish', '--file', 'p.json', '--key', 'a.key'],
+      env,
+      cwd,
+    );
     assert.equal(wrong.code, 1);
     assert.match(wrong.stderr, /Forbidden/); // proposal accepted, apply refused for scope
     const both = await mint('registry:propose,registry:apply');
-    const ok = await ronctl(['registry', 'publish', '--file', 'p.json', '--key', 'a.key'], { ...env, RON_REGISTRY_TOKEN: both }, cwd);
+    const ok = await ronctl(
+      ['registry', 'publish', '--file', 'p.json', '--key', 'a.key'],
+      { ...env, RON_REGISTRY_TOKEN: both },
+      cwd,
+    );
     assert.equal(ok.code, 0, ok.stderr);
     const bad = await ronctl(['cap', 'mint', '--root-key', 'cap.key', '--scope', 'registry:root'], {}, cwd);
     assert.equal(bad.code, 1);
@@ -90,11 +117,23 @@ test('failures exit non-zero and say what to do next', async () => {
     const noKey = await ronctl(['sign', '--key', 'missing.key', 'p.json'], {}, cwd);
     assert.equal(noKey.code, 1);
     writeFileSync(join(cwd, 'junk.key'), '{"alg":"rsa"}');
-    writeFileSync(join(cwd, 'p.json'), JSON.stringify({ op: 'publish', descriptor: { id: 'x', kind: 'service', version: 1, body: { region: 'eu', addr: 'h:1', extra: 1 } } }));
+    writeFileSync(
+      join(cwd, 'p.json'),
+      JSON.stringify({
+        op: 'publish',
+        descriptor: { id: 'x', kind: 'service', version: 1, body: { region: 'eu', addr: 'h:1', extra: 1 } },
+      }),
+    );
     const badProposal = await ronctl(['sign', '--key', 'junk.key', 'p.json'], {}, cwd);
     assert.equal(badProposal.code, 1);
     assert.match(badProposal.stderr, /unknown field "extra"/);
-    writeFileSync(join(cwd, 'p.json'), JSON.stringify({ op: 'publish', descriptor: { id: 'x', kind: 'service', version: 1, body: { region: 'eu', addr: 'h:1' } } }));
+    writeFileSync(
+      join(cwd, 'p.json'),
+      JSON.stringify({
+        op: 'publish',
+        descriptor: { id: 'x', kind: 'service', version: 1, body: { region: 'eu', addr: 'h:1' } },
+      }),
+    );
     const badKey = await ronctl(['sign', '--key', 'junk.key', 'p.json'], {}, cwd);
     assert.equal(badKey.code, 1);
     assert.match(badKey.stderr, /hint: create one with: ronctl keygen/);

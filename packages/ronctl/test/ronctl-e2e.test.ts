@@ -28,8 +28,23 @@ test('keygen → propose → approve → apply → get → watch → rotate → 
     const env = { RON_REGISTRY_URL: reg.url };
     const watcher = ronctl(['--json', 'registry', 'watch', '--from', '0', '--count', '3'], env, cwd, 180_000);
 
-    writeFileSync(join(cwd, 'svc.json'), JSON.stringify({ op: 'publish', descriptor: { id: 'svc-storage@us-east-1', kind: 'service', version: 1, body: { region: 'us-east-1', addr: '10.0.0.5:9000', tls: true, weight: 3 } } }));
-    const p = await ronctl(['--json', 'registry', 'propose', '--file', 'svc.json', '--key', 'a.key'], env, cwd);
+    writeFileSync(
+      join(cwd, 'svc.json'),
+      JSON.stringify({
+        op: 'publish',
+        descriptor: {
+          id: 'svc-storage@us-east-1',
+          kind: 'service',
+          version: 1,
+          body: { region: 'us-east-1', addr: '10.0.0.5:9000', tls: true, weight: 3 },
+        },
+      }),
+    );
+    const p = await ronctl(
+      ['--json', 'registry', 'propose', '--file', 'svc.json', '--key', 'a.key'],
+      env,
+      cwd,
+    );
     assert.equal(p.code, 0, p.stderr);
     const prop = JSON.parse(p.stdout) as { proposal_id: string; have: number; need: number };
     assert.deepEqual([prop.have, prop.need], [1, 2]);
@@ -57,29 +72,74 @@ test('keygen → propose → approve → apply → get → watch → rotate → 
     // Rotate {a,b} (2) → {c,d} (2): needs both sets.
     const rot = { op: 'signers', version: 2, signers: { signers: [c, d].sort(), threshold: 2 } };
     writeFileSync(join(cwd, 'rotate.json'), JSON.stringify(rot));
-    const onlyOld = await ronctl(['registry', 'publish', '--file', 'rotate.json', '--key', 'a.key', '--key', 'b.key'], env, cwd);
+    const onlyOld = await ronctl(
+      ['registry', 'publish', '--file', 'rotate.json', '--key', 'a.key', '--key', 'b.key'],
+      env,
+      cwd,
+    );
     assert.equal(onlyOld.code, 1);
-    const r2 = await ronctl(['registry', 'publish', '--file', 'rotate.json', '--key', 'a.key', '--key', 'b.key', '--key', 'c.key', '--key', 'd.key'], env, cwd);
+    const r2 = await ronctl(
+      [
+        'registry',
+        'publish',
+        '--file',
+        'rotate.json',
+        '--key',
+        'a.key',
+        '--key',
+        'b.key',
+        '--key',
+        'c.key',
+        '--key',
+        'd.key',
+      ],
+      env,
+      cwd,
+    );
     assert.equal(r2.code, 0, r2.stderr);
     assert.match(r2.stdout, /applied signers \(version 2\) at log version 2/);
 
     // The old keys can no longer publish; the new ones can.
-    writeFileSync(join(cwd, 'svc2.json'), JSON.stringify({ op: 'publish', descriptor: { id: 'svc-storage@us-east-1', kind: 'service', version: 2, body: { region: 'us-east-1', addr: '10.0.0.6:9000' } } }));
-    const stale = await ronctl(['registry', 'publish', '--file', 'svc2.json', '--key', 'a.key', '--key', 'b.key'], env, cwd);
+    writeFileSync(
+      join(cwd, 'svc2.json'),
+      JSON.stringify({
+        op: 'publish',
+        descriptor: {
+          id: 'svc-storage@us-east-1',
+          kind: 'service',
+          version: 2,
+          body: { region: 'us-east-1', addr: '10.0.0.6:9000' },
+        },
+      }),
+    );
+    const stale = await ronctl(
+      ['registry', 'publish', '--file', 'svc2.json', '--key', 'a.key', '--key', 'b.key'],
+      env,
+      cwd,
+    );
     assert.equal(stale.code, 1);
     assert.match(stale.stderr, /BadSignature/);
-    const pub = await ronctl(['registry', 'publish', '--file', 'svc2.json', '--key', 'c.key', '--key', 'd.key'], env, cwd);
+    const pub = await ronctl(
+      ['registry', 'publish', '--file', 'svc2.json', '--key', 'c.key', '--key', 'd.key'],
+      env,
+      cwd,
+    );
     assert.equal(pub.code, 0, pub.stderr);
 
     // An opaque commit shares the log: after the rotation it must be signed by the new set.
     const key = (n: string): KeyFile => JSON.parse(readFileSync(join(cwd, `${n}.key`), 'utf8')) as KeyFile;
     const commit = async (names: string[]): Promise<number> => {
-      const version = (JSON.parse((await ronctl(['--json', 'registry', 'head'], env, cwd)).stdout) as { version: number }).version + 1;
+      const version =
+        (JSON.parse((await ronctl(['--json', 'registry', 'head'], env, cwd)).stdout) as { version: number })
+          .version + 1;
       const bytes = signedBytes({ registry: 'default', op: 'commit', payload_b3: 'b3:SGVsbG8=', version });
       const res = await fetch(`${reg.url}/registry/commit`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ payload_b3: 'b3:SGVsbG8=', signatures: names.map((n) => signBytes(key(n), bytes)) }),
+        body: JSON.stringify({
+          payload_b3: 'b3:SGVsbG8=',
+          signatures: names.map((n) => signBytes(key(n), bytes)),
+        }),
       });
       await res.text();
       return res.status;
@@ -90,7 +150,10 @@ test('keygen → propose → approve → apply → get → watch → rotate → 
     // The watcher saw exactly versions 1, 2, 3 in order.
     const w = await watcher;
     assert.equal(w.code, 0, w.stderr);
-    assert.deepEqual(lines(w.stdout).map((l) => (JSON.parse(l) as { version: number }).version), [1, 2, 3]);
+    assert.deepEqual(
+      lines(w.stdout).map((l) => (JSON.parse(l) as { version: number }).version),
+      [1, 2, 3],
+    );
 
     // Verify the whole log, with the genesis set pinned and as reported.
     const v1 = await ronctl(['registry', 'verify', '--signer', `${a},${b}`, '--threshold', '2'], env, cwd);
@@ -118,7 +181,12 @@ test('sign prints a signature the registry accepts; --bytes prints the exact sig
   const reg = await startRegistryBin([a], 1);
   try {
     const env = { RON_REGISTRY_URL: reg.url };
-    const desc = { id: 'node-7@eu-west-1', kind: 'node', version: 1, body: { region: 'eu-west-1', addr: '[2001:db8::1]:7000', labels: { zone: 'b' } } };
+    const desc = {
+      id: 'node-7@eu-west-1',
+      kind: 'node',
+      version: 1,
+      body: { region: 'eu-west-1', addr: '[2001:db8::1]:7000', labels: { zone: 'b' } },
+    };
     writeFileSync(join(cwd, 'p.json'), JSON.stringify({ op: 'publish', descriptor: desc }));
     const bytes = await ronctl(['sign', '--key', 'a.key', '--bytes', 'p.json'], {}, cwd);
     assert.equal(
@@ -129,7 +197,10 @@ test('sign prints a signature the registry accepts; --bytes prints the exact sig
     assert.equal(s.code, 0, s.stderr);
     const sig = JSON.parse(s.stdout) as { signer_id: string };
     assert.equal(sig.signer_id, a);
-    writeFileSync(join(cwd, 'signed.json'), JSON.stringify({ op: 'publish', descriptor: desc, signatures: [sig] }));
+    writeFileSync(
+      join(cwd, 'signed.json'),
+      JSON.stringify({ op: 'publish', descriptor: desc, signatures: [sig] }),
+    );
     const pub = await ronctl(['registry', 'propose', '--file', 'signed.json'], env, cwd);
     assert.equal(pub.code, 0, pub.stderr);
     assert.match(pub.stdout, /1\/1 signatures \(ready\)/);

@@ -79,7 +79,18 @@ test('ronctl index set | get | ls', async () => {
   const again = await ronctl(['index', '--gateway', ix.url, 'set', 'site/home', A, '--if-none-match']);
   assert.notEqual(again.code, 0);
   assert.match(again.stderr, /PreconditionFailed/);
-  const upd = await ronctl(['index', '--gateway', ix.url, 'set', 'site/home', A, '--if-match', '1', '--meta', '{"type":"text/html"}']);
+  const upd = await ronctl([
+    'index',
+    '--gateway',
+    ix.url,
+    'set',
+    'site/home',
+    A,
+    '--if-match',
+    '1',
+    '--meta',
+    '{"type":"text/html"}',
+  ]);
   assert.match(upd.stdout, /updated .* \(version 2\)/);
   const get = await ronctl(['index', 'get', 'site/home'], { RON_GATEWAY_URL: ix.url });
   assert.match(get.stdout, /site\/home → b3:d+ \(version 2/);

@@ -10,7 +10,18 @@ import { initChain, seal, type LogEntry } from '@ron/registry';
 import { lines, ronctl, startRegistryBin } from './helpers.js';
 
 function publishFile(cwd: string, name: string, id: string, version: number): void {
-  writeFileSync(join(cwd, name), JSON.stringify({ op: 'publish', descriptor: { id, kind: 'service', version, body: { region: 'eu-west-1', addr: `10.0.0.${version}:80` } } }));
+  writeFileSync(
+    join(cwd, name),
+    JSON.stringify({
+      op: 'publish',
+      descriptor: {
+        id,
+        kind: 'service',
+        version,
+        body: { region: 'eu-west-1', addr: `10.0.0.${version}:80` },
+      },
+    }),
+  );
 }
 
 test('watch reconnects with Last-Event-ID across a registry restart and never prints a duplicate', async () => {
@@ -28,7 +39,10 @@ test('watch reconnects with Last-Event-ID across a registry restart and never pr
     const watcher = ronctl(['registry', 'watch', '--from', '0', '--count', '4'], env, cwd, 90_000);
     for (const v of [1, 2]) {
       publishFile(cwd, `s${v}.json`, 'svc-w', v);
-      assert.equal((await ronctl(['registry', 'publish', '--file', `s${v}.json`, '--key', 'a.key'], env, cwd)).code, 0);
+      assert.equal(
+        (await ronctl(['registry', 'publish', '--file', `s${v}.json`, '--key', 'a.key'], env, cwd)).code,
+        0,
+      );
     }
     await reg.stop();
     reg = await startOnPort();
@@ -39,7 +53,10 @@ test('watch reconnects with Last-Event-ID across a registry restart and never pr
     }
     const w = await watcher;
     assert.equal(w.code, 0, w.stderr);
-    assert.deepEqual(lines(w.stdout).map((l) => l.split('  ')[0]), ['v1', 'v2', 'v3', 'v4']);
+    assert.deepEqual(
+      lines(w.stdout).map((l) => l.split('  ')[0]),
+      ['v1', 'v2', 'v3', 'v4'],
+    );
   } finally {
     await reg.stop();
     dir.remove();
@@ -55,11 +72,22 @@ async function serveLog(entries: LogEntry[], signers: unknown): Promise<{ url: s
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify(b));
     };
-    if (u.pathname === '/registry/head') return send({ version: last.version, payload_b3: last.payload_b3, committed_at: last.committed_at, chain_b3: last.entry_b3 });
+    if (u.pathname === '/registry/head')
+      return send({
+        version: last.version,
+        payload_b3: last.payload_b3,
+        committed_at: last.committed_at,
+        chain_b3: last.entry_b3,
+      });
     if (u.pathname === '/v1/registry/signers') return send(signers);
     if (u.pathname === '/registry/history') {
       const from = Number(u.searchParams.get('from') ?? '1');
-      return send({ head: last.version, floor: 1, entries: entries.filter((e) => e.version >= from), next: null });
+      return send({
+        head: last.version,
+        floor: 1,
+        entries: entries.filter((e) => e.version >= from),
+        next: null,
+      });
     }
     res.writeHead(404).end();
   });
@@ -80,9 +108,14 @@ test('verify prints the first fault of a tampered log: edited body, re-sealed ch
     const env = { RON_REGISTRY_URL: reg.url };
     for (const v of [1, 2, 3]) {
       publishFile(cwd, `s${v}.json`, 'svc-v', v);
-      assert.equal((await ronctl(['registry', 'publish', '--file', `s${v}.json`, '--key', 'a.key'], env, cwd)).code, 0);
+      assert.equal(
+        (await ronctl(['registry', 'publish', '--file', `s${v}.json`, '--key', 'a.key'], env, cwd)).code,
+        0,
+      );
     }
-    real = ((await (await fetch(`${reg.url}/registry/history?from=1&limit=1000`)).json()) as { entries: LogEntry[] }).entries;
+    real = (
+      (await (await fetch(`${reg.url}/registry/history?from=1&limit=1000`)).json()) as { entries: LogEntry[] }
+    ).entries;
     signers = await (await fetch(`${reg.url}/v1/registry/signers`)).json();
   } finally {
     await reg.stop();
@@ -105,26 +138,44 @@ test('verify prints the first fault of a tampered log: edited body, re-sealed ch
   {
     const t = clone();
     (t[1]!.body as { body: { addr: string } }).body.addr = '6.6.6.6:80';
-    cases.push(['edited body, chain re-sealed by the attacker', reseal(t), /FAULT at version 2: payload_b3 is not the BLAKE3/]);
+    cases.push([
+      'edited body, chain re-sealed by the attacker',
+      reseal(t),
+      /FAULT at version 2: payload_b3 is not the BLAKE3/,
+    ]);
   }
   {
     const t = clone();
     const { b3, canonicalJson } = await import('@ron/registry');
     (t[2]!.body as { body: { addr: string } }).body.addr = '6.6.6.6:80';
     t[2]!.payload_b3 = b3(canonicalJson(t[2]!.body));
-    cases.push(['edited body with matching payload hash, re-sealed', reseal(t), /FAULT at version 3: .*does not verify/]);
+    cases.push([
+      'edited body with matching payload hash, re-sealed',
+      reseal(t),
+      /FAULT at version 3: .*does not verify/,
+    ]);
   }
   {
     const t = clone();
-    t[0]!.signatures = [{ ...t[0]!.signatures[0]!, signer_id: 'ed25519:zBNcebJPkVPAhBcD336pTwPcH8yxU7j6DY81dWapNDU' }];
-    cases.push(['signature swapped to a foreign signer, re-sealed', reseal(t), /FAULT at version 1: .*not on the allow-list/]);
+    t[0]!.signatures = [
+      { ...t[0]!.signatures[0]!, signer_id: 'ed25519:zBNcebJPkVPAhBcD336pTwPcH8yxU7j6DY81dWapNDU' },
+    ];
+    cases.push([
+      'signature swapped to a foreign signer, re-sealed',
+      reseal(t),
+      /FAULT at version 1: .*not on the allow-list/,
+    ]);
   }
   {
     const t = clone();
     // Rollback: replay version 1 of the descriptor as the third entry.
     const e1 = t[0]!;
     t[2] = { ...e1, version: 3 };
-    cases.push(['descriptor rollback, re-sealed', reseal(t), /FAULT at version 3: descriptor svc-v version 1 does not follow 2/]);
+    cases.push([
+      'descriptor rollback, re-sealed',
+      reseal(t),
+      /FAULT at version 3: descriptor svc-v version 1 does not follow 2/,
+    ]);
   }
   try {
     const ok = await serveLog(real, signers);

@@ -18,7 +18,10 @@ test('docs/governance.md walk-through runs as written', async () => {
   // `npx ronctl` resolves through the workspace; a shim on PATH keeps the test fast and offline.
   const bin = join(dir.path, 'bin');
   mkdirSync(bin);
-  writeFileSync(join(bin, 'npx'), `#!/bin/sh\nif [ "$1" = ronctl ]; then shift; exec "${process.execPath}" "${RONCTL}" "$@"; fi\necho "unexpected npx $*" >&2; exit 2\n`);
+  writeFileSync(
+    join(bin, 'npx'),
+    `#!/bin/sh\nif [ "$1" = ronctl ]; then shift; exec "${process.execPath}" "${RONCTL}" "$@"; fi\necho "unexpected npx $*" >&2; exit 2\n`,
+  );
   chmodSync(join(bin, 'npx'), 0o755);
   const [api, admin] = [await freePort(), await freePort()];
   // Whatever happens, background jobs (the registry, the watcher) end with the script.

@@ -23,7 +23,10 @@ export interface SseClient {
 }
 
 /** A minimal SSE client over node:http, with pause() to play a slow consumer. Body of non-200 is in `body`. */
-export function sseConnect(url: string, headers: Record<string, string> = {}): Promise<SseClient & { body: string }> {
+export function sseConnect(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<SseClient & { body: string }> {
   return new Promise((resolve, reject) => {
     const req = request(url, { headers: { accept: 'text/event-stream', ...headers } }, (res) => {
       const events: SseEvent[] = [];

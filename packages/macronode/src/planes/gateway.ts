@@ -4,7 +4,8 @@ import { httpsFactoryFrom, readTlsFiles, swapTls, type TlsFiles } from '../tls.j
 import type { PlaneModule } from './plane.js';
 
 /** The host's pushes to the gateway plane. */
-export type GatewayMessage = { type: 'routes'; table: RouteTable & { tls: TlsFiles } } | { type: 'tls_reload' };
+export type GatewayMessage =
+  { type: 'routes'; table: RouteTable & { tls: TlsFiles } } | { type: 'tls_reload' };
 
 /**
  * gateway: the public ingress (SPEC §4.5) as a plane of its own. The host pushes the route table

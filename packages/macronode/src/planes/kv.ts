@@ -7,7 +7,8 @@ import type { PlaneModule } from './plane.js';
 export const kvPlane: PlaneModule = {
   name: 'kv',
   prefixes: ['/v1/kv'],
-  tryIt: "curl -X PUT --data-binary hello {gateway}/v1/kv/demo/greeting && curl {gateway}/v1/kv/demo/greeting",
+  tryIt:
+    'curl -X PUT --data-binary hello {gateway}/v1/kv/demo/greeting && curl {gateway}/v1/kv/demo/greeting',
   options(c) {
     return {
       engine: c.amnesia ? 'mem' : c['kv.storage_engine'],

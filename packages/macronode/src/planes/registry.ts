@@ -11,7 +11,8 @@ import { ensureSignerKey } from './signer-key.js';
 export const registryPlane: PlaneModule = {
   name: 'registry',
   prefixes: ['/registry', '/v1/registry'],
-  tryIt: 'curl {gateway}/registry/head ; writes need a signature from {signer_key}: ronctl registry publish --key {signer_key} --file <descriptor.json>',
+  tryIt:
+    'curl {gateway}/registry/head ; writes need a signature from {signer_key}: ronctl registry publish --key {signer_key} --file <descriptor.json>',
   options(c) {
     const key = ensureSignerKey(c);
     return {

@@ -50,7 +50,8 @@ export function ensureSignerKey(c: MacronodeConfig): SignerKey {
   const path = resolve(explicit !== '' ? explicit : resolve(c.data_dir, 'keys', 'signer.key'));
   try {
     const k = JSON.parse(readFileSync(path, 'utf8')) as KeyFile;
-    if (typeof k.signer_id !== 'string' || !SIGNER_ID.test(k.signer_id)) throw new Error(`${path} is not a signer key file`);
+    if (typeof k.signer_id !== 'string' || !SIGNER_ID.test(k.signer_id))
+      throw new Error(`${path} is not a signer key file`);
     return { path, signerId: k.signer_id, created: false };
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;

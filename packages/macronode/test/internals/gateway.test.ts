@@ -62,7 +62,10 @@ async function startUpstream(): Promise<Upstream> {
           return;
         }
         const payload = Buffer.from('value-of-k\n');
-        res.writeHead(200, { 'content-type': 'application/x-ron-test; charset=utf-8', 'content-length': payload.length });
+        res.writeHead(200, {
+          'content-type': 'application/x-ron-test; charset=utf-8',
+          'content-length': payload.length,
+        });
         res.end(payload); // node omits the body for HEAD
         return;
       }
@@ -88,7 +91,11 @@ async function startUpstream(): Promise<Upstream> {
       }
       if (path === '/v1/kv/b/put') {
         // Echo the stored body back (a >64 KiB answer, so the streamed answer path is exercised too).
-        res.writeHead(201, { 'content-type': 'application/octet-stream', 'content-length': body.length, 'x-stored': String(body.length) });
+        res.writeHead(201, {
+          'content-type': 'application/octet-stream',
+          'content-length': body.length,
+          'x-stored': String(body.length),
+        });
         res.end(body);
         return;
       }
@@ -231,18 +238,31 @@ interface Res {
 }
 
 /** One request over a fresh connection (no agent, so nothing lingers between tests). */
-function call(port: number, path: string, o: { method?: string; headers?: OutgoingHttpHeaders; body?: Buffer } = {}): Promise<Res> {
+function call(
+  port: number,
+  path: string,
+  o: { method?: string; headers?: OutgoingHttpHeaders; body?: Buffer } = {},
+): Promise<Res> {
   return new Promise<Res>((resolve, reject) => {
     const headers: OutgoingHttpHeaders = { ...o.headers };
-    if (o.body !== undefined && headers['content-length'] === undefined) headers['content-length'] = o.body.length;
-    const req = httpRequest({ host: '127.0.0.1', port, path, method: o.method ?? 'GET', headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () =>
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, rawHeaders: res.rawHeaders, body: Buffer.concat(chunks) }),
-      );
-      res.on('error', reject);
-    });
+    if (o.body !== undefined && headers['content-length'] === undefined)
+      headers['content-length'] = o.body.length;
+    const req = httpRequest(
+      { host: '127.0.0.1', port, path, method: o.method ?? 'GET', headers, agent: false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            rawHeaders: res.rawHeaders,
+            body: Buffer.concat(chunks),
+          }),
+        );
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.end(o.body);
   });
@@ -251,7 +271,8 @@ function call(port: number, path: string, o: { method?: string; headers?: Outgoi
 /** Every value of a header in a raw header list (case-insensitive name). */
 function rawValues(r: Res, name: string): string[] {
   const out: string[] = [];
-  for (let i = 0; i + 1 < r.rawHeaders.length; i += 2) if (r.rawHeaders[i]!.toLowerCase() === name) out.push(r.rawHeaders[i + 1]!);
+  for (let i = 0; i + 1 < r.rawHeaders.length; i += 2)
+    if (r.rawHeaders[i]!.toLowerCase() === name) out.push(r.rawHeaders[i + 1]!);
   return out;
 }
 
@@ -281,7 +302,11 @@ function envelope(r: Res, status: number, code: string): EnvelopeError {
 }
 
 /** The value of one exposition line `name{labels} value` whose labels include all of `want`. */
-function series(text: string, name: string, want: Record<string, string>): { labels: Record<string, string>; value: number }[] {
+function series(
+  text: string,
+  name: string,
+  want: Record<string, string>,
+): { labels: Record<string, string>; value: number }[] {
   const out: { labels: Record<string, string>; value: number }[] = [];
   for (const line of text.split('\n')) {
     if (!line.startsWith(`${name}{`)) continue;
@@ -296,55 +321,67 @@ function series(text: string, name: string, want: Record<string, string>): { lab
 
 const T = { timeout: 20_000 };
 
-test('1. GET is proxied: status, body bytes and content-type pass through; upstream sees the same path and query', T, async (t) => {
-  const h = await setup(t);
-  const r = await call(h.port, '/v1/kv/b/k?x=1&y=a%20b');
-  assert.equal(r.status, 200);
-  assert.equal(r.body.toString(), 'value-of-k\n');
-  assert.equal(r.headers['content-type'], 'application/x-ron-test; charset=utf-8');
-  assert.equal(h.up.seen.length, 1);
-  assert.equal(h.up.seen[0]!.method, 'GET');
-  assert.equal(h.up.seen[0]!.url, '/v1/kv/b/k?x=1&y=a%20b');
+test(
+  '1. GET is proxied: status, body bytes and content-type pass through; upstream sees the same path and query',
+  T,
+  async (t) => {
+    const h = await setup(t);
+    const r = await call(h.port, '/v1/kv/b/k?x=1&y=a%20b');
+    assert.equal(r.status, 200);
+    assert.equal(r.body.toString(), 'value-of-k\n');
+    assert.equal(r.headers['content-type'], 'application/x-ron-test; charset=utf-8');
+    assert.equal(h.up.seen.length, 1);
+    assert.equal(h.up.seen[0]!.method, 'GET');
+    assert.equal(h.up.seen[0]!.url, '/v1/kv/b/k?x=1&y=a%20b');
 
-  // An upstream error status and body are the plane's answer: passed through, not rewritten.
-  const miss = await call(h.port, '/v1/kv/b/missing');
-  assert.equal(miss.status, 404);
-  assert.equal(miss.body.toString(), '{"upstream":"not here"}');
-  assert.equal(h.up.seen[1]!.url, '/v1/kv/b/missing');
-});
+    // An upstream error status and body are the plane's answer: passed through, not rewritten.
+    const miss = await call(h.port, '/v1/kv/b/missing');
+    assert.equal(miss.status, 404);
+    assert.equal(miss.body.toString(), '{"upstream":"not here"}');
+    assert.equal(h.up.seen[1]!.url, '/v1/kv/b/missing');
+  },
+);
 
-test('2. request ids: a valid client id is forwarded and echoed; otherwise a ULID is generated, forwarded and echoed; the upstream cannot override it', T, async (t) => {
-  const h = await setup(t);
-  const lastSeen = (): IncomingHttpHeaders => h.up.seen[h.up.seen.length - 1]!.headers;
-  // GET (bodiless) and PUT (with a body) take different proxy paths: both must hold the contract.
-  for (const via of [{ method: 'GET' }, { method: 'PUT', body: Buffer.from('v') }]) {
-    const m = via.method;
-    const given = await call(h.port, '/v1/kv/b/rid', { ...via, headers: { 'x-request-id': 'abc-123' } });
-    assert.equal(given.status, 200);
-    assert.equal(lastSeen()['x-request-id'], 'abc-123', m);
-    assert.deepEqual(rawValues(given, 'x-request-id'), ['abc-123'], `${m}: exactly one x-request-id, the gateway one (not upstream-id)`);
+test(
+  '2. request ids: a valid client id is forwarded and echoed; otherwise a ULID is generated, forwarded and echoed; the upstream cannot override it',
+  T,
+  async (t) => {
+    const h = await setup(t);
+    const lastSeen = (): IncomingHttpHeaders => h.up.seen[h.up.seen.length - 1]!.headers;
+    // GET (bodiless) and PUT (with a body) take different proxy paths: both must hold the contract.
+    for (const via of [{ method: 'GET' }, { method: 'PUT', body: Buffer.from('v') }]) {
+      const m = via.method;
+      const given = await call(h.port, '/v1/kv/b/rid', { ...via, headers: { 'x-request-id': 'abc-123' } });
+      assert.equal(given.status, 200);
+      assert.equal(lastSeen()['x-request-id'], 'abc-123', m);
+      assert.deepEqual(
+        rawValues(given, 'x-request-id'),
+        ['abc-123'],
+        `${m}: exactly one x-request-id, the gateway one (not upstream-id)`,
+      );
 
-    const none = await call(h.port, '/v1/kv/b/rid', via);
-    const gen = rawValues(none, 'x-request-id');
-    assert.equal(gen.length, 1, `${m}: one x-request-id, got ${JSON.stringify(gen)}`);
-    assert.match(gen[0]!, ULID, m);
-    assert.equal(lastSeen()['x-request-id'], gen[0], m);
+      const none = await call(h.port, '/v1/kv/b/rid', via);
+      const gen = rawValues(none, 'x-request-id');
+      assert.equal(gen.length, 1, `${m}: one x-request-id, got ${JSON.stringify(gen)}`);
+      assert.match(gen[0]!, ULID, m);
+      assert.equal(lastSeen()['x-request-id'], gen[0], m);
 
-    // Boundaries of 1–128 chars of [A-Za-z0-9._:-].
-    for (const ok of ['a.b_c:d-E9', 'x'.repeat(128)]) {
-      const r = await call(h.port, '/v1/kv/b/rid', { ...via, headers: { 'x-request-id': ok } });
-      assert.deepEqual(rawValues(r, 'x-request-id'), [ok], m);
-      assert.equal(lastSeen()['x-request-id'], ok, m);
+      // Boundaries of 1–128 chars of [A-Za-z0-9._:-].
+      for (const ok of ['a.b_c:d-E9', 'x'.repeat(128)]) {
+        const r = await call(h.port, '/v1/kv/b/rid', { ...via, headers: { 'x-request-id': ok } });
+        assert.deepEqual(rawValues(r, 'x-request-id'), [ok], m);
+        assert.equal(lastSeen()['x-request-id'], ok, m);
+      }
+      for (const bad of ['has space', 'a'.repeat(129), 'a'.repeat(200), 'semi;colon', 'slash/y']) {
+        const r = await call(h.port, '/v1/kv/b/rid', { ...via, headers: { 'x-request-id': bad } });
+        const ids = rawValues(r, 'x-request-id');
+        assert.equal(ids.length, 1, `${m} ${bad}: ${JSON.stringify(ids)}`);
+        assert.match(ids[0]!, ULID, `${m}: invalid id ${JSON.stringify(bad)} must be replaced`);
+        assert.equal(lastSeen()['x-request-id'], ids[0], m);
+      }
     }
-    for (const bad of ['has space', 'a'.repeat(129), 'a'.repeat(200), 'semi;colon', 'slash/y']) {
-      const r = await call(h.port, '/v1/kv/b/rid', { ...via, headers: { 'x-request-id': bad } });
-      const ids = rawValues(r, 'x-request-id');
-      assert.equal(ids.length, 1, `${m} ${bad}: ${JSON.stringify(ids)}`);
-      assert.match(ids[0]!, ULID, `${m}: invalid id ${JSON.stringify(bad)} must be replaced`);
-      assert.equal(lastSeen()['x-request-id'], ids[0], m);
-    }
-  }
-});
+  },
+);
 
 test('3. X-Forwarded-For: the peer is appended to (or starts) the chain', T, async (t) => {
   const h = await setup(t);
@@ -382,9 +419,17 @@ test('4. hop-by-hop headers are dropped in both directions; end-to-end headers p
     assert.equal(seen['x-custom'], '1', m);
     assert.equal(seen.authorization, 'Bearer t', m);
     assert.equal(r.headers['x-up'], '1', m);
-    assert.equal(r.headers['proxy-authenticate'], undefined, `${m}: proxy-authenticate passed back to the client`);
+    assert.equal(
+      r.headers['proxy-authenticate'],
+      undefined,
+      `${m}: proxy-authenticate passed back to the client`,
+    );
     assert.equal(seen['x-foo'], undefined, `${m}: a header named in the client's Connection was forwarded`);
-    assert.equal(r.headers['x-up-hop'], undefined, `${m}: a header named in the upstream's Connection was passed back`);
+    assert.equal(
+      r.headers['x-up-hop'],
+      undefined,
+      `${m}: a header named in the upstream's Connection was passed back`,
+    );
     assert.equal(r.body.toString(), 'hop', m);
   }
 });
@@ -408,78 +453,104 @@ test('6. DELETE passes through: 204 with an empty body', T, async (t) => {
   assert.equal(h.up.seen[0]!.url, '/v1/kv/b/k');
 });
 
-test('7. PUT with a 300 KB body reaches upstream byte-identical with its content-type; 201 passes back', T, async (t) => {
-  const h = await setup(t);
-  const body = randomBytes(300 * 1024);
-  const r = await call(h.port, '/v1/kv/b/put?v=2', { method: 'PUT', body, headers: { 'content-type': 'application/x-ron-blob' } });
-  assert.equal(r.status, 201);
-  assert.equal(h.up.seen.length, 1);
-  const s = h.up.seen[0]!;
-  assert.equal(s.method, 'PUT');
-  assert.equal(s.url, '/v1/kv/b/put?v=2');
-  assert.equal(s.headers['content-type'], 'application/x-ron-blob');
-  assert.equal(s.body.length, body.length);
-  assert.ok(s.body.equals(body), 'upstream body differs from the client body');
-  assert.equal(r.headers['x-stored'], String(body.length));
-  assert.ok(r.body.equals(body), 'echoed 300 KB answer differs');
-});
+test(
+  '7. PUT with a 300 KB body reaches upstream byte-identical with its content-type; 201 passes back',
+  T,
+  async (t) => {
+    const h = await setup(t);
+    const body = randomBytes(300 * 1024);
+    const r = await call(h.port, '/v1/kv/b/put?v=2', {
+      method: 'PUT',
+      body,
+      headers: { 'content-type': 'application/x-ron-blob' },
+    });
+    assert.equal(r.status, 201);
+    assert.equal(h.up.seen.length, 1);
+    const s = h.up.seen[0]!;
+    assert.equal(s.method, 'PUT');
+    assert.equal(s.url, '/v1/kv/b/put?v=2');
+    assert.equal(s.headers['content-type'], 'application/x-ron-blob');
+    assert.equal(s.body.length, body.length);
+    assert.ok(s.body.equals(body), 'upstream body differs from the client body');
+    assert.equal(r.headers['x-stored'], String(body.length));
+    assert.ok(r.body.equals(body), 'echoed 300 KB answer differs');
+  },
+);
 
-test('8. large upstream answers (3 MiB, with content-length and chunked) arrive byte-identical', T, async (t) => {
-  const h = await setup(t);
-  for (const path of ['/v1/kv/big/cl', '/v1/kv/big/chunked']) {
-    // GET (bodiless) and POST (with a body) take different proxy paths; both must be exact.
-    for (const method of ['GET', 'POST']) {
-      const r = await call(h.port, path, method === 'POST' ? { method, body: Buffer.from('{}'), headers: { 'content-type': 'application/json' } } : {});
-      assert.equal(r.status, 200, `${method} ${path}`);
-      assert.equal(r.body.length, BIG.length, `${method} ${path} length`);
-      assert.ok(r.body.equals(BIG), `${method} ${path} bytes differ`);
-      if (path === '/v1/kv/big/cl' && r.headers['content-length'] !== undefined) {
-        assert.equal(r.headers['content-length'], String(BIG.length));
+test(
+  '8. large upstream answers (3 MiB, with content-length and chunked) arrive byte-identical',
+  T,
+  async (t) => {
+    const h = await setup(t);
+    for (const path of ['/v1/kv/big/cl', '/v1/kv/big/chunked']) {
+      // GET (bodiless) and POST (with a body) take different proxy paths; both must be exact.
+      for (const method of ['GET', 'POST']) {
+        const r = await call(
+          h.port,
+          path,
+          method === 'POST'
+            ? { method, body: Buffer.from('{}'), headers: { 'content-type': 'application/json' } }
+            : {},
+        );
+        assert.equal(r.status, 200, `${method} ${path}`);
+        assert.equal(r.body.length, BIG.length, `${method} ${path} length`);
+        assert.ok(r.body.equals(BIG), `${method} ${path} bytes differ`);
+        if (path === '/v1/kv/big/cl' && r.headers['content-length'] !== undefined) {
+          assert.equal(r.headers['content-length'], String(BIG.length));
+        }
       }
     }
-  }
-});
+  },
+);
 
-test('9. a plane that is not running: 503 NotReady envelope with Retry-After; upstream sees nothing', T, async (t) => {
-  const h = await setup(t);
-  h.table.planes.kv = { url: null, state: 'backoff', retry_at: Date.now() + 3000 };
-  const r = await call(h.port, '/v1/kv/b/k', { headers: { 'x-request-id': 'nr-1' } });
-  const e = envelope(r, 503, 'NotReady');
-  assert.equal(e.request_id, 'nr-1');
-  assert.match(String(r.headers['retry-after']), /^\d+$/);
-  assert.ok(Number(r.headers['retry-after']) >= 1);
+test(
+  '9. a plane that is not running: 503 NotReady envelope with Retry-After; upstream sees nothing',
+  T,
+  async (t) => {
+    const h = await setup(t);
+    h.table.planes.kv = { url: null, state: 'backoff', retry_at: Date.now() + 3000 };
+    const r = await call(h.port, '/v1/kv/b/k', { headers: { 'x-request-id': 'nr-1' } });
+    const e = envelope(r, 503, 'NotReady');
+    assert.equal(e.request_id, 'nr-1');
+    assert.match(String(r.headers['retry-after']), /^\d+$/);
+    assert.ok(Number(r.headers['retry-after']) >= 1);
 
-  h.table.planes.kv = { url: null, state: 'failed', retry_at: null };
-  const f = await call(h.port, '/v1/kv/b/k');
-  envelope(f, 503, 'NotReady');
-  assert.ok(Number(f.headers['retry-after']) >= 1);
+    h.table.planes.kv = { url: null, state: 'failed', retry_at: null };
+    const f = await call(h.port, '/v1/kv/b/k');
+    envelope(f, 503, 'NotReady');
+    assert.ok(Number(f.headers['retry-after']) >= 1);
 
-  // A stale URL with a non-running state must not be used either.
-  h.table.planes.kv = { url: h.up.url, state: 'restarting', retry_at: Date.now() + 1000 };
-  const p = await call(h.port, '/v1/kv/b/put', { method: 'PUT', body: Buffer.from('x') });
-  envelope(p, 503, 'NotReady');
-  assert.ok(Number(p.headers['retry-after']) >= 1);
+    // A stale URL with a non-running state must not be used either.
+    h.table.planes.kv = { url: h.up.url, state: 'restarting', retry_at: Date.now() + 1000 };
+    const p = await call(h.port, '/v1/kv/b/put', { method: 'PUT', body: Buffer.from('x') });
+    envelope(p, 503, 'NotReady');
+    assert.ok(Number(p.headers['retry-after']) >= 1);
 
-  assert.equal(h.up.seen.length, 0, 'upstream was contacted');
-});
+    assert.equal(h.up.seen.length, 0, 'upstream was contacted');
+  },
+);
 
-test('10. an unreachable upstream (state running, closed port): 503 NotReady, not 500, no hang', T, async (t) => {
-  const h = await setup(t);
-  const dead = createHttpServer();
-  await new Promise<void>((resolve) => dead.listen(0, '127.0.0.1', resolve));
-  const deadPort = (dead.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => dead.close(() => resolve()));
-  h.table.planes.kv = { url: `http://127.0.0.1:${deadPort}`, state: 'running', retry_at: null };
+test(
+  '10. an unreachable upstream (state running, closed port): 503 NotReady, not 500, no hang',
+  T,
+  async (t) => {
+    const h = await setup(t);
+    const dead = createHttpServer();
+    await new Promise<void>((resolve) => dead.listen(0, '127.0.0.1', resolve));
+    const deadPort = (dead.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => dead.close(() => resolve()));
+    h.table.planes.kv = { url: `http://127.0.0.1:${deadPort}`, state: 'running', retry_at: null };
 
-  const started = Date.now();
-  const g = await call(h.port, '/v1/kv/b/k');
-  envelope(g, 503, 'NotReady');
-  assert.ok(Number(g.headers['retry-after']) >= 1);
-  const p = await call(h.port, '/v1/kv/b/put', { method: 'PUT', body: randomBytes(1000) });
-  envelope(p, 503, 'NotReady');
-  assert.ok(Number(p.headers['retry-after']) >= 1);
-  assert.ok(Date.now() - started < 5000, `took ${Date.now() - started} ms`);
-});
+    const started = Date.now();
+    const g = await call(h.port, '/v1/kv/b/k');
+    envelope(g, 503, 'NotReady');
+    assert.ok(Number(g.headers['retry-after']) >= 1);
+    const p = await call(h.port, '/v1/kv/b/put', { method: 'PUT', body: randomBytes(1000) });
+    envelope(p, 503, 'NotReady');
+    assert.ok(Number(p.headers['retry-after']) >= 1);
+    assert.ok(Date.now() - started < 5000, `took ${Date.now() - started} ms`);
+  },
+);
 
 test('11. unknown path → 404 NotFound envelope; GET /ingress/ping answers', T, async (t) => {
   const h = await setup(t);
@@ -493,61 +564,77 @@ test('11. unknown path → 404 NotFound envelope; GET /ingress/ping answers', T,
   const ping = await call(h.port, '/ingress/ping');
   assert.equal(ping.status, 200);
   assert.match(String(ping.headers['content-type']), /^application\/json/);
-  assert.deepEqual(JSON.parse(ping.body.toString()), { ok: true, service: 'svc-gateway', profile: 'macronode' });
+  assert.deepEqual(JSON.parse(ping.body.toString()), {
+    ok: true,
+    service: 'svc-gateway',
+    profile: 'macronode',
+  });
   assert.match(String(ping.headers['x-request-id']), ULID);
 });
 
-test('12. edge guards on proxied routes: Content-Encoding → 415, declared length over the cap → 413; upstream sees nothing', T, async (t) => {
-  const h = await setup(t);
-  const gz = await call(h.port, '/v1/kv/b/put', {
-    method: 'PUT',
-    body: Buffer.from('not really gzip'),
-    headers: { 'content-encoding': 'gzip', 'content-type': 'application/octet-stream' },
-  });
-  envelope(gz, 415, 'UnsupportedEncoding');
-  assert.equal(gz.headers['accept-encoding'], 'identity');
+test(
+  '12. edge guards on proxied routes: Content-Encoding → 415, declared length over the cap → 413; upstream sees nothing',
+  T,
+  async (t) => {
+    const h = await setup(t);
+    const gz = await call(h.port, '/v1/kv/b/put', {
+      method: 'PUT',
+      body: Buffer.from('not really gzip'),
+      headers: { 'content-encoding': 'gzip', 'content-type': 'application/octet-stream' },
+    });
+    envelope(gz, 415, 'UnsupportedEncoding');
+    assert.equal(gz.headers['accept-encoding'], 'identity');
 
-  h.table.limits = { max_body_bytes: 10, write_timeout: 2000 };
-  const big = await call(h.port, '/v1/kv/b/put', { method: 'PUT', body: randomBytes(100) });
-  envelope(big, 413, 'PayloadTooLarge');
+    h.table.limits = { max_body_bytes: 10, write_timeout: 2000 };
+    const big = await call(h.port, '/v1/kv/b/put', { method: 'PUT', body: randomBytes(100) });
+    envelope(big, 413, 'PayloadTooLarge');
 
-  assert.equal(h.up.seen.length, 0, 'upstream was contacted');
-  const text = await h.metrics.render();
-  assert.equal(series(text, 'gateway_rejections_total', { reason: 'decode' })[0]?.value, 1);
-  assert.equal(series(text, 'gateway_rejections_total', { reason: 'body_cap' })[0]?.value, 1);
-});
+    assert.equal(h.up.seen.length, 0, 'upstream was contacted');
+    const text = await h.metrics.render();
+    assert.equal(series(text, 'gateway_rejections_total', { reason: 'decode' })[0]?.value, 1);
+    assert.equal(series(text, 'gateway_rejections_total', { reason: 'body_cap' })[0]?.value, 1);
+  },
+);
 
-test('13. concurrency: over maxInflight → 429 Busy at once; the budget is released on completion', T, async (t) => {
-  const h = await setup(t, { maxInflight: 2 });
-  // One GET (bodiless) and one PUT (with a body) in flight: both proxy paths draw on the budget.
-  const a = call(h.port, '/v1/kv/hold/1');
-  const b = call(h.port, '/v1/kv/hold/2', { method: 'PUT', body: Buffer.from('held') });
-  await h.up.heldCount(2);
+test(
+  '13. concurrency: over maxInflight → 429 Busy at once; the budget is released on completion',
+  T,
+  async (t) => {
+    const h = await setup(t, { maxInflight: 2 });
+    // One GET (bodiless) and one PUT (with a body) in flight: both proxy paths draw on the budget.
+    const a = call(h.port, '/v1/kv/hold/1');
+    const b = call(h.port, '/v1/kv/hold/2', { method: 'PUT', body: Buffer.from('held') });
+    await h.up.heldCount(2);
 
-  const busy = await call(h.port, '/v1/kv/b/k');
-  envelope(busy, 429, 'Busy');
-  assert.ok(Number(busy.headers['retry-after']) >= 1);
-  const busyPut = await call(h.port, '/v1/kv/b/put', { method: 'PUT', body: Buffer.from('x') });
-  envelope(busyPut, 429, 'Busy');
-  assert.equal(h.up.seen.filter((s) => !s.url.startsWith('/v1/kv/hold/')).length, 0, 'rejected request reached upstream');
+    const busy = await call(h.port, '/v1/kv/b/k');
+    envelope(busy, 429, 'Busy');
+    assert.ok(Number(busy.headers['retry-after']) >= 1);
+    const busyPut = await call(h.port, '/v1/kv/b/put', { method: 'PUT', body: Buffer.from('x') });
+    envelope(busyPut, 429, 'Busy');
+    assert.equal(
+      h.up.seen.filter((s) => !s.url.startsWith('/v1/kv/hold/')).length,
+      0,
+      'rejected request reached upstream',
+    );
 
-  h.up.releaseAll();
-  const [ra, rb] = await Promise.all([a, b]);
-  assert.equal(ra.status, 200);
-  assert.equal(rb.status, 200);
-  assert.equal(ra.body.toString(), 'released');
+    h.up.releaseAll();
+    const [ra, rb] = await Promise.all([a, b]);
+    assert.equal(ra.status, 200);
+    assert.equal(rb.status, 200);
+    assert.equal(ra.body.toString(), 'released');
 
-  // More sequential requests than the budget: each must release its slot.
-  for (let i = 0; i < 5; i++) assert.equal((await call(h.port, '/v1/kv/b/k')).status, 200, `GET #${i}`);
+    // More sequential requests than the budget: each must release its slot.
+    for (let i = 0; i < 5; i++) assert.equal((await call(h.port, '/v1/kv/b/k')).status, 200, `GET #${i}`);
 
-  // Error answers release their slot too (NotReady, unreachable).
-  h.table.planes.kv = { url: null, state: 'backoff', retry_at: Date.now() + 2000 };
-  for (let i = 0; i < 3; i++) assert.equal((await call(h.port, '/v1/kv/b/k')).status, 503);
-  h.table.planes.kv = { url: h.up.url, state: 'running', retry_at: null };
-  const again = await call(h.port, '/v1/kv/b/k');
-  assert.equal(again.status, 200);
-  assert.equal(again.body.toString(), 'value-of-k\n');
-});
+    // Error answers release their slot too (NotReady, unreachable).
+    h.table.planes.kv = { url: null, state: 'backoff', retry_at: Date.now() + 2000 };
+    for (let i = 0; i < 3; i++) assert.equal((await call(h.port, '/v1/kv/b/k')).status, 503);
+    h.table.planes.kv = { url: h.up.url, state: 'running', retry_at: null };
+    const again = await call(h.port, '/v1/kv/b/k');
+    assert.equal(again.status, 200);
+    assert.equal(again.body.toString(), 'value-of-k\n');
+  },
+);
 
 test('14. metrics: requests counted by route template (never the raw path) and status', T, async (t) => {
   const h = await setup(t);
@@ -556,7 +643,9 @@ test('14. metrics: requests counted by route template (never the raw path) and s
   let text = await h.metrics.render();
   assert.ok(!text.includes('k-unique-123'), 'the raw key leaked into the metrics');
   // Prewarmed (zero) series may exist for other templates; exactly one series counted these requests.
-  const ok = series(text, 'gateway_http_requests_total', { method: 'GET', status: '200' }).filter((s) => s.value > 0);
+  const ok = series(text, 'gateway_http_requests_total', { method: 'GET', status: '200' }).filter(
+    (s) => s.value > 0,
+  );
   assert.equal(ok.length, 1, `one non-zero GET 200 series: ${JSON.stringify(ok)}`);
   assert.ok(ok[0]!.labels.route!.startsWith('/v1/kv'), `route label ${ok[0]!.labels.route}`);
   const route = ok[0]!.labels.route!;
@@ -568,16 +657,29 @@ test('14. metrics: requests counted by route template (never the raw path) and s
   );
 
   // The body-carrying path counts under the same template.
-  assert.equal((await call(h.port, '/v1/kv/b/put', { method: 'PUT', body: Buffer.from('k-unique-123') })).status, 201);
+  assert.equal(
+    (await call(h.port, '/v1/kv/b/put', { method: 'PUT', body: Buffer.from('k-unique-123') })).status,
+    201,
+  );
 
   h.table.planes.kv = { url: null, state: 'backoff', retry_at: Date.now() + 3000 };
   assert.equal((await call(h.port, '/v1/kv/b/k-unique-123')).status, 503);
   assert.equal((await call(h.port, '/nope/k-unique-123')).status, 404);
   text = await h.metrics.render();
-  assert.equal(series(text, 'gateway_http_requests_total', { method: 'PUT', route, status: '201' })[0]?.value, 1);
+  assert.equal(
+    series(text, 'gateway_http_requests_total', { method: 'PUT', route, status: '201' })[0]?.value,
+    1,
+  );
   assert.ok(!text.includes('k-unique-123'), 'the raw key leaked into the metrics');
-  assert.equal(series(text, 'gateway_http_requests_total', { method: 'GET', route, status: '503' })[0]?.value, 1);
-  assert.equal(series(text, 'gateway_http_requests_total', { method: 'GET', route: 'unmatched', status: '404' })[0]?.value, 1);
+  assert.equal(
+    series(text, 'gateway_http_requests_total', { method: 'GET', route, status: '503' })[0]?.value,
+    1,
+  );
+  assert.equal(
+    series(text, 'gateway_http_requests_total', { method: 'GET', route: 'unmatched', status: '404' })[0]
+      ?.value,
+    1,
+  );
 });
 
 test('15. a client aborting mid-response does not break the gateway', T, async (t) => {
@@ -597,7 +699,9 @@ test('15. a client aborting mid-response does not break the gateway', T, async (
   // Let the slow upstream answer finish (or be cut): the gateway must survive whatever it does then.
   await Promise.race([h.up.slowDone, new Promise((r) => setTimeout(r, 3000))]);
 
-  t.diagnostic(`upstream side of the aborted GET: ${await Promise.race([h.up.slowDone, Promise.resolve('still open')])}`);
+  t.diagnostic(
+    `upstream side of the aborted GET: ${await Promise.race([h.up.slowDone, Promise.resolve('still open')])}`,
+  );
 
   // Streamed GET (event-stream accept): abort after the first bytes arrived.
   const firstByte = new Promise<void>((resolve) => {

@@ -8,7 +8,12 @@ declare module 'macaroon' {
     verify(rootKey: Uint8Array, check: (condition: string) => string | null, discharges?: Macaroon[]): void;
     exportBinary(): Uint8Array;
   }
-  export function newMacaroon(params: { identifier: Uint8Array | string; location?: string; rootKey: Uint8Array; version?: 1 | 2 }): Macaroon;
+  export function newMacaroon(params: {
+    identifier: Uint8Array | string;
+    location?: string;
+    rootKey: Uint8Array;
+    version?: 1 | 2;
+  }): Macaroon;
   export function importMacaroon(obj: Uint8Array | string | object): Macaroon;
   export function bytesToBase64(bytes: Uint8Array): string;
   export function base64ToBytes(s: string): Uint8Array;

@@ -8,8 +8,7 @@ export const GOVERNANCE_OPS: readonly GovernanceOp[] = ['publish', 'deprecate', 
 
 /** The subject of a governance mutation: a descriptor version or a new signer set. */
 export type Subject =
-  | { op: 'publish' | 'deprecate'; descriptor: Descriptor }
-  | { op: 'signers'; signers: SignerSet };
+  { op: 'publish' | 'deprecate'; descriptor: Descriptor } | { op: 'signers'; signers: SignerSet };
 
 /** The version a subject's signatures are bound to (descriptor version or signer-set version). */
 export function subjectVersion(s: Subject): number {
@@ -44,7 +43,12 @@ export interface QuorumOutcome {
  * Checks signatures over `bytes` against the set in force (and, for a rotation, the new set too).
  * Every signature must be well formed, valid, by a distinct signer of an applicable set; otherwise `error`.
  */
-export function evaluateQuorum(sigs: readonly Signature[], bytes: Buffer, current: SignerSet, next?: SignerSet): QuorumOutcome {
+export function evaluateQuorum(
+  sigs: readonly Signature[],
+  bytes: Buffer,
+  current: SignerSet,
+  next?: SignerSet,
+): QuorumOutcome {
   if (next === undefined) {
     const r = checkQuorum(sigs, bytes, new Set(current.signers), current.threshold);
     const counted = sigs.filter((s) => r.valid.includes(s.signer_id));
@@ -57,10 +61,18 @@ export function evaluateQuorum(sigs: readonly Signature[], bytes: Buffer, curren
   const counted: Signature[] = [];
   for (const [i, s] of sigs.entries()) {
     const id = typeof s?.signer_id === 'string' ? s.signer_id : '';
-    const fail = (error: string): QuorumOutcome => ({ counted, have: 0, need: current.threshold + next.threshold, error });
+    const fail = (error: string): QuorumOutcome => ({
+      counted,
+      have: 0,
+      need: current.threshold + next.threshold,
+      error,
+    });
     if (seen.has(id)) return fail(`signatures[${i}]: signer ${id} signed more than once`);
     seen.add(id);
-    if (!allow.has(id)) return fail(`signatures[${i}]: signer ${id || '(none)'} is in neither the current nor the new signer set`);
+    if (!allow.has(id))
+      return fail(
+        `signatures[${i}]: signer ${id || '(none)'} is in neither the current nor the new signer set`,
+      );
     if (!verifySignature(s, bytes)) return fail(`signatures[${i}]: signature by ${id} does not verify`);
     counted.push(s);
   }
@@ -68,12 +80,18 @@ export function evaluateQuorum(sigs: readonly Signature[], bytes: Buffer, curren
   const inNext = counted.filter((s) => next.signers.includes(s.signer_id)).length;
   const cur = { have: Math.min(inCur, current.threshold), need: current.threshold };
   const nxt = { have: Math.min(inNext, next.threshold), need: next.threshold };
-  return { counted, have: cur.have + nxt.have, need: cur.need + nxt.need, detail: { current: cur, next: nxt } };
+  return {
+    counted,
+    have: cur.have + nxt.have,
+    need: cur.need + nxt.need,
+    detail: { current: cur, next: nxt },
+  };
 }
 
 /** True when the outcome meets the threshold(s). */
 export function quorumMet(q: QuorumOutcome): boolean {
   if (q.error !== undefined) return false;
-  if (q.detail !== undefined) return q.detail.current.have >= q.detail.current.need && q.detail.next.have >= q.detail.next.need;
+  if (q.detail !== undefined)
+    return q.detail.current.have >= q.detail.current.need && q.detail.next.have >= q.detail.next.need;
   return q.have >= q.need;
 }

@@ -20,7 +20,8 @@ export interface SignerSet extends SignerSetBody {
  * unambiguous) and 1 ≤ threshold ≤ |signers|.
  */
 export function parseSignerSetBody(v: unknown, path = 'signers'): SignerSetBody {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ApiError('BadRequest', `${path} must be an object {signers, threshold}`);
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    throw new ApiError('BadRequest', `${path} must be an object {signers, threshold}`);
   const o = v as Record<string, unknown>;
   rejectUnknown(o, ['signers', 'threshold'], path);
   const { signers, threshold } = o;
@@ -32,10 +33,16 @@ export function parseSignerSetBody(v: unknown, path = 'signers'): SignerSetBody 
       throw new ApiError('BadRequest', `${path}.signers[${i}] is not a valid ed25519 signer id`);
     }
     if (i > 0 && (signers[i - 1] as string) >= s) {
-      throw new ApiError('BadRequest', `${path}.signers must be sorted and distinct (at index ${i})`, { hint: 'sort the ids as byte strings and drop duplicates' });
+      throw new ApiError('BadRequest', `${path}.signers must be sorted and distinct (at index ${i})`, {
+        hint: 'sort the ids as byte strings and drop duplicates',
+      });
     }
   }
-  if (!Number.isSafeInteger(threshold) || (threshold as number) < 1 || (threshold as number) > signers.length) {
+  if (
+    !Number.isSafeInteger(threshold) ||
+    (threshold as number) < 1 ||
+    (threshold as number) > signers.length
+  ) {
     throw new ApiError('BadRequest', `${path}.threshold must be an integer 1-${signers.length}`);
   }
   return { signers: signers as string[], threshold: threshold as number };

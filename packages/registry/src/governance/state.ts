@@ -108,9 +108,13 @@ export class GovernanceState {
     if (s.op === 'signers') {
       const cur = this.signerSet().version;
       if (s.signers.version !== cur + 1) {
-        throw new ApiError('StaleVersion', `signer set version ${s.signers.version} is not current+1 (current ${cur})`, {
-          hint: `sign a rotation to version ${cur + 1}`,
-        });
+        throw new ApiError(
+          'StaleVersion',
+          `signer set version ${s.signers.version} is not current+1 (current ${cur})`,
+          {
+            hint: `sign a rotation to version ${cur + 1}`,
+          },
+        );
       }
       return;
     }
@@ -118,18 +122,27 @@ export class GovernanceState {
     const cur = this.current(d.id);
     const curVersion = cur?.version ?? 0;
     if (d.version !== curVersion + 1) {
-      throw new ApiError('StaleVersion', `descriptor ${d.id} version ${d.version} is not current+1 (current ${curVersion})`, {
-        hint: `fetch the descriptor and sign version ${curVersion + 1}`,
-      });
+      throw new ApiError(
+        'StaleVersion',
+        `descriptor ${d.id} version ${d.version} is not current+1 (current ${curVersion})`,
+        {
+          hint: `fetch the descriptor and sign version ${curVersion + 1}`,
+        },
+      );
     }
     if (cur === undefined && s.op === 'deprecate') {
       throw new ApiError('Conflict', `descriptor ${d.id} does not exist, so it cannot be deprecated`);
     }
     if (cur !== undefined && cur.state === 'deprecated') {
-      throw new ApiError('Conflict', `descriptor ${d.id} is deprecated; deprecation is final`, { hint: 'publish under a new id' });
+      throw new ApiError('Conflict', `descriptor ${d.id} is deprecated; deprecation is final`, {
+        hint: 'publish under a new id',
+      });
     }
     if (cur !== undefined && cur.kind !== d.kind) {
-      throw new ApiError('Conflict', `descriptor ${d.id} is a ${cur.kind}; its kind cannot change to ${d.kind}`);
+      throw new ApiError(
+        'Conflict',
+        `descriptor ${d.id} is a ${cur.kind}; its kind cannot change to ${d.kind}`,
+      );
     }
   }
 

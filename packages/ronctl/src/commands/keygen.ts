@@ -15,14 +15,20 @@ export function keygen(program: Command): void {
         const k = generateKeyFile();
         if (o.out === undefined) {
           ctx.out(JSON.stringify(k));
-          if (!ctx.json) ctx.err(`signer id: ${k.signer_id} (store this key safely: anyone holding it can sign)`);
+          if (!ctx.json)
+            ctx.err(`signer id: ${k.signer_id} (store this key safely: anyone holding it can sign)`);
           return;
         }
         try {
           writeFileSync(o.out, `${JSON.stringify(k, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
         } catch (err) {
           const code = (err as NodeJS.ErrnoException).code;
-          throw new CliError(`cannot write ${o.out}: ${code ?? String(err)}`, code === 'EEXIST' ? 'refusing to overwrite a key; pick another --out' : 'check the directory exists and is writable');
+          throw new CliError(
+            `cannot write ${o.out}: ${code ?? String(err)}`,
+            code === 'EEXIST'
+              ? 'refusing to overwrite a key; pick another --out'
+              : 'check the directory exists and is writable',
+          );
         }
         ctx.out(ctx.json ? JSON.stringify({ signer_id: k.signer_id, file: o.out }) : k.signer_id);
         await Promise.resolve();

@@ -19,8 +19,16 @@ export function registryApply(registry: Command): void {
     .action(
       action(async (pid: string, _o: unknown, cmd: Command) => {
         const ctx = ctxOf(cmd);
-        const r = await callJson<ApplyResult>(ctx, 'POST', `${ctx.registryUrl}/v1/registry/apply/${encodeURIComponent(pid)}`);
-        ctx.out(ctx.json ? JSON.stringify(r) : `applied ${r.op} (version ${r.subject_version}) at log version ${r.version}`);
+        const r = await callJson<ApplyResult>(
+          ctx,
+          'POST',
+          `${ctx.registryUrl}/v1/registry/apply/${encodeURIComponent(pid)}`,
+        );
+        ctx.out(
+          ctx.json
+            ? JSON.stringify(r)
+            : `applied ${r.op} (version ${r.subject_version}) at log version ${r.version}`,
+        );
       }),
     );
 }

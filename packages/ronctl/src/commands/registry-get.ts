@@ -24,10 +24,17 @@ export function registryGet(registry: Command): void {
       action(async (id: string, o: { version?: string }, cmd: Command) => {
         const ctx = ctxOf(cmd);
         const q = o.version !== undefined ? `?version=${encodeURIComponent(o.version)}` : '';
-        const d = await callJson<DescriptorView>(ctx, 'GET', `${ctx.registryUrl}/v1/registry/descriptors/${encodeURIComponent(id)}${q}`);
+        const d = await callJson<DescriptorView>(
+          ctx,
+          'GET',
+          `${ctx.registryUrl}/v1/registry/descriptors/${encodeURIComponent(id)}${q}`,
+        );
         if (ctx.json) return ctx.out(JSON.stringify(d));
-        ctx.out(`${d.id}  ${d.kind}  v${d.version}  ${d.state}  (log version ${d.log_version}, ${d.committed_at})`);
-        for (const [k, v] of Object.entries(d.body)) ctx.out(`  ${k.padEnd(8)} ${typeof v === 'string' ? v : JSON.stringify(v)}`);
+        ctx.out(
+          `${d.id}  ${d.kind}  v${d.version}  ${d.state}  (log version ${d.log_version}, ${d.committed_at})`,
+        );
+        for (const [k, v] of Object.entries(d.body))
+          ctx.out(`  ${k.padEnd(8)} ${typeof v === 'string' ? v : JSON.stringify(v)}`);
         ctx.out(`  signed by ${d.signatures.map((s) => s.signer_id).join(', ')}`);
       }),
     );

@@ -5,10 +5,18 @@ import { collect, ctxOf, readKey, action } from '../context.js';
 import { callJson } from '../http.js';
 import { proposalBody, readProposal } from '../proposal.js';
 
-export function printProposal(ctx: ReturnType<typeof ctxOf>, p: Pick<ProposalStatus, 'proposal_id' | 'have' | 'need' | 'expires_at'> & { state?: string }): void {
+export function printProposal(
+  ctx: ReturnType<typeof ctxOf>,
+  p: Pick<ProposalStatus, 'proposal_id' | 'have' | 'need' | 'expires_at'> & { state?: string },
+): void {
   if (ctx.json) return ctx.out(JSON.stringify(p));
-  ctx.out(`proposal ${p.proposal_id}: ${p.have}/${p.need} signatures${p.state !== undefined ? ` (${p.state})` : ''}, expires ${p.expires_at}`);
-  if (p.have < p.need) ctx.out(`next: ronctl registry approve ${p.proposal_id} --key K   (until ${p.need} signers), then ronctl registry apply ${p.proposal_id}`);
+  ctx.out(
+    `proposal ${p.proposal_id}: ${p.have}/${p.need} signatures${p.state !== undefined ? ` (${p.state})` : ''}, expires ${p.expires_at}`,
+  );
+  if (p.have < p.need)
+    ctx.out(
+      `next: ronctl registry approve ${p.proposal_id} --key K   (until ${p.need} signers), then ronctl registry apply ${p.proposal_id}`,
+    );
   else ctx.out(`next: ronctl registry apply ${p.proposal_id}`);
 }
 
@@ -24,7 +32,12 @@ export function registryPropose(registry: Command): void {
         const { subject, signatures } = readProposal(o.file);
         const bytes = governanceSignedBytes(ctx.registryId, subject);
         const sigs = [...signatures, ...(o.key ?? []).map((k) => signBytes(readKey(k), bytes))];
-        const p = await callJson<ProposalStatus>(ctx, 'POST', `${ctx.registryUrl}/v1/registry/proposals`, proposalBody(subject, sigs));
+        const p = await callJson<ProposalStatus>(
+          ctx,
+          'POST',
+          `${ctx.registryUrl}/v1/registry/proposals`,
+          proposalBody(subject, sigs),
+        );
         printProposal(ctx, p);
       }),
     );

@@ -18,12 +18,28 @@ export function registryPublish(registry: Command): void {
         const { subject, signatures } = readProposal(o.file);
         const bytes = governanceSignedBytes(ctx.registryId, subject);
         const sigs = [...signatures, ...o.key.map((k) => signBytes(readKey(k), bytes))];
-        const p = await callJson<ProposalStatus>(ctx, 'POST', `${ctx.registryUrl}/v1/registry/proposals`, proposalBody(subject, sigs));
+        const p = await callJson<ProposalStatus>(
+          ctx,
+          'POST',
+          `${ctx.registryUrl}/v1/registry/proposals`,
+          proposalBody(subject, sigs),
+        );
         if (p.have < p.need) {
-          throw new CliError(`only ${p.have} of ${p.need} required signatures (proposal ${p.proposal_id} stays open)`, `collect more: ronctl registry approve ${p.proposal_id} --key K, then ronctl registry apply ${p.proposal_id}`);
+          throw new CliError(
+            `only ${p.have} of ${p.need} required signatures (proposal ${p.proposal_id} stays open)`,
+            `collect more: ronctl registry approve ${p.proposal_id} --key K, then ronctl registry apply ${p.proposal_id}`,
+          );
         }
-        const r = await callJson<ApplyResult>(ctx, 'POST', `${ctx.registryUrl}/v1/registry/apply/${encodeURIComponent(p.proposal_id)}`);
-        ctx.out(ctx.json ? JSON.stringify(r) : `applied ${r.op} (version ${r.subject_version}) at log version ${r.version}`);
+        const r = await callJson<ApplyResult>(
+          ctx,
+          'POST',
+          `${ctx.registryUrl}/v1/registry/apply/${encodeURIComponent(p.proposal_id)}`,
+        );
+        ctx.out(
+          ctx.json
+            ? JSON.stringify(r)
+            : `applied ${r.op} (version ${r.subject_version}) at log version ${r.version}`,
+        );
       }),
     );
 }

@@ -11,7 +11,9 @@ interface Frame {
 }
 
 /** Splits an SSE byte stream into frames (handles CRLF and multi-line data). */
-export async function* sseFrames(body: ReadableStream<Uint8Array>): AsyncGenerator<Frame | { retry: number }> {
+export async function* sseFrames(
+  body: ReadableStream<Uint8Array>,
+): AsyncGenerator<Frame | { retry: number }> {
   const dec = new TextDecoder();
   let buf = '';
   let event = 'message';
@@ -66,8 +68,12 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
  * 4. `reset` (history no longer retained) is fatal.
  */
 export async function watch(ctx: Ctx, o: WatchOptions): Promise<void> {
-  let last = o.from !== undefined ? Number(o.from) : (await callJson<Head>(ctx, 'GET', `${ctx.registryUrl}/registry/head`)).version;
-  if (!Number.isSafeInteger(last) || last < 0) throw new CliError(`--from ${o.from} is not a version`, 'use a non-negative integer');
+  let last =
+    o.from !== undefined
+      ? Number(o.from)
+      : (await callJson<Head>(ctx, 'GET', `${ctx.registryUrl}/registry/head`)).version;
+  if (!Number.isSafeInteger(last) || last < 0)
+    throw new CliError(`--from ${o.from} is not a version`, 'use a non-negative integer');
   const limit = o.count !== undefined ? Number(o.count) : Infinity;
   const maxRetries = o.maxRetries !== undefined ? Number(o.maxRetries) : Infinity;
   let printed = 0;
@@ -86,7 +92,8 @@ export async function watch(ctx: Ctx, o: WatchOptions): Promise<void> {
         });
         if (res.status !== 200 || res.body === null) {
           const text = await res.text();
-          if (res.status < 500) throw new CliError(`stream refused with ${res.status}: ${text.slice(0, 200)}`);
+          if (res.status < 500)
+            throw new CliError(`stream refused with ${res.status}: ${text.slice(0, 200)}`);
           throw new Error(`stream answered ${res.status}`);
         }
         retries = 0;
@@ -103,7 +110,10 @@ export async function watch(ctx: Ctx, o: WatchOptions): Promise<void> {
             ctx.out(ctx.json ? f.data : human(d));
             if (++printed >= limit) break;
           } else if (f.event === 'reset') {
-            throw new CliError(`the registry no longer retains history after version ${last}: ${f.data}`, 'start again with --from at or above the floor (ronctl registry head)');
+            throw new CliError(
+              `the registry no longer retains history after version ${last}: ${f.data}`,
+              'start again with --from at or above the floor (ronctl registry head)',
+            );
           } else if (f.event === 'dropped') {
             if (!ctx.json) ctx.err(`(fell behind the stream at v${last}; resuming)`);
             break;
@@ -113,7 +123,11 @@ export async function watch(ctx: Ctx, o: WatchOptions): Promise<void> {
       } catch (err) {
         if (err instanceof CliError) throw err;
         if (ac.signal.aborted) break;
-        if (++retries > maxRetries) throw new CliError(`lost the stream at v${last} and could not reconnect: ${(err as Error).message}`, 'check the registry is up, then: ronctl registry watch --from ' + String(last));
+        if (++retries > maxRetries)
+          throw new CliError(
+            `lost the stream at v${last} and could not reconnect: ${(err as Error).message}`,
+            'check the registry is up, then: ronctl registry watch --from ' + String(last),
+          );
       }
       if (ac.signal.aborted || printed >= limit) break;
       // Back off: first retry fast, then the server's retry hint.
