@@ -4,6 +4,8 @@ import type { Command } from 'commander';
 import { StartupError, runMain } from '@ron/kernel';
 import { loadMacronodeConfig, type LoadInput } from './config.js';
 import type { NodeBackupManifest } from './backup.js';
+import { NODE_REGISTRY_ID } from './planes/registry.js';
+import { existingSignerId } from './planes/signer-key.js';
 
 type Flags = Record<string, unknown>;
 
@@ -105,7 +107,14 @@ export function addBackupCommands(
       runMain('macronode', async () => {
         const c = loadMacronodeConfig(input(flags)).config;
         const { restoreNode } = await import('./backup.js');
-        const r = await restoreNode(String(flags.from), c.data_dir, flags.force === true);
+        // The registry's signatures are audited against this node's own key when it has one (the
+        // trust anchor the restored plane boots with), else against the signer set the backup recorded.
+        const signer = existingSignerId(c);
+        const audit =
+          signer !== undefined
+            ? { registryId: NODE_REGISTRY_ID, signers: [signer], threshold: c['registry.sig_threshold'] }
+            : undefined;
+        const r = await restoreNode(String(flags.from), c.data_dir, flags.force === true, audit);
         process.stdout.write(
           `restore ok from ${resolve(String(flags.from))} (taken ${r.manifest.taken_at})\n`,
         );

@@ -5,10 +5,11 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { ApiError, StartupError, registerBackupMetrics, sendError } from '@ron/kernel';
 import type { FastifyInstance, onRequestHookHandler } from 'fastify';
 import type { Macronode } from './node.js';
+import { NODE_REGISTRY_ID } from './planes/registry.js';
 
-// Planes whose whole state is one SQLite store. The storage plane also keeps chunk segment files
-// and is not in a node backup yet (docs/runbook.md § Backups says how to copy it).
-const STORE_PLANES = new Set(['registry', 'kv', 'index', 'mailbox']);
+// Planes that keep a store: each serves one snapshot file on its admin `GET /backup` (the storage
+// plane's carries its chunk bytes, see @ron/storage/backup).
+const STORE_PLANES = new Set(['registry', 'kv', 'index', 'mailbox', 'storage']);
 
 function stamp(d = new Date()): string {
   return d
@@ -67,6 +68,16 @@ export function registerNodeBackupRoute(
     const list = sources.map((s) => ({
       plane: s.n,
       adminUrl: typeof s.st.info.admin_url === 'string' ? s.st.info.admin_url : s.st.url!,
+      // The registry plane's genesis signer set: the backup audits every signature against it.
+      ...(s.n === 'registry' && typeof s.st.info.signer_id === 'string'
+        ? {
+            audit: {
+              registryId: NODE_REGISTRY_ID,
+              signers: [s.st.info.signer_id],
+              threshold: Number(s.st.info.threshold),
+            },
+          }
+        : {}),
     }));
     const streaming = req.query.progress === '1';
     reply.hijack();

@@ -5,7 +5,7 @@
 // replaces anything.
 import Database from 'better-sqlite3';
 import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { StartupError, buildInfo } from '@ron/kernel';
 import {
   StoreInUseError,
@@ -19,7 +19,8 @@ import {
   writeFileAtomic,
   type SnapshotMeta,
 } from '@ron/kernel/backup';
-import { verifyLogSnapshot } from '@ron/registry';
+import { verifyLogSnapshot, type SnapshotSigners } from '@ron/registry';
+import { restoreStorageSnapshot, verifyStorageSnapshot } from '@ron/storage/backup';
 
 const EX_DATAERR = 65;
 const EX_UNAVAILABLE = 69;
@@ -34,6 +35,7 @@ const WATERMARKS: Readonly<Record<string, { sql: string; what: string }>> = {
   kv: { sql: 'SELECT max(updated_at) FROM kv', what: 'newest write (ms)' },
   index: { sql: 'SELECT max(at) FROM history', what: 'newest name change (ms)' },
   mailbox: { sql: 'SELECT max(enqueued_at) FROM messages', what: 'newest enqueue (ms)' },
+  storage: { sql: 'SELECT max(created_at) FROM objects', what: 'newest object (ms)' },
 };
 
 function readWatermark(path: string, sql: string): number {
@@ -51,6 +53,15 @@ export const PLANE_STORE_FILES: Readonly<Record<string, string>> = {
   kv: 'kv/micronode.db',
   index: 'index/index.db',
   mailbox: 'mailbox/mailbox.db',
+  storage: 'storage/store.db',
+};
+
+/**
+ * Planes whose snapshot is not a drop-in store file: how to put it in place (the storage plane's
+ * snapshot carries its chunk bytes and becomes a whole directory, see @ron/storage/backup).
+ */
+const RESTORERS: Readonly<Record<string, (src: string, storeFile: string) => void>> = {
+  storage: (src, storeFile) => restoreStorageSnapshot(src, dirname(storeFile)),
 };
 
 export interface PlaneBackup {
@@ -58,8 +69,10 @@ export interface PlaneBackup {
   bytes: number;
   b3: string;
   meta: SnapshotMeta;
-  /** Registry only: the verified log. */
-  log?: { entries: number; head: number; chain_b3: string };
+  /** Registry only: the verified log, and the genesis signer set its signatures were audited against. */
+  log?: { entries: number; head: number; chain_b3: string; audit?: SnapshotSigners };
+  /** Storage only: what the snapshot holds, every chunk verified. */
+  content?: { objects: number; chunks: number; bytes: number; corrupt_chunks: number };
 }
 
 export interface NodeBackupManifest {
@@ -73,17 +86,31 @@ export interface BackupSource {
   plane: string;
   /** The plane's admin base URL (its `GET /backup`). */
   adminUrl: string;
+  /** Registry only: the genesis signer set every entry's signatures are audited against. */
+  audit?: SnapshotSigners;
 }
 
 export type BackupProgress = (e: { plane: string; bytes: number; total: number | undefined }) => void;
 
-async function verifyPlaneFile(plane: string, path: string): Promise<PlaneBackup['log']> {
+async function verifyPlaneFile(
+  plane: string,
+  path: string,
+  audit: SnapshotSigners | undefined,
+): Promise<Pick<PlaneBackup, 'log' | 'content'>> {
+  if (plane === 'storage') return { content: verifyStorageSnapshot(path) };
   const problems = sqliteIntegrity(path);
   if (problems.length > 0)
     throw new Error(`${plane}: SQLite integrity check failed: ${problems.slice(0, 3).join('; ')}`);
-  if (plane !== 'registry') return undefined;
-  const r = await verifyLogSnapshot(path);
-  return { entries: r.entries, head: r.head, chain_b3: r.chain_b3 };
+  if (plane !== 'registry') return {};
+  const r = await verifyLogSnapshot(path, audit);
+  return {
+    log: {
+      entries: r.entries,
+      head: r.head,
+      chain_b3: r.chain_b3,
+      ...(audit !== undefined ? { audit } : {}),
+    },
+  };
 }
 
 /**
@@ -115,13 +142,13 @@ export async function backupNode(
       const got = await fetchSnapshot(`${s.adminUrl.replace(/\/$/, '')}/backup`, path, (bytes, total) =>
         onProgress?.({ plane: s.plane, bytes, total }),
       );
-      const log = await verifyPlaneFile(s.plane, path);
+      const checked = await verifyPlaneFile(s.plane, path, s.audit);
       manifest.planes[s.plane] = {
         file,
         bytes: got.bytes,
         b3: await b3File(path),
         meta: got.meta,
-        ...(log !== undefined ? { log } : {}),
+        ...checked,
       };
     }
     writeFileAtomic(join(partial, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
@@ -135,8 +162,12 @@ export async function backupNode(
   return manifest;
 }
 
-/** Verifies a node backup directory: manifest, every file's checksum, integrity and the registry chain. */
-export async function verifyNodeBackup(from: string): Promise<NodeBackupManifest> {
+/**
+ * Verifies a node backup directory: manifest, every file's checksum, integrity, the registry chain
+ * and every registry signature — against `audit` (the target node's own signer key) when given,
+ * else against the signer set the backup recorded — and every stored chunk against its hash.
+ */
+export async function verifyNodeBackup(from: string, audit?: SnapshotSigners): Promise<NodeBackupManifest> {
   const dir = resolve(from);
   const mpath = join(dir, 'manifest.json');
   if (!existsSync(mpath))
@@ -160,7 +191,7 @@ export async function verifyNodeBackup(from: string): Promise<NodeBackupManifest
       );
     let log: PlaneBackup['log'];
     try {
-      log = await verifyPlaneFile(plane, path);
+      ({ log } = await verifyPlaneFile(plane, path, audit ?? p.log?.audit));
     } catch (err) {
       throw new StartupError(`${plane}: ${(err as Error).message}`, EX_DATAERR);
     }
@@ -185,9 +216,14 @@ export interface NodeRestoreResult {
  * WATERMARKS) unless `force`.
  * Everything is checked before the first file is replaced.
  */
-export async function restoreNode(from: string, dataDir: string, force: boolean): Promise<NodeRestoreResult> {
+export async function restoreNode(
+  from: string,
+  dataDir: string,
+  force: boolean,
+  audit?: SnapshotSigners,
+): Promise<NodeRestoreResult> {
   const dir = resolve(from);
-  const m = await verifyNodeBackup(dir);
+  const m = await verifyNodeBackup(dir, audit);
   const plan: { plane: string; src: string; dest: string }[] = [];
   for (const [plane, p] of Object.entries(m.planes)) {
     const rel = PLANE_STORE_FILES[plane];
@@ -223,7 +259,7 @@ export async function restoreNode(from: string, dataDir: string, force: boolean)
   }
   for (const step of plan) {
     mkdirSync(resolve(step.dest, '..'), { recursive: true });
-    replaceStoreFile(step.src, step.dest);
+    (RESTORERS[step.plane] ?? replaceStoreFile)(step.src, step.dest);
   }
   return { manifest: m, restored: plan.map((s) => ({ plane: s.plane, path: s.dest })) };
 }

@@ -40,7 +40,7 @@ export {
   type RunningRegistry,
 } from './start.js';
 export { cli } from './main.js';
-export { verifyLogSnapshot, snapshotHead, type LogSnapshotReport } from './snapshot.js';
+export { verifyLogSnapshot, snapshotHead, type LogSnapshotReport, type SnapshotSigners } from './snapshot.js';
 export {
   backupRegistry,
   restoreRegistry,

@@ -7,6 +7,7 @@ import {
   closeWithGrace,
   createServer,
   registerAdmin,
+  registerBackupRoute,
   type Logger,
 } from '@ron/kernel';
 import { CasStore } from './cas-store.js';
@@ -64,6 +65,14 @@ export function createStorageNode(opts: StorageNodeOptions): StorageNode {
       ...(r.failing.length > 0 ? { failing: r.failing } : {}),
     }),
     readyBodyFromReportOnly: true,
+  });
+  registerBackupRoute(app, {
+    metrics: metrics.registry,
+    snapshot: () => {
+      const s = store;
+      if (s === undefined || !s.isOpen()) return undefined;
+      return async (dest: string) => ({ program: 'svc-storage', ...(await s.snapshot(dest)) });
+    },
   });
   const storeOrThrow = (): CasStore => {
     if (store === undefined || !store.isOpen())

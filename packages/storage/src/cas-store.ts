@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { CHUNK_SIZE, ObjectHasher, chunkHash } from './hash.js';
 import { StoreError } from './errors.js';
 import { SegmentWriter } from './segment-writer.js';
+import { addChunkData, type StorageSnapshotFacts } from './backup.js';
+import { snapshotSqlite } from '@ron/kernel/backup';
 import type { StoreTotals } from './metrics.js';
 
 // Layout under data_dir:
@@ -118,6 +120,8 @@ export class CasStore {
   readonly #pins = new Map<string, number>();
   /** Bytes reserved by uploads in progress against the quota (their declared lengths). */
   #reserved = 0;
+  /** Snapshots in progress: while > 0 the GC frees nothing (a snapshot reads the segment files). */
+  #gcHolds = 0;
   #totals: StoreTotals;
   readonly #q: {
     chunk: Database.Statement<[Buffer], { len: number; refs: number }>;
@@ -439,6 +443,7 @@ export class CasStore {
    * safe: rows go first, files after; a file whose rows are gone is swept at the next open.
    */
   async gcStep(): Promise<{ chunks: number; bytes: number; segments: number }> {
+    if (this.#gcHolds > 0) return { chunks: 0, bytes: 0, segments: 0 };
     const q = this.#q;
     const doomed: string[] = [];
     const freed = await this.#writer.write(() => {
@@ -462,6 +467,28 @@ export class CasStore {
     for (const id of doomed) await unlink(join(this.#segDir, id)).catch(() => undefined);
     if (doomed.length > 0) await syncDir(this.#segDir);
     return { ...freed, segments: doomed.length };
+  }
+
+  /**
+   * A consistent, self-contained snapshot into the new file `dest` (see backup.ts): the GC is held
+   * (no segment file can disappear), every record write queued before this call is committed, the
+   * records are copied with SQLite's online backup while uploads keep committing, then every chunk's
+   * bytes are copied in, verified. Uploads finishing during the copy are in it or not, whole.
+   */
+  async snapshot(
+    dest: string,
+    onProgress?: (copied: number, total: number) => void,
+  ): Promise<StorageSnapshotFacts> {
+    this.#gcHolds++;
+    try {
+      // A barrier: a GC step whose rows were deleted before this point has committed, so the
+      // records copied next never name a segment that step is about to unlink.
+      await this.#writer.write(() => undefined);
+      await snapshotSqlite(this.#db, dest);
+      return await addChunkData(dest, this.#segDir, onProgress);
+    } finally {
+      this.#gcHolds--;
+    }
   }
 
   /** Commits the record writes still queued, then closes the file. */

@@ -4,6 +4,9 @@ import { dirname, join, resolve } from 'node:path';
 import type { PlaneModule } from './plane.js';
 import { ensureSignerKey } from './signer-key.js';
 
+/** The registry id the node's registry plane signs under (svc-registry's default `registry_id`). */
+export const NODE_REGISTRY_ID = 'default';
+
 /**
  * registry: svc-registry (SPEC §2) started through its public entry point, its store under
  * data_dir, writes signature-gated by the node's local signer key (threshold `registry.sig_threshold`).

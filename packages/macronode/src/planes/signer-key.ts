@@ -33,6 +33,21 @@ function generateKeyFile(): KeyFile {
 const ephemeral = new Map<string, KeyFile>();
 
 /**
+ * The signer id of the node's key file if one exists (never creates one): what a restore audits
+ * the registry's signatures against.
+ */
+export function existingSignerId(c: MacronodeConfig): string | undefined {
+  const explicit = c['registry.signer_key'];
+  const path = resolve(explicit !== '' ? explicit : resolve(c.data_dir, 'keys', 'signer.key'));
+  try {
+    const k = JSON.parse(readFileSync(path, 'utf8')) as KeyFile;
+    return typeof k.signer_id === 'string' && SIGNER_ID.test(k.signer_id) ? k.signer_id : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * The node's local signer key (threshold 1 by default): read from `registry.signer_key` or
  * `<data_dir>/keys/signer.key`, created (mode 0600) on first run. With amnesia and no explicit key
  * file, a key is generated in memory for the life of this process and never written.
