@@ -1,6 +1,6 @@
 // Validation of POST /registry/commit bodies: exact shape, unknown fields rejected (400); the
 // signature rules are the proposals' (validation.ts).
-import { ApiError } from '@ron/kernel';
+import { ApiError } from '@ron/kernel/core';
 import type { CommitRequest } from './registry.js';
 import { isObject, parseSignatures, rejectUnknown } from './validation.js';
 

@@ -1,6 +1,6 @@
 // Registry error types. HTTP-facing errors are the kernel's ApiError (SPEC §1.2 codes); these are
 // the internal ones that callers match by class and map onto an envelope code at the edge.
-export { ApiError, type ErrorCode } from '@ron/kernel';
+export { ApiError, type ErrorCode } from '@ron/kernel/core';
 
 /** The stored log fails verification: a broken hash chain or a version gap. */
 export class ChainError extends Error {

@@ -2,7 +2,7 @@
 // gets one answer whatever the route: unknown fields 400 (SPEC §1.2), a malformed signature object
 // 400, a well-formed signature with an algorithm other than ed25519 422 BadSignature (SPEC §2.1:
 // a signature this registry cannot verify is a bad signature, like an unknown signer).
-import { ApiError } from '@ron/kernel';
+import { ApiError } from '@ron/kernel/core';
 import type { Signature } from './signing.js';
 
 export function isObject(v: unknown): v is Record<string, unknown> {

@@ -1,7 +1,7 @@
 // Shared CLI plumbing: global options, targets, output, errors that say what to do next.
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { parseStrictJson, type KeyFile } from '@ron/registry';
+import { parseStrictJson, type KeyFile } from '@ron/registry/protocol';
 
 /** A failure the user can act on: printed as `error: …` plus `hint: …`, exit code `code`. */
 export class CliError extends Error {

@@ -1,6 +1,6 @@
 // ronctl: operator CLI for RON (SPEC §5). One file per command under commands/.
 import { Command, Option } from 'commander';
-import { buildInfo } from '@ron/kernel';
+import { buildInfo } from '@ron/kernel/core';
 import { capKeygen } from './commands/cap-keygen.js';
 import { capMint } from './commands/cap-mint.js';
 import { cas } from './commands/cas.js';

@@ -1,6 +1,6 @@
 // Proposal files: the POST /v1/registry/proposals body, signatures optional.
-import { ApiError } from '@ron/kernel';
-import { parseProposalBody, type Signature, type Subject } from '@ron/registry';
+import { ApiError } from '@ron/kernel/core';
+import { parseProposalBody, type Signature, type Subject } from '@ron/registry/protocol';
 import { CliError, readJsonFile } from './context.js';
 
 /** `{op:"publish"|"deprecate", descriptor}` or `{op:"signers", version, signers:{signers, threshold}}`, optional `signatures`. */

@@ -1,6 +1,6 @@
 // Capabilities for registry writes (governance and commits): macaroons with `scope = …` and `expires < RFC 3339` caveats.
 import { randomBytes } from 'node:crypto';
-import { ApiError } from '@ron/kernel';
+import { ApiError } from '@ron/kernel/core';
 import * as macaroon from 'macaroon';
 
 export const CAPABILITY_SCOPES = ['registry:propose', 'registry:apply', 'registry:commit'] as const;

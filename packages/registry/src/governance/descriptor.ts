@@ -1,5 +1,5 @@
 // Descriptor model and validation (SPEC §2.1): kinds, id pattern, body schemas, unknown fields rejected.
-import { ApiError } from '@ron/kernel';
+import { ApiError } from '@ron/kernel/core';
 import { rejectUnknown } from '../validation.js';
 
 // Kept here too: governance modules and tests import it from the descriptor model.

@@ -1,6 +1,6 @@
 // The governance service: propose → approve (over time) → apply, every applied mutation appended to
 // the registry log (same chain and stream as commits) and folded into the read model.
-import { ApiError } from '@ron/kernel';
+import { ApiError } from '@ron/kernel/core';
 import { canonicalJson } from '../canonical.js';
 import { b3 } from '../chain.js';
 import type { LogEntry } from '../log-entry.js';

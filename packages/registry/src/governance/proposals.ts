@@ -1,7 +1,7 @@
 // Pending proposals: signatures collected over time until apply (M-of-N), with a TTL. Durable
 // (SPEC §2.2): every change is written through to the store before it is acknowledged, and the
 // book is reloaded from the store at boot, so approvals collected over hours survive a restart.
-import { ApiError, ulid } from '@ron/kernel';
+import { ApiError, ulid } from '@ron/kernel/core';
 import type { Signature } from '../signing.js';
 import type { ProposalRecord } from '../store.js';
 import type { Subject } from './quorum.js';

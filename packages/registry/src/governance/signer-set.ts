@@ -1,5 +1,5 @@
 // The signer set (allow-list + threshold) as a versioned value of the log (SPEC §2.1 rotation).
-import { ApiError } from '@ron/kernel';
+import { ApiError } from '@ron/kernel/core';
 import { publicKeyFromSignerId } from '../signing.js';
 import { rejectUnknown } from './descriptor.js';
 

@@ -1,5 +1,5 @@
 // The governance read model, rebuilt from the log: descriptors with history, signer sets by version.
-import { ApiError } from '@ron/kernel';
+import { ApiError } from '@ron/kernel/core';
 import type { Signature } from '../signing.js';
 import { regionOf, type Descriptor, type DescriptorKind, type DescriptorState } from './descriptor.js';
 import type { GovernanceOp, Subject } from './quorum.js';

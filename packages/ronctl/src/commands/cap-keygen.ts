@@ -1,7 +1,7 @@
 // ronctl cap keygen --out FILE: a capability root key (32 random bytes, base64url, file mode 0600).
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { generateRootKey } from '@ron/registry';
+import { generateRootKey } from '@ron/registry/protocol';
 import { CliError, ctxOf, action } from '../context.js';
 
 export function capKeygen(cap: Command): void {

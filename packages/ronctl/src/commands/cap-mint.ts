@@ -1,8 +1,13 @@
 // ronctl cap mint --root-key FILE --scope S [--expires 1h]: a bearer capability for governance writes.
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { parseDuration } from '@ron/kernel';
-import { CAPABILITY_SCOPES, mintCapability, parseRootKey, type CapabilityScope } from '@ron/registry';
+import { parseDuration } from '@ron/kernel/core';
+import {
+  CAPABILITY_SCOPES,
+  mintCapability,
+  parseRootKey,
+  type CapabilityScope,
+} from '@ron/registry/protocol';
 import { CliError, collect, ctxOf, action } from '../context.js';
 
 export function capMint(cap: Command): void {

@@ -1,7 +1,7 @@
 // ronctl keygen [--out FILE]: a fresh Ed25519 signer key; prints its signer id.
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { generateKeyFile } from '@ron/registry';
+import { generateKeyFile } from '@ron/registry/protocol';
 import { CliError, ctxOf, action } from '../context.js';
 
 export function keygen(program: Command): void {

@@ -1,6 +1,6 @@
 // ronctl registry approve <pid> --key K: signs the proposal as the registry holds it and adds the signature.
 import type { Command } from 'commander';
-import { governanceSignedBytes, signBytes, type Subject } from '@ron/registry';
+import { governanceSignedBytes, signBytes, type Subject } from '@ron/registry/protocol';
 import { CliError, collect, ctxOf, readKey, action } from '../context.js';
 import { HttpError, callJson } from '../http.js';
 import { proposalUrl, stalenessOf, staleHint, type ProposalView, type Staleness } from './registry-show.js';

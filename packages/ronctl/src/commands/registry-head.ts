@@ -1,6 +1,6 @@
 // ronctl registry head: the registry's head.
 import type { Command } from 'commander';
-import type { Head } from '@ron/registry';
+import type { Head } from '@ron/registry/protocol';
 import { ctxOf, action } from '../context.js';
 import { callJson } from '../http.js';
 

@@ -1,6 +1,6 @@
 // ronctl registry propose --file F [--key K…]: opens a proposal, signed by the keys given.
 import type { Command } from 'commander';
-import { governanceSignedBytes, signBytes, type ProposalStatus } from '@ron/registry';
+import { governanceSignedBytes, signBytes, type ProposalStatus } from '@ron/registry/protocol';
 import { collect, ctxOf, readKey, action } from '../context.js';
 import { callJson } from '../http.js';
 import { proposalBody, readProposal } from '../proposal.js';

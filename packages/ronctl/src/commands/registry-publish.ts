@@ -1,6 +1,6 @@
 // ronctl registry publish --file F --key K…: propose with every key's signature, then apply.
 import type { Command } from 'commander';
-import { governanceSignedBytes, signBytes, type ProposalStatus } from '@ron/registry';
+import { governanceSignedBytes, signBytes, type ProposalStatus } from '@ron/registry/protocol';
 import { CliError, collect, ctxOf, readKey, action } from '../context.js';
 import { callJson } from '../http.js';
 import { proposalBody, readProposal } from '../proposal.js';

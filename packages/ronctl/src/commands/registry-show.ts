@@ -1,6 +1,6 @@
 // ronctl registry show <pid>: a proposal as the registry holds it, before anyone signs it.
 import type { Command } from 'commander';
-import type { ProposalStatus } from '@ron/registry';
+import type { ProposalStatus } from '@ron/registry/protocol';
 import { ctxOf, action, type Ctx } from '../context.js';
 import { HttpError, callJson } from '../http.js';
 

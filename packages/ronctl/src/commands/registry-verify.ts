@@ -17,7 +17,7 @@ import {
   type Head,
   type LogEntry,
   type SignerSet,
-} from '@ron/registry';
+} from '@ron/registry/protocol';
 import { CliError, ctxOf, type Ctx, action } from '../context.js';
 import { callJson } from '../http.js';
 

@@ -1,6 +1,6 @@
 // ronctl registry watch [--from N]: tails the stream; reconnects with Last-Event-ID; never prints a duplicate.
 import type { Command } from 'commander';
-import type { Head } from '@ron/registry';
+import type { Head } from '@ron/registry/protocol';
 import { CliError, ctxOf, type Ctx, action } from '../context.js';
 import { callJson } from '../http.js';
 

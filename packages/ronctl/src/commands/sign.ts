@@ -1,6 +1,6 @@
 // ronctl sign --key FILE <proposal.json>: prints the signature over the proposal's exact bytes.
 import type { Command } from 'commander';
-import { governanceSignedBytes, signBytes } from '@ron/registry';
+import { governanceSignedBytes, signBytes } from '@ron/registry/protocol';
 import { ctxOf, readKey, action } from '../context.js';
 import { readProposal } from '../proposal.js';
 
