@@ -25,6 +25,25 @@ test('docs/errors.md lists every code in ERROR_CODES with its status', () => {
   assert.deepEqual(missing, [], `docs/errors.md is missing rows for: ${missing.join(', ')}`);
 });
 
+test('every code docs/errors.md documents exists in ERROR_CODES, with the same status and retryability', () => {
+  const doc = readFileSync(DOC, 'utf8');
+  const rows = [...doc.matchAll(/^\|\s*`([A-Za-z]+)`\s*\|\s*(\d{3})\s*\|\s*(yes|no)\s*\|/gm)];
+  assert.ok(rows.length >= Object.keys(ERROR_CODES).length, 'the code table was found');
+  const wrong: string[] = [];
+  for (const [, code, status, retryable] of rows) {
+    if (!(code! in ERROR_CODES)) {
+      wrong.push(`${code} is documented but not in ERROR_CODES`);
+      continue;
+    }
+    const c = code as ErrorCode;
+    if (ERROR_CODES[c] !== Number(status))
+      wrong.push(`${code}: docs say ${status}, code says ${ERROR_CODES[c]}`);
+    if (new ApiError(c, 'm').retryable !== (retryable === 'yes'))
+      wrong.push(`${code}: docs say retryable ${retryable}`);
+  }
+  assert.deepEqual(wrong, []);
+});
+
 test('the envelope: code, message, retryable, second-precision UTC ts, request_id; hint only when set', () => {
   const e = envelope(new ApiError('NoQuorum', 'need 3 signatures', { hint: 'add a signer' }), 'req-1');
   assert.deepEqual(Object.keys(e.error).sort(), ['code', 'hint', 'message', 'request_id', 'retryable', 'ts']);

@@ -55,7 +55,7 @@ const OWN = new Set(['x-request-id', 'x-forwarded-for', 'expect']);
 
 const SMALL_BODY = 64 * 1024;
 
-/** The edge 413 names the setting that raises the cap (issue 9 item 24). */
+/** The edge 413 names the setting that raises the cap. */
 const BODY_CAP_HINT =
   'raise limits.max_body_bytes in the config file, or RON_MAX_BODY_BYTES (live on reload)';
 

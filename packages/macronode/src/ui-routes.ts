@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import type { Macronode } from './node.js';
 
-// The operator console (issue 15): static files from packages/macronode/ui/ (hand-written, no build
+// The operator console: static files from packages/macronode/ui/ (hand-written, no build
 // step) plus read-only JSON routes the page needs. Every action on the page uses the existing admin
 // POST routes with their auth; nothing here changes state.
 

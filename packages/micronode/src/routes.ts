@@ -9,7 +9,7 @@ const BUCKET = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 const MAX_LIST = 1000;
 /** The KV item route (also the metrics label of requests answered before routing, see app.ts). */
-// The 413 names the setting that raises the cap (issue 9 item 24).
+// The 413 names the setting that raises the cap.
 const BODY_CAP_HINT =
   'raise the body cap: --max-body-bytes or MICRONODE_MAX_BODY_BYTES (limits.max_body_bytes; under macronode: kv.max_body_bytes)';
 

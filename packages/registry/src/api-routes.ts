@@ -19,13 +19,13 @@ export interface ApiRoutesOptions {
   corsHeaders: (origin: string | undefined) => Record<string, string>;
   /** When set, `POST /registry/commit` needs `Authorization: Bearer <macaroon>` with scope `registry:commit`. */
   capRootKey?: Uint8Array;
-  /** issue 4: descriptor counts and pending proposals for /registry/stats. */
+  /** descriptor counts and pending proposals for /registry/stats. */
   governance?: { state: { counts(): { published: number; deprecated: number } }; pendingProposals(): number };
 }
 
 const MAX_HISTORY = 1000;
 
-/** The 413's hint on every write route: the setting that raises the cap (issue 9 item 24). */
+/** The 413's hint on every write route: the setting that raises the cap. */
 export const BODY_CAP_HINT =
   'raise [limits] max_request_bytes in the config file (env REGISTRY_LIMITS__MAX_REQUEST_BYTES)';
 

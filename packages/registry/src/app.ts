@@ -29,9 +29,9 @@ export interface RegistryAppOptions {
   readiness: Readiness;
   registry: Registry;
   mode: RegistryMode;
-  /** issue 4: governance (v1 descriptor/proposal routes); absent → those routes are not served. */
+  /** governance (v1 descriptor/proposal routes); absent → those routes are not served. */
   governance?: Governance;
-  /** issue 4: capability root key; when set, governance writes need a macaroon. */
+  /** capability root key; when set, governance writes need a macaroon. */
   capRootKey?: Uint8Array;
 }
 
@@ -116,7 +116,7 @@ export function createApiApp(o: RegistryAppOptions): { api: FastifyInstance; hub
     maxClients: c['sse.max_clients'],
     clientBuffer: c['sse.client_buffer'],
     clientBufferBytes: c['sse.client_buffer_bytes'],
-    // issue 4: `?snapshot=1` sends the current descriptors first.
+    // `?snapshot=1` sends the current descriptors first.
     ...(o.governance !== undefined ? { snapshot: governanceSnapshot(o.governance) } : {}),
   });
   const api = createServer({
@@ -140,7 +140,7 @@ export function createApiApp(o: RegistryAppOptions): { api: FastifyInstance; hub
     ...(o.capRootKey !== undefined ? { capRootKey: o.capRootKey } : {}),
     ...(o.governance !== undefined ? { governance: o.governance } : {}),
   });
-  // issue 4: governance v1 routes share the guards, body cap and read-only switch.
+  // governance v1 routes share the guards, body cap and read-only switch.
   if (o.governance !== undefined) {
     registerGovernanceRoutes(api, o.governance, {
       head: () => o.registry.head.version,

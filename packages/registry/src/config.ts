@@ -74,7 +74,7 @@ export const schema = {
     flag: 'allowSigner',
     doc: 'allow-listed signer ids (ed25519:<base64url>)',
   }),
-  // issue 4 (governance): capability root key file and proposal TTL.
+  // governance: capability root key file and proposal TTL.
   'governance.capability_key_file': field.string<string>('', {
     env: ['REGISTRY_CAPABILITY_KEY_FILE'],
     flag: 'capabilityKey',

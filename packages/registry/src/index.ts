@@ -20,7 +20,7 @@ export {
   type CommitOutcome,
   type ReplayReport,
 } from './registry.js';
-// issue 4: registry governance (descriptors, proposals, rotation, capabilities, v1 routes).
+// registry governance (descriptors, proposals, rotation, capabilities, v1 routes).
 export * from './governance/index.js';
 export {
   schema as registrySchema,

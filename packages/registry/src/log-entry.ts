@@ -11,7 +11,7 @@ export const ZERO_B3 = 'b3:0';
 export interface LogEntry {
   version: number;
   op: LogOp;
-  /** publish/deprecate only (issue 4). */
+  /** publish/deprecate only. */
   descriptor_id?: string;
   payload_b3: string;
   /** Op-specific content (descriptor, signer set) for ops that carry one; hashed into the chain. */

@@ -53,10 +53,7 @@ export function cli(argv = process.argv): void {
       )
       .option('--amnesia', 'in-memory store: nothing touches disk (env: AMNESIA)')
       .option('--read-only', 'shed every write with 503 ReadOnly')
-      .option(
-        '--capability-key <file>',
-        'macaroon root key file; governance writes then need a capability (issue 4)',
-      )
+      .option('--capability-key <file>', 'macaroon root key file; governance writes then need a capability')
       .option('--dev', 'dev mode: in-memory store, generated key, unsigned writes on loopback')
       .option('--log-level <level>', 'fatal|error|warn|info|debug|trace (env: LOG_LEVEL)');
   addRunFlags(

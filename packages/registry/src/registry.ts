@@ -45,7 +45,7 @@ export interface ReplayReport {
 export class Registry {
   readonly store: LogStore;
   readonly registryId: string;
-  // Not readonly: governance signer rotation (issue 4) swaps the set via useSigners().
+  // Not readonly: governance signer rotation swaps the set via useSigners().
   #allow: ReadonlySet<string>;
   #threshold: number;
   readonly #allowUnsigned: boolean;
@@ -241,16 +241,16 @@ export class Registry {
     return this.#head;
   }
 
-  // --- issue 4 (governance) hooks: additive ---------------------------------------------------
+  // --- governance hooks: additive ---------------------------------------------------
 
-  /** Replaces the commit allow-list and threshold after an `op:"signers"` rotation (issue 4). */
+  /** Replaces the commit allow-list and threshold after an `op:"signers"` rotation. */
   useSigners(signers: readonly string[], threshold: number): void {
     this.#allow = new Set(signers);
     this.#threshold = threshold;
   }
 
   /**
-   * Appends an already quorum-checked governance entry (publish/deprecate/signers, issue 4) through
+   * Appends an already quorum-checked governance entry (publish/deprecate/signers) through
    * the same serialized path, chain, store and listeners as commits. The caller verified signatures.
    */
   appendGoverned(e: {
@@ -296,7 +296,7 @@ export class Registry {
     this.#tail = run.catch(() => undefined);
     return run;
   }
-  // --- end issue 4 hooks ---------------------------------------------------------------------
+  // --- end governance hooks ----------------------------------------------------------------------
 
   /**
    * Ingests entries another replica appended to the shared store (PostgreSQL): each must extend our

@@ -54,7 +54,7 @@ export interface RunningRegistry {
   readonly readiness: Readiness;
   /** The process-held signer key in dev mode. */
   readonly devKey: KeyFile | undefined;
-  /** issue 4: the governance service over this registry's log. */
+  /** the governance service over this registry's log. */
   readonly governance: Governance;
   /** The background signature audit (SPEC §2.5). */
   readonly audit: LogAudit;
@@ -169,7 +169,7 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Running
       { entries: opened.replay.entries, head: opened.replay.head.version, ms: Math.round(opened.replay.ms) },
       'log replayed and verified',
     );
-    // 3b. issue 4: governance read model from the same log; optional capability root key.
+    // 3b. governance read model from the same log; optional capability root key.
     governance = await attachGovernance(registry, {
       metrics: governanceMetrics(metrics),
       proposalTtlMs: c['governance.proposal_ttl'],

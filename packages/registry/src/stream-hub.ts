@@ -15,7 +15,7 @@ export interface StreamHubOptions {
   clientBuffer: number;
   clientBufferBytes: number;
   /**
-   * issue 4: `?snapshot=1` support — the current descriptors as `[event, data]` pairs, taken
+   * `?snapshot=1` support — the current descriptors as `[event, data]` pairs, taken
    * synchronously at the head the snapshot describes. Absent → `?snapshot` is ignored.
    */
   snapshot?: () => Iterable<[string, string]>;
@@ -164,7 +164,7 @@ export class StreamHub {
       return;
     }
     const head = this.#reg.head.version;
-    // issue 4: a snapshot describes the head, so live entries follow from there.
+    // a snapshot describes the head, so live entries follow from there.
     const snapshot =
       this.#o.snapshot !== undefined && (req.query as Record<string, unknown> | undefined)?.snapshot === '1';
     const start = snapshot ? head : (from ?? head);
@@ -192,7 +192,7 @@ export class StreamHub {
     void this.#replay(client);
   }
 
-  /** issue 4: descriptors as of `head`, then `event: synced {head}`, then replay/live from `head`. */
+  /** descriptors as of `head`, then `event: synced {head}`, then replay/live from `head`. */
   async #snapshot(c: StreamClient, head: number): Promise<void> {
     try {
       const frames = [...this.#o.snapshot!()].map(([event, data]) => sseFrame(event, data));

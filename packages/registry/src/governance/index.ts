@@ -1,4 +1,4 @@
-// Registry governance (issue 4): descriptors, proposals, signer rotation, capabilities, v1 routes.
+// Registry governance: descriptors, proposals, signer rotation, capabilities, v1 routes.
 export * from './descriptor.js';
 export * from './signer-set.js';
 export * from './quorum.js';
