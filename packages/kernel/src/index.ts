@@ -23,5 +23,4 @@ export * from './shutdown.js';
 export * from './main.js';
 export * from './cli.js';
 export * from './sse.js';
-export * from './tick-shape.js';
 export * from './group-commit.js';

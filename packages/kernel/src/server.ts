@@ -19,7 +19,7 @@ import type { HttpMetrics, RouteMetrics } from './metrics.js';
 import { isValidRequestId, ulid } from './request-id.js';
 import { sendError } from './reply.js';
 import { LazyChildLogger } from './logger.js';
-import { pinTickObjectShape } from './tick-shape.js';
+import { pinTickObjectShape } from './internal/tick-shape.js';
 
 export interface ServerOptions {
   logger: Logger;

@@ -8,7 +8,7 @@ import { createHook } from 'node:async_hooks';
 import { test } from 'node:test';
 import { Histogram } from 'prom-client';
 import { HttpMetrics } from '../../src/metrics.js';
-import { pinTickObjectShape } from '../../src/tick-shape.js';
+import { pinTickObjectShape } from '../../src/internal/tick-shape.js';
 
 test('prom-client still renders histograms through Histogram.prototype.getForPromString', () => {
   const proto = Histogram.prototype as unknown as Record<string, unknown>;

@@ -1,3 +1,4 @@
+// Internal to the kernel (not exported): a V8 hidden-class pin used by the server factory.
 import { createHook } from 'node:async_hooks';
 
 let pinned: object | undefined;
