@@ -24,3 +24,4 @@ export * from './main.js';
 export * from './cli.js';
 export * from './sse.js';
 export * from './group-commit.js';
+export { programCli, schemaOptions, type ProgramCliOptions } from './program-cli.js';
