@@ -25,3 +25,4 @@ export * from './cli.js';
 export * from './sse.js';
 export * from './group-commit.js';
 export { programCli, schemaOptions, type ProgramCliOptions } from './program-cli.js';
+export { startProgram, type StartSequence, type StartableNode } from './start-program.js';

@@ -1,4 +1,4 @@
-import { StartupError, installShutdown, listen, parseAddr, type Logger } from '@ron/kernel';
+import { startProgram, type Logger } from '@ron/kernel';
 import { createMailboxApp, storePath, type MailboxApp } from './app.js';
 import type { MailboxConfig } from './config.js';
 
@@ -15,46 +15,23 @@ export interface RunningMailbox {
   close(graceMs?: number): Promise<void>;
 }
 
-/**
- * Binds, opens the store and logs the ready line (`event:"ready"`). The listener is bound before the
- * store opens, so `/readyz` truthfully answers 503 during a slow open. A store that cannot open is a
- * StartupError (exit 69 when another process owns it, 65 when it is corrupt).
- */
+/** Binds, opens the store and logs the ready line (kernel `startProgram`: exit 65 corrupt, 69 otherwise). */
 export async function startMailbox(opts: StartMailboxOptions): Promise<RunningMailbox> {
-  const { config: c, logger: log } = opts;
-  const node = createMailboxApp({ config: c, logger: log });
-  if (opts.installSignals)
-    installShutdown({
-      logger: log,
-      readiness: node.readiness,
-      graceMs: c.shutdown_grace,
-      close: (g) => node.close(g),
-    });
-  const t0 = performance.now();
-  const url = await listen(node.app, parseAddr(c.bind)!);
-  node.markListening();
+  const { config: c } = opts;
+  const node = createMailboxApp({ config: c, logger: opts.logger });
   const path = storePath(c);
-  try {
-    node.open();
-  } catch (err) {
-    const msg = err instanceof Error ? err.message : String(err);
-    log.fatal({ err, path }, 'store cannot open');
-    await node.app.close();
-    const code = /in use by another process/.test(msg) ? 69 : /not a database|malformed/.test(msg) ? 65 : 69;
-    throw new StartupError(
-      `the mailbox store at ${path} cannot open: ${msg}\n  check the directory exists and is writable, or set MAILBOX_STORAGE_PATH`,
-      code,
-    );
-  }
-  log.info(
-    {
-      event: 'ready',
-      url,
-      path,
-      mode: node.readiness.devForced ? 'dev-forced' : 'truthful',
-      startup_ms: Math.round(performance.now() - t0),
-    },
-    `svc-mailbox ready on ${url} (${path}); try: curl -X POST --data-binary hello ${url}/v1/mailbox/demo`,
-  );
+  const url = await startProgram({
+    name: 'svc-mailbox',
+    node,
+    bind: c.bind,
+    graceMs: c.shutdown_grace,
+    logger: opts.logger,
+    installSignals: opts.installSignals,
+    open: () => node.open(),
+    store: `the mailbox store at ${path}`,
+    hint: 'check the directory exists and is writable, or set MAILBOX_STORAGE_PATH',
+    facts: { path },
+    readyText: (u) => `(${path}); try: curl -X POST --data-binary hello ${u}/v1/mailbox/demo`,
+  });
   return { url, node, close: (g = c.shutdown_grace) => node.close(g) };
 }
