@@ -30,3 +30,9 @@ export function buildInfo(): BuildInfo {
   });
   return cached;
 }
+
+/** The `<program> version` line: name, version, commit, build time and the Node version. */
+export function versionLine(program: string): string {
+  const b = buildInfo();
+  return `${program} ${b.version} (commit ${b.commit}, built ${b.built_at}) node ${process.version}\n`;
+}

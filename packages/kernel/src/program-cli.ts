@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { buildInfo } from './build-info.js';
+import { buildInfo, versionLine } from './build-info.js';
 import { parseCli } from './cli.js';
 import {
   loadConfig,
@@ -141,12 +141,7 @@ export function programCli<S extends Schema>(o: ProgramCliOptions<S>): (argv?: r
     program
       .command('version')
       .description('print build info')
-      .action(() => {
-        const b = buildInfo();
-        process.stdout.write(
-          `${o.name} ${b.version} (commit ${b.commit}, built ${b.built_at}) node ${process.version}\n`,
-        );
-      });
+      .action(() => void process.stdout.write(versionLine(o.name)));
     parseCli(program, argv);
   };
 }

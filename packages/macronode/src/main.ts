@@ -4,6 +4,7 @@ import {
   EX_UNAVAILABLE,
   StartupError,
   buildInfo,
+  versionLine,
   createLogger,
   installShutdown,
   parseCli,
@@ -197,12 +198,7 @@ export function cli(argv = process.argv): void {
   program
     .command('version')
     .description('print build info')
-    .action(() => {
-      const b = buildInfo();
-      process.stdout.write(
-        `macronode ${b.version} (commit ${b.commit}, built ${b.built_at}) node ${process.version}\n`,
-      );
-    });
+    .action(() => void process.stdout.write(versionLine('macronode')));
   addBackupCommands(program, withRunFlags, (flags) => input(flags));
   parseCli(program, argv);
 }

@@ -1,6 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { buildInfo, createLogger, parseCli, printConfig, runMain } from '@ron/kernel';
+import { buildInfo, createLogger, parseCli, printConfig, runMain, versionLine } from '@ron/kernel';
 import { loadRegistryConfig } from './config.js';
 import { generateKeyFile, signBytes, signedBytes, type KeyFile } from './signing.js';
 import { startRegistry } from './start.js';
@@ -80,12 +80,7 @@ export function cli(argv = process.argv): void {
   program
     .command('version')
     .description('print build info')
-    .action(() => {
-      const b = buildInfo();
-      process.stdout.write(
-        `svc-registry ${b.version} (commit ${b.commit}, built ${b.built_at}) node ${process.version}\n`,
-      );
-    });
+    .action(() => void process.stdout.write(versionLine('svc-registry')));
   program
     .command('keygen')
     .description('generate an Ed25519 signer key file (mode 0600) and print its signer id')

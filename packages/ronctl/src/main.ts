@@ -1,6 +1,6 @@
 // ronctl: operator CLI for RON (SPEC §5). One file per command under commands/.
 import { Command, Option } from 'commander';
-import { buildInfo } from '@ron/kernel/core';
+import { buildInfo, versionLine } from '@ron/kernel/core';
 import { capKeygen } from './commands/cap-keygen.js';
 import { capMint } from './commands/cap-mint.js';
 import { cas } from './commands/cas.js';
@@ -98,12 +98,7 @@ export function buildProgram(): Command {
   program
     .command('version')
     .description('print build info')
-    .action(() => {
-      const b = buildInfo();
-      process.stdout.write(
-        `ronctl ${b.version} (commit ${b.commit}, built ${b.built_at}) node ${process.version}\n`,
-      );
-    });
+    .action(() => void process.stdout.write(versionLine('ronctl')));
   cas(program);
   indexNames(program);
   mailbox(program);
