@@ -1,4 +1,5 @@
-// The registry core: replayed head, serialized quorum-checked appends, reads, and append listeners.
+// The registry core: replayed head, quorum-checked appends sealed in order (pipelined on SQLite),
+// reads, and append listeners.
 import { ApiError, type Logger } from '@ron/kernel';
 import { ChainVerifier, initChain, seal } from './chain.js';
 import { ChainError, StoreConflictError } from './errors.js';
@@ -38,9 +39,16 @@ export interface ReplayReport {
 }
 
 /**
- * One registry over one store. Appends are serialized (single writer); the head changes and the
- * listeners run synchronously once the store has made the entry durable, so every listener sees
- * every version exactly once and in order.
+ * One registry over one store. Entries are sealed onto the chain one at a time, in call order,
+ * against the pending head: the head of the last sealed entry (which may not be durable yet), or
+ * the head when another replica moved it past that. On a store that pipelines appends (SQLite: the
+ * group-commit writer) a commit is sealed at once and handed to the store without waiting for the
+ * previous one, so concurrent commits share one transaction and one fsync; any other store
+ * (memory, PostgreSQL) gets one commit at a time, each sealed only once the previous one settled.
+ * The head changes and the listeners run synchronously, in version order, only once the store has
+ * made the entry durable, so every listener sees every version exactly once and in order. If an
+ * append fails, every entry sealed on top of it fails too (the schema refuses it: its version is no
+ * longer head + 1), the head does not move, and the next commit is sealed on the durable head again.
  */
 export class Registry {
   readonly store: LogStore;
@@ -54,11 +62,24 @@ export class Registry {
   readonly #log: Logger | undefined;
   readonly #listeners = new Set<AppendListener>();
   readonly #cacheCap: number;
+  readonly #pipelined: boolean;
   #cache: LogEntry[] = [];
   #head: Head = FRESH_HEAD;
+  /** Head of the last sealed entry: equal to #head, or ahead of it while appends are in flight. */
+  #sealed: Head = FRESH_HEAD;
+  /**
+   * Non-pipelined stores: every write (commit, governed entry, catch-up) runs after the previous
+   * one settled. Settles, never rejects.
+   */
   #tail: Promise<unknown> = Promise.resolve();
+  /** Settles (never rejects) once the last sealed entry was applied or failed. */
+  #last: Promise<void> = Promise.resolve();
+  /** Bumped when an append fails: the entries sealed on top of it (older epoch) fail too. */
+  #epoch = 0;
+  /** Set while a governed entry waits or is in flight: commits seal only after it was applied. */
+  #gate: Promise<void> | undefined;
   #degraded = false;
-  /** A catch-up is queued on #tail and has not started yet (wake-ups coalesce). */
+  /** A catch-up is queued and has not started yet (wake-ups coalesce). */
   #catchUpQueued = false;
   /** Set when an entry read from the shared store does not extend our head: ingest stops. */
   #ingestFault: ChainError | undefined;
@@ -75,6 +96,7 @@ export class Registry {
     this.#now = opts.now ?? (() => new Date());
     this.#log = opts.logger;
     this.#cacheCap = Math.max(0, opts.readCacheCap ?? 4096);
+    this.#pipelined = store.pipelined === true;
   }
 
   /**
@@ -110,6 +132,7 @@ export class Registry {
       throw new ChainError(last.version, 'the log has entries past a gap');
     }
     if (lastEntry !== undefined) reg.#head = headOf(lastEntry);
+    reg.#sealed = reg.#head;
     return { registry: reg, replay: { entries: count, head: reg.#head, ms: performance.now() - t0 } };
   }
 
@@ -157,35 +180,63 @@ export class Registry {
 
   /**
    * Appends an opaque `commit` entry once quorum holds over
-   * JCS({domain, registry, op:"commit", payload_b3, version: head+1}).
+   * JCS({domain, registry, op:"commit", payload_b3, version: pending head + 1}).
    * Throws ApiError BadSignature (422), NoQuorum (412) or StoreUnavailable (503); `onOutcome`
    * reports the result for metrics.
    */
   commit(req: CommitRequest, onOutcome?: (o: CommitOutcome) => void): Promise<Head> {
-    const run = this.#tail.then(() => this.#commitNow(req, onOutcome));
-    this.#tail = run.catch(() => undefined);
-    return run;
+    if (!this.#pipelined) {
+      // One at a time: seal only once the previous write (commit, governed entry, catch-up) settled.
+      const run = this.#tail.then(() => this.#commitNow(req, onOutcome));
+      this.#tail = run.catch(() => undefined);
+      return run;
+    }
+    // A governed entry in flight may change the signer set: seal after it was applied.
+    if (this.#gate !== undefined) return this.#gate.then(() => this.#commitNow(req, onOutcome));
+    return this.#commitNow(req, onOutcome);
   }
 
+  /**
+   * What the next entry is sealed on: the last sealed entry, or the head when something else (a
+   * catch-up from the shared store) moved the head past it.
+   */
+  #base(): Head {
+    return this.#sealed.version >= this.#head.version ? this.#sealed : this.#head;
+  }
+
+  /** Runs synchronously up to the seal (so entries are sealed in call order), then awaits durability. */
   async #commitNow(req: CommitRequest, onOutcome?: (o: CommitOutcome) => void): Promise<Head> {
     for (;;) {
-      const head = await this.#commitOnce(req, onOutcome);
-      if (head !== undefined) return head;
-      // Another replica appended this version first: we caught up, so judge the commit again at
-      // the new head, exactly as a commit that lost the race on one node (a signature over the old
-      // version no longer verifies: 422; a dev-signed commit is re-signed and lands).
+      const entry = this.#sealCommit(req, onOutcome);
+      try {
+        await this.#submit(entry);
+      } catch (err) {
+        // Another replica appended this version first (PostgreSQL): we caught up, so judge the
+        // commit again at the new head, exactly as a commit that lost the race on one node (a
+        // signature over the old version no longer verifies: 422; a dev-signed commit is re-signed
+        // and lands).
+        if (!this.#pipelined && err instanceof StoreConflictError && (await this.#catchUpNow()) > 0) continue;
+        this.#failed(err, entry.version);
+        onOutcome?.('store_error');
+        throw new ApiError('StoreUnavailable', 'the store could not make the commit durable', {
+          hint: 'see the server log; the commit was not applied',
+        });
+      }
+      onOutcome?.('ok');
+      return headOf(entry);
     }
   }
 
-  /** One attempt; undefined when another writer won the version (the head has caught up since). */
-  async #commitOnce(req: CommitRequest, onOutcome?: (o: CommitOutcome) => void): Promise<Head | undefined> {
+  /** Checks a commit against version = pending head + 1 and seals it onto the pending chain. */
+  #sealCommit(req: CommitRequest, onOutcome?: (o: CommitOutcome) => void): LogEntry {
     try {
       this.assertWritable();
     } catch (err) {
       onOutcome?.('store_error');
       throw err;
     }
-    const version = this.#head.version + 1;
+    const base = this.#base();
+    const version = base.version + 1;
     const bytes = signedBytes({
       registry: this.registryId,
       op: 'commit',
@@ -215,30 +266,52 @@ export class Registry {
         },
       );
     }
-    // 3. Seal onto the chain and make it durable before acknowledging.
-    const entry = seal({
+    // 3. Seal onto the pending chain; the caller makes it durable before acknowledging.
+    return seal({
       version,
       op: 'commit',
       payload_b3: req.payload_b3,
-      prev_b3: this.#head.version === 0 ? ZERO_B3 : this.#head.chain_b3,
+      prev_b3: base.version === 0 ? ZERO_B3 : base.chain_b3,
       committed_at: this.#now().toISOString(),
       signatures,
     });
-    try {
-      await this.store.append(entry);
-    } catch (err) {
-      if (err instanceof StoreConflictError && (await this.#catchUpNow()) > 0) return undefined;
-      this.#degraded = true;
-      onOutcome?.('store_error');
-      this.#log?.error({ err, version, store: this.store.kind }, 'store append failed; registry degraded');
-      throw new ApiError('StoreUnavailable', 'the store could not make the commit durable', {
-        hint: 'see the server log; the commit was not applied',
-      });
-    }
-    this.#degraded = false;
-    this.#applied(entry);
-    onOutcome?.('ok');
-    return this.#head;
+  }
+
+  /**
+   * Hands a just-sealed entry to the store and resolves once it was applied (durable, head moved,
+   * listeners run). Must be called right after sealing on #base(), with no await in between.
+   */
+  #submit(entry: LogEntry): Promise<void> {
+    const epoch = this.#epoch;
+    this.#sealed = headOf(entry);
+    // A pipelining store takes the append now (it applies appends in submission order); any other
+    // store gets it once the previous entry settled.
+    const stored = this.#pipelined ? settled(this.store.append(entry)) : undefined;
+    const run = this.#last.then(async () => {
+      if (epoch !== this.#epoch) {
+        // An entry sealed below this one failed: this one chained onto it and cannot be applied.
+        await stored;
+        throw new SealedOnFailedAppend(entry.version);
+      }
+      const r = await (stored ?? settled(this.store.append(entry)));
+      if (!r.ok) {
+        this.#epoch++;
+        this.#sealed = this.#head;
+        throw r.err;
+      }
+      this.#degraded = false;
+      this.#applied(entry);
+    });
+    this.#last = run.catch(() => undefined);
+    return run;
+  }
+
+  /** An append failed: degraded until the next one succeeds. */
+  #failed(err: unknown, version: number): void {
+    this.#degraded = true;
+    // The append below it was logged; this one only chained onto it.
+    if (err instanceof SealedOnFailedAppend) return;
+    this.#log?.error({ err, version, store: this.store.kind }, 'store append failed; registry degraded');
   }
 
   // --- issue 4 (governance) hooks: additive ---------------------------------------------------
@@ -251,50 +324,56 @@ export class Registry {
 
   /**
    * Appends an already quorum-checked governance entry (publish/deprecate/signers, issue 4) through
-   * the same serialized path, chain, store and listeners as commits. The caller verified signatures.
+   * the same path, chain, store and listeners as commits. The caller verified signatures.
+   * Governed entries change what commits and proposals are checked against (signer set,
+   * descriptors): one is sealed only after every entry before it was applied, and commits that
+   * arrive meanwhile wait until it was applied too.
    */
-  appendGoverned(e: {
-    op: Exclude<LogEntry['op'], 'commit'>;
-    descriptor_id?: string;
-    payload_b3: string;
-    body: unknown;
-    signatures: Signature[];
-  }): Promise<LogEntry> {
-    const run = this.#tail.then(async () => {
-      this.assertWritable();
-      const entry = seal({
-        version: this.#head.version + 1,
-        op: e.op,
-        ...(e.descriptor_id !== undefined ? { descriptor_id: e.descriptor_id } : {}),
-        payload_b3: e.payload_b3,
-        body: e.body,
-        prev_b3: this.#head.version === 0 ? ZERO_B3 : this.#head.chain_b3,
-        committed_at: this.#now().toISOString(),
-        signatures: e.signatures,
-      });
-      try {
-        await this.store.append(entry);
-      } catch (err) {
-        if (err instanceof StoreConflictError && (await this.#catchUpNow()) > 0) {
-          throw new ApiError('Conflict', 'another replica appended to the log first; nothing was applied', {
-            hint: 'retry: the proposal is judged again against the new head',
-          });
-        }
-        this.#degraded = true;
-        this.#log?.error(
-          { err, version: entry.version, store: this.store.kind },
-          'store append failed; registry degraded',
-        );
-        throw new ApiError('StoreUnavailable', 'the store could not make the entry durable', {
-          hint: 'see the server log; nothing was applied',
+  appendGoverned(e: GovernedEntry): Promise<LogEntry> {
+    if (!this.#pipelined) {
+      const run = this.#tail.then(() => this.#governedNow(e));
+      this.#tail = run.catch(() => undefined);
+      return run;
+    }
+    const run = (this.#gate ?? Promise.resolve()).then(() => this.#last).then(() => this.#governedNow(e));
+    const gate = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#gate = gate;
+    void gate.then(() => {
+      if (this.#gate === gate) this.#gate = undefined;
+    });
+    return run;
+  }
+
+  async #governedNow(e: GovernedEntry): Promise<LogEntry> {
+    this.assertWritable();
+    const base = this.#base();
+    const entry = seal({
+      version: base.version + 1,
+      op: e.op,
+      ...(e.descriptor_id !== undefined ? { descriptor_id: e.descriptor_id } : {}),
+      payload_b3: e.payload_b3,
+      body: e.body,
+      prev_b3: base.version === 0 ? ZERO_B3 : base.chain_b3,
+      committed_at: this.#now().toISOString(),
+      signatures: e.signatures,
+    });
+    try {
+      await this.#submit(entry);
+    } catch (err) {
+      if (!this.#pipelined && err instanceof StoreConflictError && (await this.#catchUpNow()) > 0) {
+        throw new ApiError('Conflict', 'another replica appended to the log first; nothing was applied', {
+          hint: 'retry: the proposal is judged again against the new head',
         });
       }
-      this.#degraded = false;
-      this.#applied(entry);
-      return entry;
-    });
-    this.#tail = run.catch(() => undefined);
-    return run;
+      this.#failed(err, entry.version);
+      throw new ApiError('StoreUnavailable', 'the store could not make the entry durable', {
+        hint: 'see the server log; nothing was applied',
+      });
+    }
+    return entry;
   }
   // --- end issue 4 hooks ---------------------------------------------------------------------
 
@@ -302,16 +381,19 @@ export class Registry {
    * Ingests entries another replica appended to the shared store (PostgreSQL): each must extend our
    * head (version, prev_b3, entry_b3), then it takes the same path as a local append (#applied), so
    * the head, read cache, governance and stream listeners see every version once, in order.
-   * Serialized with local appends; wake-ups while one is queued coalesce. Resolves to the number
-   * of entries ingested (0 when the store is unreachable: the next wake-up retries).
+   * Runs after every local write in flight settled; wake-ups while one is queued coalesce. Resolves
+   * to the number of entries ingested (0 when the store is unreachable: the next wake-up retries).
    */
   catchUp(): Promise<number> {
     if (this.#catchUpQueued) return Promise.resolve(0);
     this.#catchUpQueued = true;
-    const run = this.#tail.then(() => {
-      this.#catchUpQueued = false;
-      return this.#catchUpNow();
-    });
+    const run = this.#tail
+      .then(() => this.#gate)
+      .then(() => this.#last)
+      .then(() => {
+        this.#catchUpQueued = false;
+        return this.#catchUpNow();
+      });
     this.#tail = run.catch(() => undefined);
     return run.catch(() => 0);
   }
@@ -342,6 +424,8 @@ export class Registry {
         this.#head.version === 0 ? ZERO_B3 : this.#head.chain_b3,
       );
       for (const e of page) {
+        // Applied locally while the page was read (it was our own append).
+        if (e.version <= this.#head.version) continue;
         try {
           v.push(e);
         } catch (err) {
@@ -400,4 +484,29 @@ export class Registry {
     }
     return this.store.range(after, limit);
   }
+}
+
+/** A governed entry as appendGoverned takes it: quorum already checked by the caller. */
+export interface GovernedEntry {
+  op: Exclude<LogEntry['op'], 'commit'>;
+  descriptor_id?: string;
+  payload_b3: string;
+  body: unknown;
+  signatures: Signature[];
+}
+
+/** An entry sealed on top of an append that failed: it chained onto it and cannot be applied. */
+class SealedOnFailedAppend extends Error {
+  constructor(version: number) {
+    super(`version ${version} was sealed on top of an append that failed`);
+    this.name = 'SealedOnFailedAppend';
+  }
+}
+
+/** A promise's outcome as a value (never rejects). */
+function settled(p: Promise<void>): Promise<{ ok: true } | { ok: false; err: unknown }> {
+  return p.then(
+    () => ({ ok: true }) as const,
+    (err: unknown) => ({ ok: false, err }) as const,
+  );
 }
