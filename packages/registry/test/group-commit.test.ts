@@ -55,9 +55,9 @@ function proposal(id: string): ProposalRecord {
 function rows(path: string): number[] {
   const db = new Database(path, { readonly: true });
   try {
-    return (db.prepare('SELECT version FROM registry_log ORDER BY version').all() as { version: number }[]).map(
-      (r) => r.version,
-    );
+    return (
+      db.prepare('SELECT version FROM registry_log ORDER BY version').all() as { version: number }[]
+    ).map((r) => r.version);
   } finally {
     db.close();
   }
@@ -132,7 +132,10 @@ test('registry: 16 commits in flight are sealed in call order, one with a bad si
   assert.equal(out.filter((r) => r.status === 'rejected').length, 1);
   assert.equal(out[7]!.status, 'rejected');
   assert.equal(registry.head.version, 15);
-  assert.deepEqual(seen, Array.from({ length: 15 }, (_, i) => i + 1));
+  assert.deepEqual(
+    seen,
+    Array.from({ length: 15 }, (_, i) => i + 1),
+  );
   assert.deepEqual(heads, seen);
   assert.deepEqual(committed, Array(15).fill(true));
   const v = new ChainVerifier();
