@@ -4,7 +4,9 @@ import { ApiError, type Logger } from '@ron/kernel';
 import { ChainVerifier, initChain, seal } from './chain.js';
 import { ChainError, StoreConflictError } from './errors.js';
 import { FRESH_HEAD, ZERO_B3, headOf, type Head, type LogEntry } from './log-entry.js';
-import { checkQuorum, signBytes, signedBytes, type KeyFile, type Signature } from './signing.js';
+import { ReorderWindow, type ReorderWindowOptions } from './reorder-window.js';
+import { checkCommit, signedVersionIn, type CommitCheck, type CommitSigners } from './commit-check.js';
+import type { KeyFile, Signature } from './signing.js';
 import type { LogStore } from './store.js';
 
 export interface RegistryOptions {
@@ -21,6 +23,14 @@ export interface RegistryOptions {
   /** Clock (tests). */
   now?: () => Date;
   logger?: Logger;
+  /**
+   * Reorder window for signed commits on a pipelining store (SQLite): a commit whose signatures
+   * verify at a version a little ahead of the pending head waits, bounded, for the versions below it
+   * instead of being refused at once. Off when absent or `windowMs` is 0; ignored on other stores.
+   */
+  reorder?: ReorderWindowOptions;
+  /** Reorder window outcomes (metrics): a waiting commit sealed in order, or answered after its window. */
+  onReorder?: (result: 'sealed' | 'expired') => void;
 }
 
 export interface CommitRequest {
@@ -63,6 +73,9 @@ export class Registry {
   readonly #listeners = new Set<AppendListener>();
   readonly #cacheCap: number;
   readonly #pipelined: boolean;
+  /** Commits signed for a version a little ahead, waiting for the ones below (pipelining stores). */
+  readonly #window: ReorderWindow<WaitingCommit> | undefined;
+  readonly #onReorder: ((result: 'sealed' | 'expired') => void) | undefined;
   #cache: LogEntry[] = [];
   #head: Head = FRESH_HEAD;
   /** Head of the last sealed entry: equal to #head, or ahead of it while appends are in flight. */
@@ -97,6 +110,12 @@ export class Registry {
     this.#log = opts.logger;
     this.#cacheCap = Math.max(0, opts.readCacheCap ?? 4096);
     this.#pipelined = store.pipelined === true;
+    const r = opts.reorder;
+    this.#window =
+      this.#pipelined && r !== undefined && r.windowMs > 0
+        ? new ReorderWindow<WaitingCommit>(r, (w) => this.#expired(w))
+        : undefined;
+    this.#onReorder = opts.onReorder;
   }
 
   /**
@@ -180,20 +199,31 @@ export class Registry {
 
   /**
    * Appends an opaque `commit` entry once quorum holds over
-   * JCS({domain, registry, op:"commit", payload_b3, version: pending head + 1}).
+   * JCS({domain, registry, op:"commit", payload_b3, version: pending head + 1}). On a pipelining
+   * store with a reorder window, a commit whose signatures verify at a version a little ahead
+   * waits (bounded) for the versions below it and is then sealed in order.
    * Throws ApiError BadSignature (422), NoQuorum (412) or StoreUnavailable (503); `onOutcome`
    * reports the result for metrics.
    */
   commit(req: CommitRequest, onOutcome?: (o: CommitOutcome) => void): Promise<Head> {
     if (!this.#pipelined) {
       // One at a time: seal only once the previous write (commit, governed entry, catch-up) settled.
-      const run = this.#tail.then(() => this.#commitNow(req, onOutcome));
+      const run = this.#tail.then(() => this.#commitSerial(req, onOutcome));
       this.#tail = run.catch(() => undefined);
       return run;
     }
     // A governed entry in flight may change the signer set: seal after it was applied.
-    if (this.#gate !== undefined) return this.#gate.then(() => this.#commitNow(req, onOutcome));
-    return this.#commitNow(req, onOutcome);
+    if (this.#gate !== undefined) return this.#gate.then(() => this.#commitPipelined(req, onOutcome));
+    return this.#commitPipelined(req, onOutcome);
+  }
+
+  /**
+   * Answers every commit waiting in the reorder window now (with the refusal it would get when its
+   * window ran out) and lets none wait from then on; entries already sealed still complete. Called
+   * when the server starts shutting down, so no request hangs on a gap that will not fill.
+   */
+  closeReorderWindow(): void {
+    this.#window?.close();
   }
 
   /**
@@ -204,10 +234,15 @@ export class Registry {
     return this.#sealed.version >= this.#head.version ? this.#sealed : this.#head;
   }
 
-  /** Runs synchronously up to the seal (so entries are sealed in call order), then awaits durability. */
-  async #commitNow(req: CommitRequest, onOutcome?: (o: CommitOutcome) => void): Promise<Head> {
+  /** Non-pipelined stores: one commit at a time; a lost race (PostgreSQL) is judged again. */
+  async #commitSerial(req: CommitRequest, onOutcome?: (o: CommitOutcome) => void): Promise<Head> {
     for (;;) {
-      const entry = this.#sealCommit(req, onOutcome);
+      const c = this.#check(req, this.#base().version + 1);
+      if (c.refusal !== undefined) {
+        onOutcome?.(c.outcome);
+        throw c.refusal;
+      }
+      const entry = this.#sealCommit(req.payload_b3, c.signatures);
       try {
         await this.#submit(entry);
       } catch (err) {
@@ -215,65 +250,153 @@ export class Registry {
         // commit again at the new head, exactly as a commit that lost the race on one node (a
         // signature over the old version no longer verifies: 422; a dev-signed commit is re-signed
         // and lands).
-        if (!this.#pipelined && err instanceof StoreConflictError && (await this.#catchUpNow()) > 0) continue;
-        this.#failed(err, entry.version);
-        onOutcome?.('store_error');
-        throw new ApiError('StoreUnavailable', 'the store could not make the commit durable', {
-          hint: 'see the server log; the commit was not applied',
-        });
+        if (err instanceof StoreConflictError && (await this.#catchUpNow()) > 0) continue;
+        throw this.#commitFailed(err, entry.version, onOutcome);
       }
       onOutcome?.('ok');
       return headOf(entry);
     }
   }
 
-  /** Checks a commit against version = pending head + 1 and seals it onto the pending chain. */
-  #sealCommit(req: CommitRequest, onOutcome?: (o: CommitOutcome) => void): LogEntry {
+  /**
+   * Pipelining stores: checked, sealed and handed to the store now — synchronously, so commits are
+   * sealed in call order — or, when signed for a version a little ahead, waiting in the reorder
+   * window. Either way, every waiting commit whose turn came is sealed right after, in the same turn
+   * (so in the same group commit).
+   */
+  #commitPipelined(req: CommitRequest, onOutcome?: (o: CommitOutcome) => void): Promise<Head> {
+    const c = this.#check(req, this.#base().version + 1);
+    if (c.refusal === undefined) {
+      const done = this.#sealAndSubmit(req.payload_b3, c.signatures, onOutcome);
+      this.#releaseWaiting();
+      return done;
+    }
+    const ahead = c.outcome === 'bad_signature' ? this.#signedAhead(req) : undefined;
+    if (ahead === undefined) {
+      onOutcome?.(c.outcome);
+      return Promise.reject(c.refusal);
+    }
+    return new Promise<Head>((resolve, reject) => {
+      this.#window!.add({
+        version: ahead,
+        req,
+        allow: this.#allow,
+        refusal: c.refusal,
+        outcome: c.outcome,
+        onOutcome,
+        resolve,
+        reject,
+      });
+    });
+  }
+
+  /**
+   * The version a little ahead of the pending head (base + 2 … base + depth, skipping versions a
+   * commit already waits for) the commit is signed for, if it would be accepted there; undefined
+   * when there is none or the window takes no more. One Ed25519 verify per candidate version, so at
+   * most `depth - 1` extra verifies for a commit that is refused anyway.
+   */
+  #signedAhead(req: CommitRequest): number | undefined {
+    const w = this.#window;
+    if (w === undefined || !w.accepts) return undefined;
+    const base = this.#base().version;
+    return signedVersionIn(this.#signers(), req, base + 2, base + w.depth, (v) => w.has(v));
+  }
+
+  /**
+   * Seals every waiting commit whose version is now pending head + 1, in version order, each on the
+   * one before; then answers those whose version was taken meanwhile (a governed entry). Not while a
+   * governed entry is in flight: it runs again once that was applied.
+   */
+  #releaseWaiting(): void {
+    const w = this.#window;
+    if (w === undefined || w.size === 0 || this.#gate !== undefined) return;
+    for (;;) {
+      const next = w.take(this.#base().version + 1);
+      if (next === undefined) break;
+      // The signer set changed while it waited: judge it again under the new one.
+      const c = next.allow === this.#allow ? this.#writable() : this.#check(next.req, next.version);
+      if (c.refusal !== undefined) {
+        next.onOutcome?.(c.outcome);
+        next.reject(c.refusal);
+        break;
+      }
+      this.#onReorder?.('sealed');
+      this.#sealAndSubmit(next.req.payload_b3, next.req.signatures, next.onOutcome).then(
+        next.resolve,
+        next.reject,
+      );
+    }
+    w.expireUpTo(this.#base().version);
+  }
+
+  /** Answers a commit whose window ran out (or closed): the refusal it had when it arrived. */
+  #expired(w: WaitingCommit): void {
+    this.#onReorder?.('expired');
+    w.onOutcome?.(w.outcome);
+    w.reject(w.refusal);
+  }
+
+  /** Seals a checked commit on the pending head and hands it to the store; resolves once applied. */
+  async #sealAndSubmit(
+    payload_b3: string,
+    signatures: Signature[],
+    onOutcome?: (o: CommitOutcome) => void,
+  ): Promise<Head> {
+    const entry = this.#sealCommit(payload_b3, signatures);
+    try {
+      await this.#submit(entry);
+    } catch (err) {
+      throw this.#commitFailed(err, entry.version, onOutcome);
+    }
+    onOutcome?.('ok');
+    return headOf(entry);
+  }
+
+  /** Writes refused (an audit or ingest fault): 503, else nothing to refuse. */
+  #writable(): CommitCheck {
     try {
       this.assertWritable();
     } catch (err) {
-      onOutcome?.('store_error');
-      throw err;
+      return { refusal: err as ApiError, outcome: 'store_error' };
     }
+    return { refusal: undefined, signatures: [] };
+  }
+
+  /** Judges a commit as the one creating `version`: the signatures to seal it with, or its refusal. */
+  #check(req: CommitRequest, version: number): CommitCheck {
+    const w = this.#writable();
+    return w.refusal !== undefined ? w : checkCommit(this.#signers(), req, version);
+  }
+
+  #signers(): CommitSigners {
+    return {
+      registryId: this.registryId,
+      allow: this.#allow,
+      threshold: this.#threshold,
+      devKey: this.#allowUnsigned ? this.#devKey : undefined,
+    };
+  }
+
+  /** Seals a checked commit onto the pending chain; the caller makes it durable before acknowledging. */
+  #sealCommit(payload_b3: string, signatures: Signature[]): LogEntry {
     const base = this.#base();
-    const version = base.version + 1;
-    const bytes = signedBytes({
-      registry: this.registryId,
-      op: 'commit',
-      payload_b3: req.payload_b3,
-      version,
-    });
-    let signatures = req.signatures;
-    if (signatures.length === 0 && this.#allowUnsigned && this.#devKey !== undefined) {
-      signatures = [signBytes(this.#devKey, bytes)];
-    }
-    // 1. Every presented signature must be allow-listed, distinct and valid (422).
-    const q = checkQuorum(signatures, bytes, this.#allow, this.#threshold);
-    if (q.error !== undefined) {
-      onOutcome?.('bad_signature');
-      throw new ApiError('BadSignature', q.error.message, {
-        hint: `sign JCS({"domain":"ron-registry/v1","registry":"${this.registryId}","op":"commit","payload_b3":…,"version":${version}})`,
-      });
-    }
-    // 2. Enough distinct signers (412).
-    if (q.have < q.need) {
-      onOutcome?.('no_quorum');
-      throw new ApiError(
-        'NoQuorum',
-        `commit requires ${q.need} valid signature${q.need === 1 ? '' : 's'} (got ${q.have})`,
-        {
-          hint: 'add another signer from the allow-list',
-        },
-      );
-    }
-    // 3. Seal onto the pending chain; the caller makes it durable before acknowledging.
     return seal({
-      version,
+      version: base.version + 1,
       op: 'commit',
-      payload_b3: req.payload_b3,
+      payload_b3,
       prev_b3: base.version === 0 ? ZERO_B3 : base.chain_b3,
       committed_at: this.#now().toISOString(),
       signatures,
+    });
+  }
+
+  /** A commit's append failed: the registry is degraded and the client gets 503. */
+  #commitFailed(err: unknown, version: number, onOutcome?: (o: CommitOutcome) => void): ApiError {
+    this.#failed(err, version);
+    onOutcome?.('store_error');
+    return new ApiError('StoreUnavailable', 'the store could not make the commit durable', {
+      hint: 'see the server log; the commit was not applied',
     });
   }
 
@@ -343,6 +466,8 @@ export class Registry {
     this.#gate = gate;
     void gate.then(() => {
       if (this.#gate === gate) this.#gate = undefined;
+      // Commits that waited for a version behind the governed entry may go now.
+      this.#releaseWaiting();
     });
     return run;
   }
@@ -493,6 +618,20 @@ export interface GovernedEntry {
   payload_b3: string;
   body: unknown;
   signatures: Signature[];
+}
+
+/** A commit waiting in the reorder window for the versions below `version`. */
+interface WaitingCommit {
+  readonly version: number;
+  readonly req: CommitRequest;
+  /** The allow-list it was checked against (replaced by a signer rotation). */
+  readonly allow: ReadonlySet<string>;
+  /** What it gets if the gap does not fill in time: what it would have got at once. */
+  readonly refusal: ApiError;
+  readonly outcome: Exclude<CommitOutcome, 'ok'>;
+  readonly onOutcome: ((o: CommitOutcome) => void) | undefined;
+  readonly resolve: (h: Head) => void;
+  readonly reject: (err: unknown) => void;
 }
 
 /** An entry sealed on top of an append that failed: it chained onto it and cannot be applied. */
