@@ -92,7 +92,7 @@ export const schema = {
     min: 1,
     doc: 'in-flight budget on write routes (429 Busy past it)',
   }),
-  'limits.reorder_window': field.duration(25, {
+  'limits.reorder_window': field.duration(50, {
     min: 0,
     max: 5000,
     doc: 'how long a signed commit for a version a little ahead of the pending head waits for the versions below it (SQLite; 0 = refuse at once)',
