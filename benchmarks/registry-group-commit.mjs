@@ -1,113 +1,60 @@
 #!/usr/bin/env node
 // svc-registry signed commits over HTTP on SQLite: 16 concurrent clients vs one at a time (SPEC §6
-// "Durable writes": budget ≥ 5×). Standalone, prints markdown:
-//   npx tsc -b && BENCH_SECONDS=5 node benchmarks/registry-group-commit.mjs
-// Each commit is signed by the client over its version (head + 1 at the time it is sealed), so
-// concurrent clients share one version counter: client i takes the next version, signs it and posts.
-// The server seals in arrival order; a commit that arrives out of order (or after one that failed)
-// gets 422 and its client resynchronises from the head — counted and reported, not hidden.
-// The registry runs pinned to the server core; this process (the clients, which also sign) runs
-// unpinned, as in registry.mjs.
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Agent, request } from 'node:http';
+// "Durable writes": budget ≥ 5×). Part of benchmarks/registry.mjs (rows and a budget line);
+// standalone it prints markdown:
+//   npx tsc -b && BENCH_ROUNDS=3 BENCH_SECONDS=2 node benchmarks/registry-group-commit.mjs
+// Each commit is signed by the client over the version it creates, so concurrent clients share one
+// version counter (lib/commit-client.mjs): client i takes the next version, signs it and posts. The
+// registry runs pinned to the server core, the client process pinned to the load core; the two
+// contenders (1 client, 16 clients) are interleaved round by round against the same registry. The
+// server's reorder window (limits.reorder_window) places commits that arrive out of version order;
+// how many waited, and how many were still refused, is read from its /metrics and reported.
+import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
-import { scratchDir, startProgram, stopAll } from './lib/harness.mjs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { LOAD_CPU, median, pinned, scratchDir, startProgram, stopAll } from './lib/harness.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = join(root, 'packages/registry/bin/svc-registry.js');
+const CLIENT = join(root, 'benchmarks/lib/commit-client.mjs');
 const reg = await import(join(root, 'packages/registry/dist/src/index.js'));
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const START_TIMEOUT_MS = Number(process.env.BENCH_START_TIMEOUT_MS ?? 60_000);
 
-await reg.initChain();
-const key = reg.generateKeyFile();
-const sign = (payload, version) =>
-  reg.signBytes(key, reg.signedBytes({ registry: 'default', op: 'commit', payload_b3: payload, version }));
-
-function post(agent, url, body) {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      `${url}/registry/commit`,
-      {
-        method: 'POST',
-        agent,
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-      },
-      (res) => {
-        const parts = [];
-        res.on('data', (c) => parts.push(c));
-        res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(parts).toString() }));
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
+/** One storm from lib/commit-client.mjs pinned to the load core: {rate, ok, refused}. */
+function storm(url, key, clients, seconds) {
+  const [cmd, argv] = pinned(LOAD_CPU, process.execPath, [CLIENT, url, String(clients), String(seconds)]);
+  // Not spawnSync: this process must keep draining the registry's stdout (its log) meanwhile.
+  const child = spawn(cmd, argv, {
+    env: { ...process.env, COMMIT_KEY: JSON.stringify(key) },
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (err += d));
+  return new Promise((resolve, reject) =>
+    child.once('exit', (code) => {
+      if (code !== 0) reject(new Error(`commit client failed (${code}): ${err.slice(0, 1000)}`));
+      else resolve(JSON.parse(out.trim().split('\n').pop()));
+    }),
+  );
 }
 
-async function headVersion(url) {
-  return (await (await fetch(`${url}/registry/head`)).json()).version;
-}
-
-/** `clients` concurrent committers for `seconds`; returns {rate, ok, refused}. */
-async function storm(url, clients, seconds) {
-  const agent = new Agent({ keepAlive: true, maxSockets: clients });
-  let next = (await headVersion(url)) + 1;
-  let ok = 0;
-  let refused = 0;
-  let n = 0;
-  let inflight = 0;
-  /** Set while the shared counter is being resynchronised: workers wait before taking a version. */
-  let paused;
-  let drained;
-  const end = performance.now() + seconds * 1000;
-  const t0 = performance.now();
-  const worker = async (w) => {
-    while (performance.now() < end) {
-      if (paused) {
-        await paused;
-        continue;
-      }
-      const v = next++;
-      const payload = `b3:c${w}-${n++}`;
-      inflight++;
-      const r = await post(
-        agent,
-        url,
-        JSON.stringify({ payload_b3: payload, signatures: [sign(payload, v)] }),
-      );
-      inflight--;
-      if (inflight === 0) drained?.();
-      if (r.status === 200) {
-        ok++;
-        continue;
-      }
-      if (r.status !== 422) throw new Error(`commit: ${r.status} ${r.body}`);
-      refused++;
-      if (paused) continue;
-      // Out of order: stop taking versions, let the in-flight posts land, restart from the head.
-      let resume;
-      paused = new Promise((res) => (resume = res));
-      if (inflight > 0) await new Promise((res) => (drained = res));
-      drained = undefined;
-      next = (await headVersion(url)) + 1;
-      paused = undefined;
-      resume();
-    }
-  };
-  await Promise.all(Array.from({ length: clients }, (_, w) => worker(w)));
-  const secs = (performance.now() - t0) / 1000;
-  agent.destroy();
-  return { rate: ok / secs, ok, refused };
+/** registry_commit_reorder_total by result, from the admin plane. */
+async function reorderCounts(adminUrl) {
+  const text = await (await fetch(`${adminUrl}/metrics`)).text();
+  const get = (r) =>
+    Number(new RegExp(`registry_commit_reorder_total\\{result="${r}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
+  return { sealed: get('sealed'), expired: get('expired') };
 }
 
 /**
  * In process, no HTTP: Registry.commit (Ed25519 verify + seal + durable append) on SQLite with
- * `window` commits in flight. Commits are issued in version order, so none is refused: this is what
- * the pipelined registry does when commits reach it in order.
+ * `window` commits in flight, issued in version order: what the pipelined registry does when
+ * commits reach it in order.
  */
-async function inProcess(window, seconds) {
+async function inProcess(key, window, seconds) {
   const dir = scratchDir(`inproc-${window}-${Math.random().toString(36).slice(2)}`);
   mkdirSync(dir, { recursive: true });
   const { registry } = await reg.Registry.open(new reg.SqliteStore(join(dir, 'r.db')), {
@@ -115,6 +62,8 @@ async function inProcess(window, seconds) {
     signers: [key.signer_id],
     threshold: 1,
   });
+  const sign = (payload, version) =>
+    reg.signBytes(key, reg.signedBytes({ registry: 'default', op: 'commit', payload_b3: payload, version }));
   let v = registry.head.version;
   let ok = 0;
   const end = performance.now() + seconds * 1000;
@@ -133,66 +82,94 @@ async function inProcess(window, seconds) {
   return rate;
 }
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const p = await startProgram({
-  bin: BIN,
-  timeoutMs: START_TIMEOUT_MS,
-  args: [
-    '--db',
-    join(scratchDir('gc-commits'), 'r.db'),
-    '--bind',
-    '127.0.0.1:0',
-    '--admin-bind',
-    '127.0.0.1:0',
-    '--allow-signer',
-    key.signer_id,
-  ],
-});
-const one = [];
-const many = [];
-let refusedMany = 0;
-let okMany = 0;
-try {
-  await storm(p.url, 1, 1); // warm-up
-  for (let r = 0; r < ROUNDS; r++) {
-    one.push((await storm(p.url, 1, SECONDS)).rate);
-    const m = await storm(p.url, 16, SECONDS);
-    many.push(m.rate);
-    refusedMany += m.refused;
-    okMany += m.ok;
-    process.stderr.write(
-      `round ${r + 1}: 1 client ${one.at(-1).toFixed(0)}/s, 16 clients ${m.rate.toFixed(0)}/s (${m.refused} out-of-order 422)\n`,
+/**
+ * Runs the comparison: `rounds` interleaved rounds of `seconds` each (1 client, then 16), against one
+ * registry on a fresh SQLite file; then the in-process rows. Returns medians, totals and table rows.
+ */
+export async function measureGroupCommit(o = {}) {
+  const rounds = o.rounds ?? Number(process.env.BENCH_ROUNDS ?? 3);
+  const seconds = o.seconds ?? Number(process.env.BENCH_SECONDS ?? 5);
+  const log = o.log ?? ((s) => process.stderr.write(`${s}\n`));
+  await reg.initChain();
+  const key = reg.generateKeyFile();
+  const dir = scratchDir('gc-commits');
+  mkdirSync(dir, { recursive: true });
+  const p = await startProgram({
+    bin: BIN,
+    timeoutMs: START_TIMEOUT_MS,
+    args: [
+      '--db',
+      join(dir, 'r.db'),
+      '--bind',
+      '127.0.0.1:0',
+      '--admin-bind',
+      '127.0.0.1:0',
+      '--allow-signer',
+      key.signer_id,
+    ],
+  });
+  const one = [];
+  const many = [];
+  const totals = { ok: 0, refused: 0, sealed: 0, expired: 0 };
+  try {
+    await storm(p.url, key, 16, 1); // warm-up
+    for (let r = 0; r < rounds; r++) {
+      one.push((await storm(p.url, key, 1, seconds)).rate);
+      const before = await reorderCounts(p.ready.admin_url);
+      const m = await storm(p.url, key, 16, seconds);
+      const after = await reorderCounts(p.ready.admin_url);
+      many.push(m.rate);
+      totals.ok += m.ok;
+      totals.refused += m.refused;
+      totals.sealed += after.sealed - before.sealed;
+      totals.expired += after.expired - before.expired;
+      log(
+        `group commit round ${r + 1}: 1 client ${one.at(-1).toFixed(0)}/s, 16 clients ${m.rate.toFixed(0)}/s ` +
+          `(${after.sealed - before.sealed} waited in the reorder window, ${m.refused} refused 422)`,
+      );
+    }
+  } finally {
+    await p.stop();
+  }
+  const ip1 = [];
+  const ip16 = [];
+  for (let r = 0; r < rounds; r++) {
+    ip1.push(await inProcess(key, 1, seconds));
+    ip16.push(await inProcess(key, 16, seconds));
+    log(
+      `in-process round ${r + 1}: 1 in flight ${ip1.at(-1).toFixed(0)}/s, 16 in flight ${ip16.at(-1).toFixed(0)}/s`,
     );
   }
-} finally {
-  await p.stop();
+  const a = median(one);
+  const b = median(many);
+  const posts = totals.ok + totals.refused;
+  const pct = (x) => `${((100 * x) / Math.max(1, posts)).toFixed(1)} %`;
+  const rows = [
+    [
+      `signed POST /registry/commit over HTTP on SQLite, 1 client one at a time (median of ${rounds} × ${seconds} s)`,
+      `${a.toFixed(0)} /s`,
+    ],
+    [
+      'signed POST /registry/commit over HTTP on SQLite, 16 concurrent clients',
+      `${b.toFixed(0)} /s (${(b / a).toFixed(1)}×; ${pct(totals.sealed)} of posts waited in the reorder window, ${pct(totals.refused)} refused 422)`,
+    ],
+    ['Registry.commit in process (no HTTP) on SQLite, 1 in flight', `${median(ip1).toFixed(0)} /s`],
+    [
+      'Registry.commit in process on SQLite, 16 in flight (issued in version order)',
+      `${median(ip16).toFixed(0)} /s (${(median(ip16) / median(ip1)).toFixed(1)}×)`,
+    ],
+  ];
+  return { one: a, many: b, ratio: b / a, totals, inProcess1: median(ip1), inProcess16: median(ip16), rows };
 }
-const ip1 = [];
-const ip16 = [];
-for (let r = 0; r < ROUNDS; r++) {
-  ip1.push(await inProcess(1, SECONDS));
-  ip16.push(await inProcess(16, SECONDS));
-  process.stderr.write(
-    `in-process round ${r + 1}: 1 in flight ${ip1.at(-1).toFixed(0)}/s, 16 in flight ${ip16.at(-1).toFixed(0)}/s\n`,
-  );
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  try {
+    const r = await measureGroupCommit();
+    console.log('| measurement | result |');
+    console.log('|---|---|');
+    for (const [k, v] of r.rows) console.log(`| ${k} | ${v} |`);
+    console.log(`| ratio, 16 clients vs 1 (budget ≥ 5×) | ${r.ratio.toFixed(1)}× |`);
+  } finally {
+    await stopAll();
+  }
 }
-await stopAll();
-const a = median(one);
-const b = median(many);
-console.log(
-  '| svc-registry, SQLite, signed `POST /registry/commit` over HTTP | commits/s (median of ' +
-    ROUNDS +
-    ' × ' +
-    SECONDS +
-    ' s) |',
-);
-console.log('|---|---|');
-console.log(`| 1 client, one at a time | ${a.toFixed(0)} |`);
-console.log(
-  `| 16 concurrent clients | ${b.toFixed(0)} (${((100 * refusedMany) / (okMany + refusedMany)).toFixed(1)} % of posts refused 422 out of order, retried) |`,
-);
-console.log(`| ratio | ${(b / a).toFixed(1)}× (budget ≥ 5×) |`);
-console.log(`| in process (Registry.commit, no HTTP), 1 in flight | ${median(ip1).toFixed(0)} |`);
-console.log(
-  `| in process, 16 in flight (issued in version order) | ${median(ip16).toFixed(0)} (${(median(ip16) / median(ip1)).toFixed(1)}×) |`,
-);
