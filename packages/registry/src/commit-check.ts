@@ -61,26 +61,21 @@ export function checkCommit(s: CommitSigners, req: CommitRequest, version: numbe
 }
 
 /**
- * The version in `from … to` (skipping those `skip` names) at which the commit's first signature
- * verifies, when the whole commit is then accepted there; undefined otherwise. One Ed25519 verify
- * per candidate version: the caller bounds the range.
+ * The first of `candidates` at which the commit's first signature verifies, or undefined. Each
+ * candidate costs one Ed25519 verify and is tried only while `spend()` allows it: the caller bounds
+ * the work. The rest of the commit (other signatures, quorum) is not judged here.
  */
-export function signedVersionIn(
+export function signedVersionAmong(
   s: CommitSigners,
   req: CommitRequest,
-  from: number,
-  to: number,
-  skip: (version: number) => boolean,
+  candidates: Iterable<number>,
+  spend: () => boolean,
 ): number | undefined {
   const first = req.signatures[0];
   if (first === undefined || !s.allow.has(first.signer_id)) return undefined;
-  for (let v = from; v <= to; v++) {
-    if (skip(v)) continue;
-    const bytes = commitBytes(s.registryId, req.payload_b3, v);
-    if (!verifySignature(first, bytes)) continue;
-    // Signed for v: a match only if it would be accepted at v.
-    const q = checkQuorum(req.signatures, bytes, s.allow, s.threshold);
-    return q.error === undefined && q.have >= q.need ? v : undefined;
+  for (const v of candidates) {
+    if (!spend()) return undefined;
+    if (verifySignature(first, commitBytes(s.registryId, req.payload_b3, v))) return v;
   }
   return undefined;
 }

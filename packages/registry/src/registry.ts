@@ -5,7 +5,7 @@ import { ChainVerifier, initChain, seal } from './chain.js';
 import { ChainError, StoreConflictError } from './errors.js';
 import { FRESH_HEAD, ZERO_B3, headOf, type Head, type LogEntry } from './log-entry.js';
 import { ReorderWindow, type ReorderWindowOptions } from './reorder-window.js';
-import { checkCommit, signedVersionIn, type CommitCheck, type CommitSigners } from './commit-check.js';
+import { checkCommit, signedVersionAmong, type CommitCheck, type CommitSigners } from './commit-check.js';
 import type { KeyFile, Signature } from './signing.js';
 import type { LogStore } from './store.js';
 
@@ -76,6 +76,8 @@ export class Registry {
   /** Commits signed for a version a little ahead, waiting for the ones below (pipelining stores). */
   readonly #window: ReorderWindow<WaitingCommit> | undefined;
   readonly #onReorder: ((result: 'sealed' | 'expired') => void) | undefined;
+  /** Ed25519 verifies the reorder window may still spend on trying other versions (see #signedAhead). */
+  #trialBudget = 0;
   #cache: LogEntry[] = [];
   #head: Head = FRESH_HEAD;
   /** Head of the last sealed entry: equal to #head, or ahead of it while appends are in flight. */
@@ -116,6 +118,7 @@ export class Registry {
         ? new ReorderWindow<WaitingCommit>(r, (w) => this.#expired(w))
         : undefined;
     this.#onReorder = opts.onReorder;
+    this.#trialBudget = TRIALS_PER_SEAL * (this.#window?.depth ?? 0);
   }
 
   /**
@@ -293,14 +296,30 @@ export class Registry {
   /**
    * The version a little ahead of the pending head (base + 2 … base + depth, skipping versions a
    * commit already waits for) the commit is signed for, if it would be accepted there; undefined
-   * when there is none or the window takes no more. One Ed25519 verify per candidate version, so at
-   * most `depth - 1` extra verifies for a commit that is refused anyway.
+   * when there is none, when it is signed for the version just taken (checked first: the loser of
+   * a race for head + 1, the common stale commit, stops there), or when the window takes no more.
+   * Each candidate costs one Ed25519 verify, paid from a budget that grows by TRIALS_PER_SEAL per
+   * sealed commit (at most TRIALS_PER_SEAL × depth banked): however commits arrive — racing clients
+   * all signing head + 1, garbage — these trials add a bounded number of verifies per commit sealed;
+   * once the budget is spent a commit is refused at once, as without a window.
    */
   #signedAhead(req: CommitRequest): number | undefined {
     const w = this.#window;
     if (w === undefined || !w.accepts) return undefined;
     const base = this.#base().version;
-    return signedVersionIn(this.#signers(), req, base + 2, base + w.depth, (v) => w.has(v));
+    const candidates = function* (): Generator<number> {
+      if (base > 0) yield base;
+      for (let v = base + 2; v <= base + w.depth; v++) if (!w.has(v)) yield v;
+    };
+    const spend = (): boolean => {
+      if (this.#trialBudget < 1) return false;
+      this.#trialBudget--;
+      return true;
+    };
+    const v = signedVersionAmong(this.#signers(), req, candidates(), spend);
+    if (v === undefined || v <= base) return undefined;
+    // Signed for v: it may wait only if it would be accepted there.
+    return checkCommit(this.#signers(), req, v).refusal === undefined ? v : undefined;
   }
 
   /**
@@ -344,6 +363,8 @@ export class Registry {
     onOutcome?: (o: CommitOutcome) => void,
   ): Promise<Head> {
     const entry = this.#sealCommit(payload_b3, signatures);
+    if (this.#window !== undefined)
+      this.#trialBudget = Math.min(TRIALS_PER_SEAL * this.#window.depth, this.#trialBudget + TRIALS_PER_SEAL);
     try {
       await this.#submit(entry);
     } catch (err) {
@@ -619,6 +640,14 @@ export interface GovernedEntry {
   body: unknown;
   signatures: Signature[];
 }
+
+/**
+ * Reorder-window trial verifies earned per sealed commit (and banked up to this × depth). Commits
+ * of a burst that arrive in random order need about six per commit to be placed, a late commit
+ * followed by its successors in order two each, a racing loser signed for the version just taken
+ * one; a burst in exactly reverse order of depth commits needs about depth² / 2.
+ */
+const TRIALS_PER_SEAL = 8;
 
 /** A commit waiting in the reorder window for the versions below `version`. */
 interface WaitingCommit {

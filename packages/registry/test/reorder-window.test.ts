@@ -226,6 +226,34 @@ test('a version already taken or already waited for is refused at once; a bad si
   await registry.store.close();
 });
 
+test('the trials are bounded: commits signed for long-taken versions spend the budget, then an early commit is refused at once; sealed commits earn it back', async () => {
+  const registry = await open(new SqliteStore(dbPath()), { windowMs: 5000, depth: 16 });
+  for (let v = 1; v <= 3; v++) assert.equal((await registry.commit(commitFor(v))).version, v);
+  const refusedQuickly = async (p: Promise<unknown>): Promise<void> => {
+    const t0 = performance.now();
+    const err = await p.then(
+      () => assert.fail('must be refused'),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof ApiError && err.code === 'BadSignature');
+    assert.ok(performance.now() - t0 < 1000, 'refused at once');
+  };
+  // Stale commits (signed for version 1, long taken): each tries the version just taken and the 15
+  // ahead, until the budget (8 per sealed commit, 8 × depth banked) is spent.
+  for (let i = 0; i < 12; i++) await refusedQuickly(registry.commit(commitFor(1, `b3:stale${i}`)));
+  // Budget spent: a commit for version 5 (4 is missing) is refused at once instead of waiting.
+  await refusedQuickly(registry.commit(commitFor(5)));
+  // Sealing earns it back: 4 in order, then 6 (5 missing) waits and 5 fills the gap.
+  assert.equal((await registry.commit(commitFor(4))).version, 4);
+  const waiting = registry.commit(commitFor(6));
+  await sleep(20);
+  assert.equal(registry.head.version, 4);
+  assert.equal((await registry.commit(commitFor(5))).version, 5);
+  assert.equal((await waiting).version, 6);
+  await verifiedChain(registry);
+  await registry.store.close();
+});
+
 test('closeReorderWindow answers waiting commits now (the refusal) and later ones at once', async () => {
   const registry = await open(new SqliteStore(dbPath()), { windowMs: 60_000, depth: 16 });
   const t0 = performance.now();
