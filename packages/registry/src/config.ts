@@ -92,6 +92,16 @@ export const schema = {
     min: 1,
     doc: 'in-flight budget on write routes (429 Busy past it)',
   }),
+  'limits.reorder_window': field.duration(50, {
+    min: 0,
+    max: 5000,
+    doc: 'how long a signed commit for a version a little ahead of the pending head waits for the versions below it (SQLite; 0 = refuse at once)',
+  }),
+  'limits.reorder_depth': field.int(16, {
+    min: 1,
+    max: 256,
+    doc: 'how many versions ahead of the pending head a commit may wait for (and the most commits waiting)',
+  }),
   'timeouts.request_ms': field.duration(5000, { min: 1, doc: 'request budget (408 past it)' }),
   'sse.heartbeat_ms': field.duration(5000, { min: 10, doc: 'heartbeat bookmark interval' }),
   'sse.max_clients': field.int(1024, {

@@ -28,6 +28,8 @@ export class RegistryMetrics extends HttpMetrics {
   readonly sseDropped: Counter;
   readonly busLagged: Counter;
   readonly auditFaults: Counter;
+  /** Reorder window: waiting commits sealed in order, or answered after their window. */
+  readonly reorder: Record<'sealed' | 'expired', Inc>;
   /** PostgreSQL replicas: 1 while the shared database answers, 0 while it is unreachable. */
   readonly storeReachable: Gauge;
   /** PostgreSQL replicas: entries appended by other replicas and ingested by this one. */
@@ -85,6 +87,13 @@ export class RegistryMetrics extends HttpMetrics {
       (typeof UPDATE_RESULTS)[number],
       Inc
     >;
+    const reorder = new Counter({
+      name: 'registry_commit_reorder_total',
+      help: 'Commits that waited in the reorder window: sealed (in order, once the versions below arrived) or expired (answered with the refusal after the window)',
+      labelNames: ['result'],
+      registers: r,
+    });
+    this.reorder = { sealed: reorder.labels('sealed'), expired: reorder.labels('expired') };
     this.sseClients = new Gauge({
       name: 'registry_sse_clients',
       help: 'Connected stream clients',

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { openDurableSqlite } from '@ron/kernel/sqlite';
+import { GroupCommitWriter, openDurableSqlite } from '@ron/kernel/sqlite';
 import { snapshotSqlite, type SnapshotProgress } from '@ron/kernel/backup';
 import { canonicalJson } from './canonical.js';
 import { ChainError, StoreConflictError } from './errors.js';
@@ -70,11 +70,17 @@ function attempt<T>(fn: () => T): Promise<T> {
 }
 
 /**
- * SQLite backend: WAL with synchronous=FULL, so append() returns only after the entry is durable.
- * Single writer: the insert checks version = max + 1 inside one transaction.
+ * SQLite backend: WAL with synchronous=FULL, so append() resolves only after the entry is durable.
+ * Every write (appends, proposal records) goes through the kernel's group-commit writer: the writes
+ * submitted in one event-loop turn share one transaction and one fsync, each in its own savepoint,
+ * and each promise settles in submission order once that COMMIT returned. Appends are pipelined:
+ * the registry hands over each sealed entry without waiting for the previous COMMIT; the insert
+ * checks version = max + 1 inside the batch (which sees the earlier appends of the same batch), so
+ * an append sealed on top of a failed one fails too. Reads run between batches: durable state only.
  */
 export class SqliteStore implements LogStore {
   readonly kind = 'sqlite' as const;
+  readonly pipelined = true;
   readonly location: string;
   readonly #db: Database.Database;
   readonly #insert: Database.Statement<[number, string, string]>;
@@ -82,11 +88,11 @@ export class SqliteStore implements LogStore {
   readonly #range: Database.Statement<[number, number], Row>;
   readonly #get: Database.Statement<[number], Row>;
   readonly #last: Database.Statement<[], Row>;
-  readonly #appendTx: (e: LogEntry) => void;
+  readonly #writer: GroupCommitWriter;
   readonly #putProposal: Database.Statement<[string, string]>;
   readonly #getProposal: Database.Statement<[string], { record: string }>;
   readonly #listProposals: Database.Statement<[], { record: string }>;
-  readonly #deleteProposals: (ids: readonly string[]) => void;
+  readonly #delProposal: Database.Statement<[string]>;
 
   constructor(path: string) {
     this.location = path;
@@ -98,30 +104,26 @@ export class SqliteStore implements LogStore {
     );
     this.#get = this.#db.prepare('SELECT version, entry FROM registry_log WHERE version = ?');
     this.#last = this.#db.prepare('SELECT version, entry FROM registry_log ORDER BY version DESC LIMIT 1');
-    this.#appendTx = this.#db.transaction((e: LogEntry) => {
-      const want = (this.#max.get()?.v ?? 0) + 1;
-      if (e.version !== want) throw new StoreConflictError(want, e.version);
-      this.#insert.run(e.version, e.op, canonicalJson(e));
-    });
     // Proposals are mutable records (approvals accrue), kept apart from the append-only log.
     this.#putProposal = this.#db.prepare(
       'INSERT INTO registry_proposals (id, record) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET record = excluded.record',
     );
     this.#getProposal = this.#db.prepare('SELECT record FROM registry_proposals WHERE id = ?');
     this.#listProposals = this.#db.prepare('SELECT record FROM registry_proposals ORDER BY id');
-    const del = this.#db.prepare<[string]>('DELETE FROM registry_proposals WHERE id = ?');
-    this.#deleteProposals = this.#db.transaction((ids: readonly string[]) => {
-      for (const id of ids) del.run(id);
-    });
+    this.#delProposal = this.#db.prepare('DELETE FROM registry_proposals WHERE id = ?');
+    this.#writer = new GroupCommitWriter(this.#db);
   }
 
   append(entry: LogEntry): Promise<void> {
-    try {
-      this.#appendTx(entry);
-      return Promise.resolve();
-    } catch (err) {
-      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
-    }
+    const json = canonicalJson(entry);
+    return this.#writer.write(
+      () => {
+        const want = (this.#max.get()?.v ?? 0) + 1;
+        if (entry.version !== want) throw new StoreConflictError(want, entry.version);
+        this.#insert.run(entry.version, entry.op, json);
+      },
+      { bytes: json.length },
+    );
   }
 
   range(after: number, limit: number): Promise<LogEntry[]> {
@@ -139,9 +141,13 @@ export class SqliteStore implements LogStore {
   }
 
   putProposal(p: ProposalRecord): Promise<void> {
-    return attempt(() => {
-      this.#putProposal.run(p.id, JSON.stringify(p));
-    });
+    const json = JSON.stringify(p);
+    return this.#writer.write(
+      () => {
+        this.#putProposal.run(p.id, json);
+      },
+      { bytes: json.length },
+    );
   }
 
   getProposal(id: string): Promise<ProposalRecord | undefined> {
@@ -156,7 +162,9 @@ export class SqliteStore implements LogStore {
   }
 
   deleteProposals(ids: readonly string[]): Promise<void> {
-    return attempt(() => this.#deleteProposals(ids));
+    return this.#writer.write(() => {
+      for (const id of ids) this.#delProposal.run(id);
+    });
   }
 
   floor(): number {
@@ -176,7 +184,9 @@ export class SqliteStore implements LogStore {
     return this.#db.open;
   }
 
+  /** Commits the writes still queued, then closes the file. */
   close(): Promise<void> {
+    this.#writer.close();
     if (this.#db.open) this.#db.close();
     return Promise.resolve();
   }

@@ -163,6 +163,8 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Running
       devKey,
       readCacheCap: c.read_cache_cap,
       logger: log,
+      reorder: { windowMs: c['limits.reorder_window'], depth: c['limits.reorder_depth'] },
+      onReorder: (result) => metrics.reorder[result].inc(),
     });
     registry = opened.registry;
     log.info(
@@ -287,6 +289,8 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Running
   const close = (graceMs = c.shutdown_grace): Promise<void> => {
     closing ??= (async () => {
       readiness.markShuttingDown();
+      // Commits waiting in the reorder window get their answer now rather than at their deadline.
+      registry.closeReorderWindow();
       await audit.stop();
       uds?.close();
       await closeApps(api, admin, hub, graceMs);

@@ -32,6 +32,13 @@ export interface LogStore {
    * once the entry is durable for this backend: the caller acknowledges the commit after this.
    */
   append(entry: LogEntry): Promise<void>;
+  /**
+   * True when append() may be called again before the previous append settled: appends are then
+   * applied and settled in call order, and an append whose version is no longer last + 1 (because
+   * an earlier one failed) fails. The registry then hands every sealed entry over at once (SQLite:
+   * the group-commit writer batches them into one transaction). Otherwise it waits for each append.
+   */
+  readonly pipelined?: boolean;
   /** Up to `limit` entries with version > after, ascending. Entries below the floor are absent. */
   range(after: number, limit: number): Promise<LogEntry[]>;
   /** One entry, or undefined past the head or below the floor. */
