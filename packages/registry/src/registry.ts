@@ -97,6 +97,11 @@ export class Registry {
     await initChain();
     const reg = new Registry(store, opts);
     const floor = store.floor();
+    // The head when boot starts: every entry up to it must be replayed. Only the newest entries go
+    // to the read cache (the rest die young instead of being promoted and trimmed away), and
+    // entries another replica appends meanwhile are replayed too.
+    const last = await store.last();
+    const cacheFrom = (last?.version ?? 0) - reg.#cacheCap;
     let verifier: ChainVerifier | undefined = floor <= 1 ? new ChainVerifier() : undefined;
     let count = 0;
     let lastEntry: LogEntry | undefined;
@@ -118,13 +123,12 @@ export class Registry {
         verifier ??= new ChainVerifier(e.version - 1, e.prev_b3);
         verifier.push(e, text);
         lastEntry = e;
-        reg.#remember(e);
+        if (e.version > cacheFrom) reg.#remember(e);
         onReplay?.(e);
       }
       count += page.length;
     }
-    const last = await store.last();
-    if (last !== undefined && last.version !== lastEntry?.version) {
+    if (last !== undefined && (lastEntry?.version ?? 0) < last.version) {
       throw new ChainError(last.version, 'the log has entries past a gap');
     }
     if (lastEntry !== undefined) reg.#head = headOf(lastEntry);

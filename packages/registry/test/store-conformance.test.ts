@@ -360,6 +360,47 @@ test('boot replay verifies the chain and restores the head', async () => {
   await s.close();
 });
 
+test('boot replay: an entry another replica appends while boot reads the log is replayed, not taken for a gap', async () => {
+  const es = chainOf(31);
+  const inner = new MemoryStore();
+  for (const e of es.slice(0, 30)) await inner.append(e);
+  let appended = false;
+  // The append lands just before boot asks for the head (PostgreSQL: another replica writing).
+  const store: LogStore = {
+    kind: inner.kind,
+    location: inner.location,
+    append: (e) => inner.append(e),
+    range: (after, limit) => inner.range(after, limit),
+    get: (v) => inner.get(v),
+    last: async () => {
+      if (!appended) {
+        appended = true;
+        await inner.append(es[30]!);
+      }
+      return inner.last();
+    },
+    putProposal: (p) => inner.putProposal(p),
+    getProposal: (id) => inner.getProposal(id),
+    listProposals: () => inner.listProposals(),
+    deleteProposals: (ids) => inner.deleteProposals(ids),
+    floor: () => inner.floor(),
+    isOpen: () => inner.isOpen(),
+    close: () => inner.close(),
+  };
+  const { registry, replay } = await Registry.open(store, {
+    registryId: 'default',
+    signers: [],
+    threshold: 1,
+    readCacheCap: 8,
+  });
+  assert.equal(replay.entries, 31);
+  assert.equal(registry.head.version, 31);
+  // The read cache holds the newest entries; older ones come from the store.
+  assert.deepEqual(await registry.entry(31), es[30]);
+  assert.deepEqual(await registry.range(0, 100), es);
+  await store.close();
+});
+
 test('a broken chain refuses to open and names the first bad version', async () => {
   const path = join(dir.path, 'broken', 'registry.db');
   const s = new SqliteStore(path);
