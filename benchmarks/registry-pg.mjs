@@ -153,9 +153,15 @@ export async function run(o = {}) {
     return n / ((performance.now() - t0) / 1000);
   }
 
-  /** Runs `fn(side, j)` for every side, ROUNDS times round-robin (peers measured in the same rounds). */
-  async function rounds(sides, fn) {
-    for (let r = 0; r < ROUNDS; r++) for (const [j, side] of sides.entries()) await fn(side, j);
+  /**
+   * Runs `fn(side, j, count)` for every side, ROUNDS times round-robin (peers measured in the same
+   * rounds); the counts of one side's rounds add up to `n`.
+   */
+  async function rounds(sides, fn, n = 0) {
+    for (let r = 0; r < ROUNDS; r++) {
+      const count = Math.floor(((r + 1) * n) / ROUNDS) - Math.floor((r * n) / ROUNDS);
+      for (const [j, side] of sides.entries()) await fn(side, j, count);
+    }
   }
 
   /**
@@ -170,12 +176,16 @@ export async function run(o = {}) {
       let k = 0;
       for (const [j, side] of sides.entries())
         for (let i = 0; i < WARMUP; i++) await readers[j].waitFor((await side.write(k++)).id);
-      await rounds(sides, async (side, j) => {
-        for (let i = 0; i < Math.ceil(n / ROUNDS); i++) {
-          const w = await side.write(k++);
-          out[j].push((await readers[j].waitFor(w.id)) - w.at);
-        }
-      });
+      await rounds(
+        sides,
+        async (side, j, count) => {
+          for (let i = 0; i < count; i++) {
+            const w = await side.write(k++);
+            out[j].push((await readers[j].waitFor(w.id)) - w.at);
+          }
+        },
+        n,
+      );
       return out;
     } finally {
       await Promise.all(readers.map((r) => r.close()));
@@ -202,12 +212,16 @@ export async function run(o = {}) {
       await sleep(200);
       const cpu0 = await readers.cpuMs();
       const writes = sides.map(() => []);
-      await rounds(sides, async (side, j) => {
-        for (let i = 0; i < Math.ceil(n / ROUNDS); i++) {
-          writes[j].push(await side.write(k++));
-          await sleep(FAN_GAP_MS);
-        }
-      });
+      await rounds(
+        sides,
+        async (side, j, count) => {
+          for (let i = 0; i < count; i++) {
+            writes[j].push(await side.write(k++));
+            await sleep(FAN_GAP_MS);
+          }
+        },
+        n,
+      );
       const offsets = sides.map((_, j) => sides.slice(0, j).reduce((a, side) => a + side.targets.length, 0));
       const complete = (rec) =>
         sides.every((side, j) =>
