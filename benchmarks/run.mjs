@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // `npm run bench` (SPEC §6): runs every program's benchmark in one go — micronode, svc-registry,
-// macronode, registry governance, storage, mailbox and index — and writes ONE docs/PERFORMANCE.md (machine, command, method, one
-// section per program, a budget table for every SPEC §6 / issue budget, notes from benchmarks/notes.md).
-//   npm run bench                                   (build + everything, ~8–10 minutes with defaults)
+// svc-registry on PostgreSQL (etcd as the peer), macronode, registry governance, storage, mailbox
+// and index — and writes ONE docs/PERFORMANCE.md (machine, command, method, one section per program,
+// a budget table for every SPEC §6 / issue budget, notes from benchmarks/notes.md).
+//   npm run bench                                   (build + everything; registry-pg alone takes ~1.5 minutes)
 //   BENCH_ONLY=micronode,governance BENCH_ROUNDS=5 BENCH_SECONDS=3 node benchmarks/run.mjs [--no-write] [--json]
 // Each program lives in benchmarks/<program>.mjs and exports run() → { program, title, sections, budgets,
 // method }; each also runs standalone. BENCH_ONLY runs a subset (the report then covers only that subset).
@@ -14,7 +15,7 @@ import { LOAD_CPU, SERVER_CPU, ensureLoadTool, machine, stopAll } from './lib/ha
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
-const PROGRAMS = ['micronode', 'registry', 'macronode', 'governance', 'storage', 'mailbox'];
+const PROGRAMS = ['micronode', 'registry', 'registry-pg', 'macronode', 'governance', 'storage', 'mailbox'];
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const CONNS = Number(process.env.BENCH_CONNECTIONS ?? 16);
@@ -73,7 +74,7 @@ Do not edit the tables by hand: re-run the benchmark (notes live in \`benchmarks
   jobs; anything above ~1 means the contenders competed for the cores).
 - Command: \`${cmd}\` (equivalently \`npm run build && node benchmarks/run.mjs\` with the same environment).
   Programs in this run: ${selected.join(', ')}${failures.length ? ` (failed: ${failures.map((f) => f.name).join(', ')})` : ''}.
-  \`BENCH_ONLY=micronode,registry,macronode,governance,storage,mailbox\` selects programs; each \`benchmarks/<program>.mjs\` also runs
+  \`BENCH_ONLY=micronode,registry,registry-pg,macronode,governance,storage,mailbox\` selects programs; each \`benchmarks/<program>.mjs\` also runs
   alone (\`node benchmarks/governance.mjs [--json]\`).
 
 ## Method (SPEC §6)

@@ -105,3 +105,71 @@ request = function()
 end
 `;
 }
+
+/**
+ * Starts an n-member etcd cluster on loopback (issue 14 peer): each member its own temp data dir,
+ * client and peer port, `--initial-cluster` listing every member's 127.0.0.1 peer URL, default
+ * durability (a write is acknowledged once a quorum of members has its raft entry in their WAL,
+ * each fdatasync'ed). Not pinned (like the registry replicas it is compared with). Resolves once
+ * every member's `/health` answers 200 (a leader is elected). Returns { urls, pids, stop }.
+ */
+export async function startEtcdCluster({ members = 3, timeoutMs = 60_000 } = {}) {
+  ensureEtcd();
+  const ms = [];
+  for (let i = 0; i < members; i++) {
+    const [client, peer] = [await freePort(), await freePort()];
+    ms.push({ name: `m${i}`, url: `http://127.0.0.1:${client}`, peerUrl: `http://127.0.0.1:${peer}`, dir: scratchDir(`etcd-cluster-${client}`) });
+  }
+  const initial = ms.map((m) => `${m.name}=${m.peerUrl}`).join(',');
+  const kids = ms.map((m) => {
+    mkdirSync(m.dir, { recursive: true });
+    const child = spawn(
+      'etcd',
+      [
+        '--name', m.name, '--data-dir', m.dir,
+        '--listen-client-urls', m.url, '--advertise-client-urls', m.url,
+        '--listen-peer-urls', m.peerUrl, '--initial-advertise-peer-urls', m.peerUrl,
+        '--initial-cluster', initial, '--initial-cluster-state', 'new', '--initial-cluster-token', 'ron-bench',
+        '--logger', 'zap', '--log-level', 'error',
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr = (stderr + d).slice(-2000)));
+    const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+    return { child, exited, stderr: () => stderr };
+  });
+  const stop = async () => {
+    await Promise.all(
+      kids.map(async (k) => {
+        if (k.child.exitCode === null && k.child.signalCode === null) k.child.kill('SIGTERM');
+        const t = setTimeout(() => k.child.kill('SIGKILL'), 5000);
+        await k.exited;
+        clearTimeout(t);
+      }),
+    );
+  };
+  const t0 = Date.now();
+  for (const [i, m] of ms.entries()) {
+    for (;;) {
+      const k = kids[i];
+      if (k.child.exitCode !== null) {
+        await stop();
+        throw new Error(`etcd member ${m.name} exited with ${k.child.exitCode}: ${k.stderr()}`);
+      }
+      try {
+        const r = await fetch(`${m.url}/health`);
+        await r.arrayBuffer();
+        if (r.status === 200) break;
+      } catch {
+        // not listening yet
+      }
+      if (Date.now() - t0 > timeoutMs) {
+        await stop();
+        throw new Error(`etcd member ${m.name} not healthy in ${timeoutMs} ms: ${k.stderr()}`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  return { urls: ms.map((m) => m.url), pids: kids.map((k) => k.child.pid), stop };
+}

@@ -34,6 +34,30 @@ export function entryHash(e: UnhashedEntry | LogEntry): string {
   return `b3:${x.digest('hex')}`;
 }
 
+const ENTRY_B3_MEMBER = ',"entry_b3":"';
+
+/**
+ * Checks entry_b3 on the exact text a store holds for an entry (the JCS text of the whole entry,
+ * as it was appended); `e` must be that text parsed. BLAKE3(prev_b3 ‖ that text without its entry_b3 member) is a hash of the very
+ * bytes the writer sealed, so boot replay need not canonicalize every entry again. True only when
+ * the text's entry_b3 member names `e.entry_b3` and the hash matches — by BLAKE3's collision
+ * resistance the text is then the sealed JCS, so `e` parsed from it is the sealed entry. A text
+ * that is not canonical (or not this entry's) answers false: fall back to `entryHash(e)`.
+ */
+export function storedTextMatches(e: LogEntry, text: string): boolean {
+  // Members after entry_b3 (op, payload_b3, prev_b3, signatures, version) hold no free-form
+  // objects, while a body before it may: the top-level member is the last one.
+  const i = text.lastIndexOf(ENTRY_B3_MEMBER);
+  if (i < 0) return false;
+  const start = i + ENTRY_B3_MEMBER.length;
+  const end = text.indexOf('"', start);
+  if (end < 0 || text.slice(start, end) !== e.entry_b3 || typeof e.prev_b3 !== 'string') return false;
+  const x = h();
+  x.init();
+  x.update(e.prev_b3 + text.slice(0, i) + text.slice(end + 1));
+  return `b3:${x.digest('hex')}` === e.entry_b3;
+}
+
 /** Seals an entry: computes and attaches entry_b3. */
 export function seal(e: UnhashedEntry): LogEntry {
   return { ...e, entry_b3: entryHash(e) };
@@ -60,12 +84,16 @@ export class ChainVerifier {
     return this.#prev;
   }
 
-  push(e: LogEntry): void {
+  /**
+   * Verifies the next entry. `text`: the store's text of it, when it has one; a canonical text is
+   * hashed as it is (`storedTextMatches`), anything else is checked by canonicalizing `e`.
+   */
+  push(e: LogEntry, text?: string): void {
     const want = this.#version + 1;
     if (e.version !== want) throw new ChainError(want, `expected version ${want}, found ${e.version}`);
     if (e.prev_b3 !== this.#prev)
       throw new ChainError(e.version, 'prev_b3 does not match the previous entry_b3');
-    if (entryHash(e) !== e.entry_b3)
+    if (!(text !== undefined && storedTextMatches(e, text)) && entryHash(e) !== e.entry_b3)
       throw new ChainError(e.version, 'entry_b3 does not match the entry content');
     this.#version = e.version;
     this.#prev = e.entry_b3;

@@ -1,9 +1,9 @@
 export * from './canonical.js';
 export * from './signing.js';
 export * from './log-entry.js';
-export { ChainVerifier, b3, entryHash, initChain, seal } from './chain.js';
+export { ChainVerifier, b3, entryHash, initChain, seal, storedTextMatches } from './chain.js';
 export { ChainError, StoreConflictError } from './errors.js';
-export type { LogStore, ProposalRecord, StoreKind } from './store.js';
+export type { LogStore, ProposalRecord, StoreKind, StoredEntry } from './store.js';
 export { MemoryStore, type MemoryStoreOptions } from './memory-store.js';
 export { SqliteStore } from './sqlite-store.js';
 export {

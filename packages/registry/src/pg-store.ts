@@ -8,9 +8,9 @@
 // notification lost across a reconnect loses nothing.
 import pg from 'pg';
 import { canonicalJson } from './canonical.js';
-import { StoreConflictError } from './errors.js';
+import { ChainError, StoreConflictError } from './errors.js';
 import type { LogEntry } from './log-entry.js';
-import type { LogStore, ProposalRecord } from './store.js';
+import type { LogStore, ProposalRecord, StoredEntry } from './store.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS registry_log (
@@ -195,6 +195,24 @@ export class PgStore implements LogStore {
       [after, Math.max(0, limit)],
     );
     return r.rows.map((row) => JSON.parse(row.entry) as LogEntry);
+  }
+
+  async rangeStored(after: number, limit: number): Promise<StoredEntry[]> {
+    const r = await this.#q<{ version: string; entry: string }>(
+      'SELECT version, entry FROM registry_log WHERE version > $1 ORDER BY version LIMIT $2',
+      [after, Math.max(0, limit)],
+    );
+    return r.rows.map((row) => {
+      let entry: unknown;
+      try {
+        entry = JSON.parse(row.entry);
+      } catch {
+        throw new ChainError(Number(row.version), 'the stored entry is not valid JSON');
+      }
+      if (typeof entry !== 'object' || entry === null || Array.isArray(entry))
+        throw new ChainError(Number(row.version), 'the stored entry is not a JSON object');
+      return { entry: entry as LogEntry, text: row.entry };
+    });
   }
 
   async get(version: number): Promise<LogEntry | undefined> {

@@ -31,12 +31,20 @@ export interface RegistryOptions {
   reorder?: ReorderWindowOptions;
   /** Reorder window outcomes (metrics): a waiting commit sealed in order, or answered after its window. */
   onReorder?: (result: 'sealed' | 'expired') => void;
+  /**
+   * Called with every entry `open()` replays, in order, once it verified: lets the caller fold the
+   * log (governance) from the same pass instead of reading it again.
+   */
+  onReplay?: (e: LogEntry) => void;
 }
 
 export interface CommitRequest {
   payload_b3: string;
   signatures: Signature[];
 }
+
+/** Entries per store read while `open()` replays the log. */
+const REPLAY_PAGE = 2000;
 
 export type CommitOutcome = 'ok' | 'no_quorum' | 'bad_signature' | 'store_error';
 export type AppendListener = (entry: LogEntry, head: Head) => void;
@@ -133,24 +141,38 @@ export class Registry {
     await initChain();
     const reg = new Registry(store, opts);
     const floor = store.floor();
+    // The head when boot starts: every entry up to it must be replayed. Only the newest entries go
+    // to the read cache (the rest die young instead of being promoted and trimmed away), and
+    // entries another replica appends meanwhile are replayed too.
+    const last = await store.last();
+    const cacheFrom = (last?.version ?? 0) - reg.#cacheCap;
     let verifier: ChainVerifier | undefined = floor <= 1 ? new ChainVerifier() : undefined;
-    let after = floor - 1;
     let count = 0;
     let lastEntry: LogEntry | undefined;
-    for (;;) {
-      const page = await store.range(after, 2000);
-      for (const e of page) {
+    const onReplay = opts.onReplay;
+    // Stores that keep entries as text hand it over: the chain is checked on it (no re-canonicalizing).
+    type Page = { entry: LogEntry; text: string | undefined }[];
+    const read = (after: number): Promise<Page> =>
+      store.rangeStored !== undefined
+        ? store.rangeStored(after, REPLAY_PAGE)
+        : store.range(after, REPLAY_PAGE).then((es) => es.map((entry) => ({ entry, text: undefined })));
+    // The next page is read while this one is verified (a networked store answers meanwhile).
+    let next: Promise<Page> | undefined = read(floor - 1);
+    while (next !== undefined) {
+      const page: Page = await next;
+      next = page.length < REPLAY_PAGE ? undefined : read(page.at(-1)!.entry.version);
+      // Rejected while this page fails verification: awaited by nobody, so not left unhandled.
+      next?.catch(() => undefined);
+      for (const { entry: e, text } of page) {
         verifier ??= new ChainVerifier(e.version - 1, e.prev_b3);
-        verifier.push(e);
+        verifier.push(e, text);
         lastEntry = e;
-        reg.#remember(e);
+        if (e.version > cacheFrom) reg.#remember(e);
+        onReplay?.(e);
       }
       count += page.length;
-      if (page.length < 2000) break;
-      after = page.at(-1)!.version;
     }
-    const last = await store.last();
-    if (last !== undefined && last.version !== lastEntry?.version) {
+    if (last !== undefined && (lastEntry?.version ?? 0) < last.version) {
       throw new ChainError(last.version, 'the log has entries past a gap');
     }
     if (lastEntry !== undefined) reg.#head = headOf(lastEntry);

@@ -4,7 +4,7 @@ import { snapshotSqlite, type SnapshotProgress } from '@ron/kernel/backup';
 import { canonicalJson } from './canonical.js';
 import { ChainError, StoreConflictError } from './errors.js';
 import type { LogEntry } from './log-entry.js';
-import type { LogStore, ProposalRecord } from './store.js';
+import type { LogStore, ProposalRecord, StoredEntry } from './store.js';
 
 // Append-only in the schema (SPEC §2.5), not only in code:
 // - UPDATE and DELETE are refused by triggers;
@@ -128,6 +128,12 @@ export class SqliteStore implements LogStore {
 
   range(after: number, limit: number): Promise<LogEntry[]> {
     return Promise.resolve(this.#range.all(after, Math.max(0, limit)).map(decode));
+  }
+
+  rangeStored(after: number, limit: number): Promise<StoredEntry[]> {
+    return attempt(() =>
+      this.#range.all(after, Math.max(0, limit)).map((r) => ({ entry: decode(r), text: r.entry })),
+    );
   }
 
   get(version: number): Promise<LogEntry | undefined> {

@@ -20,6 +20,7 @@ import { Registry } from './registry.js';
 import { generateKeyFile, type KeyFile } from './signing.js';
 import { SqliteStore } from './sqlite-store.js';
 import { snapshotHead } from './snapshot.js';
+import type { LogEntry } from './log-entry.js';
 import type { LogStore } from './store.js';
 import type { StreamHub } from './stream-hub.js';
 import { readFileSync } from 'node:fs';
@@ -154,6 +155,8 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Running
 
   // 3. Replay and verify the chain (and fold governance from it): any corrupt row refuses start (65).
   let governance: Governance;
+  // Governance folds from the replay pass (only its own entries are kept: commits fold to nothing).
+  const governed: LogEntry[] = [];
   try {
     const opened = await Registry.open(store, {
       registryId: c.registry_id,
@@ -165,6 +168,9 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Running
       logger: log,
       reorder: { windowMs: c['limits.reorder_window'], depth: c['limits.reorder_depth'] },
       onReorder: (result) => metrics.reorder[result].inc(),
+      onReplay: (e) => {
+        if (e.op !== 'commit') governed.push(e);
+      },
     });
     registry = opened.registry;
     log.info(
@@ -175,9 +181,11 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Running
     governance = await attachGovernance(registry, {
       metrics: governanceMetrics(metrics),
       proposalTtlMs: c['governance.proposal_ttl'],
+      replayed: governed,
       // Dev mode's unsigned writes extend to governance proposals (loopback only, like commits).
       ...(c.dev && loopbackOnly && devKey !== undefined ? { devKey } : {}),
     });
+    governed.length = 0;
   } catch (err) {
     await store.close();
     await admin.close();

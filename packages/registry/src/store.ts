@@ -23,6 +23,12 @@ export interface ProposalRecord {
   applied?: { version: number; committed_at: string };
 }
 
+/** An entry with the exact text the store keeps for it (the JCS text it was appended as). */
+export interface StoredEntry {
+  entry: LogEntry;
+  text: string;
+}
+
 export interface LogStore {
   readonly kind: StoreKind;
   /** Human description for logs (path, "in-memory"). */
@@ -41,6 +47,12 @@ export interface LogStore {
   readonly pipelined?: boolean;
   /** Up to `limit` entries with version > after, ascending. Entries below the floor are absent. */
   range(after: number, limit: number): Promise<LogEntry[]>;
+  /**
+   * Like `range`, with each entry's stored text (stores that keep entries as text): boot replay
+   * checks the hash chain on the text instead of canonicalizing every entry again. A row that does
+   * not parse is a ChainError naming its version.
+   */
+  rangeStored?(after: number, limit: number): Promise<StoredEntry[]>;
   /** One entry, or undefined past the head or below the floor. */
   get(version: number): Promise<LogEntry | undefined>;
   /** The newest entry, or undefined for an empty log. */

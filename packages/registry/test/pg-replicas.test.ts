@@ -315,4 +315,8 @@ test('governance across replicas: proposed on A, approved on B, applied on C; ev
     );
     assert.equal((await headOf(r.url)).version, 1);
   }
+  // A replica started afterwards folds the descriptor at boot (from its replay pass, not a re-read).
+  const d = await replica(db, env);
+  assert.equal((await fetch(`${d.url}/v1/registry/descriptors/svc-shared`)).status, 200);
+  assert.equal((await headOf(d.url)).version, 1);
 });

@@ -15,8 +15,10 @@ import {
   SqliteStore,
   StoreConflictError,
   ZERO_B3,
+  canonicalJson,
   initChain,
   seal,
+  storedTextMatches,
   type LogEntry,
   type LogStore,
   type ProposalRecord,
@@ -103,6 +105,30 @@ for (const b of backends) {
       assert.deepEqual(await s.range(10, 5), es.slice(10, 15));
       assert.deepEqual(await s.range(25, 5), []);
       assert.deepEqual(await s.range(3, 0), []);
+      await s.close();
+    });
+
+    test('rangeStored (stores that keep text): the entries of range, each with its canonical stored text', async () => {
+      const s = await b.make();
+      if (b.name === 'memory') {
+        // Entries kept as objects: boot replay canonicalizes them.
+        assert.equal('rangeStored' in s, false);
+        await s.close();
+        return;
+      }
+      assert.ok(s.rangeStored !== undefined);
+      const es = chainOf(25);
+      for (const e of es) await s.append(e);
+      const stored = await s.rangeStored(10, 5);
+      assert.deepEqual(
+        stored.map((x) => x.entry),
+        es.slice(10, 15),
+      );
+      for (const { entry, text } of stored) {
+        assert.equal(text, canonicalJson(entry));
+        assert.equal(storedTextMatches(entry, text), true);
+      }
+      assert.deepEqual(await s.rangeStored(25, 5), []);
       await s.close();
     });
 
@@ -334,6 +360,47 @@ test('boot replay verifies the chain and restores the head', async () => {
   await s.close();
 });
 
+test('boot replay: an entry another replica appends while boot reads the log is replayed, not taken for a gap', async () => {
+  const es = chainOf(31);
+  const inner = new MemoryStore();
+  for (const e of es.slice(0, 30)) await inner.append(e);
+  let appended = false;
+  // The append lands just before boot asks for the head (PostgreSQL: another replica writing).
+  const store: LogStore = {
+    kind: inner.kind,
+    location: inner.location,
+    append: (e) => inner.append(e),
+    range: (after, limit) => inner.range(after, limit),
+    get: (v) => inner.get(v),
+    last: async () => {
+      if (!appended) {
+        appended = true;
+        await inner.append(es[30]!);
+      }
+      return inner.last();
+    },
+    putProposal: (p) => inner.putProposal(p),
+    getProposal: (id) => inner.getProposal(id),
+    listProposals: () => inner.listProposals(),
+    deleteProposals: (ids) => inner.deleteProposals(ids),
+    floor: () => inner.floor(),
+    isOpen: () => inner.isOpen(),
+    close: () => inner.close(),
+  };
+  const { registry, replay } = await Registry.open(store, {
+    registryId: 'default',
+    signers: [],
+    threshold: 1,
+    readCacheCap: 8,
+  });
+  assert.equal(replay.entries, 31);
+  assert.equal(registry.head.version, 31);
+  // The read cache holds the newest entries; older ones come from the store.
+  assert.deepEqual(await registry.entry(31), es[30]);
+  assert.deepEqual(await registry.range(0, 100), es);
+  await store.close();
+});
+
 test('a broken chain refuses to open and names the first bad version', async () => {
   const path = join(dir.path, 'broken', 'registry.db');
   const s = new SqliteStore(path);
@@ -343,20 +410,65 @@ test('a broken chain refuses to open and names the first bad version', async () 
   const db = new Database(path);
   db.exec('DROP TRIGGER registry_log_no_update');
   const row = db.prepare('SELECT entry FROM registry_log WHERE version = 7').get() as { entry: string };
-  const tampered = { ...(JSON.parse(row.entry) as LogEntry), payload_b3: 'b3:evil' };
-  db.prepare('UPDATE registry_log SET entry = ? WHERE version = 7').run(JSON.stringify(tampered));
   db.close();
-  const s2 = new SqliteStore(path);
-  await assert.rejects(
-    Registry.open(s2, { registryId: 'default', signers: [], threshold: 1 }),
-    (err: unknown) => {
-      assert.ok(err instanceof ChainError);
-      assert.equal(err.version, 7);
-      assert.match(err.message, /version 7/);
-      return true;
-    },
+  const original = row.entry;
+  const rewrite = (text: string): void => {
+    const d = new Database(path);
+    d.exec('DROP TRIGGER IF EXISTS registry_log_no_update'); // the store puts it back on open
+    d.prepare('UPDATE registry_log SET entry = ? WHERE version = 7').run(text);
+    d.close();
+  };
+  const tampered = { ...(JSON.parse(original) as LogEntry), payload_b3: 'b3:evil' };
+  // Stored as plain JSON.stringify text, and as canonical text (the form boot hashes directly).
+  for (const text of [JSON.stringify(tampered), canonicalJson(tampered)]) {
+    rewrite(text);
+    const s2 = new SqliteStore(path);
+    await assert.rejects(
+      Registry.open(s2, { registryId: 'default', signers: [], threshold: 1 }),
+      (err: unknown) => {
+        assert.ok(err instanceof ChainError);
+        assert.equal(err.version, 7);
+        assert.match(err.message, /version 7/);
+        return true;
+      },
+    );
+    await s2.close();
+  }
+  // The untampered row stored as non-canonical text (keys in another order) still verifies.
+  const { version: v7, ...rest7 } = JSON.parse(original) as LogEntry;
+  rewrite(JSON.stringify({ version: v7, ...rest7 }));
+  const s3 = new SqliteStore(path);
+  const { replay } = await Registry.open(s3, { registryId: 'default', signers: [], threshold: 1 });
+  assert.equal(replay.entries, 12);
+  await s3.close();
+});
+
+test('storedTextMatches: true for the canonical text of a sealed entry (any body), false for a tampered or non-canonical text', () => {
+  fc.assert(
+    fc.property(fc.jsonValue(), fc.constantFrom('publish', 'commit'), fc.string(), (body, op, junk) => {
+      const e = seal({
+        version: 1,
+        op: op as LogEntry['op'],
+        ...(op === 'publish' ? { descriptor_id: 'svc-a', body: { nested: { entry_b3: 'b3:x' }, body } } : {}),
+        payload_b3: 'b3:p',
+        prev_b3: ZERO_B3,
+        committed_at: new Date(0).toISOString(),
+        signatures: [{ signer_id: 'ed25519:k', alg: 'ed25519', sig: 'c2ln' }],
+      });
+      const text = canonicalJson(e);
+      assert.equal(storedTextMatches(e, text), true);
+      const edited = { ...e, payload_b3: `b3:${junk}x` };
+      assert.equal(storedTextMatches(edited, canonicalJson(edited)), false);
+      const bytesEdited = text.replace('"payload_b3":"b3:p"', '"payload_b3":"b3:q"');
+      assert.equal(storedTextMatches(JSON.parse(bytesEdited) as LogEntry, bytesEdited), false);
+      const { version, ...rest } = e;
+      const reordered = JSON.stringify({ version, ...rest }); // same content, version first
+      assert.equal(storedTextMatches(e, reordered), false);
+      // The verifier falls back to canonicalizing the entry: a valid entry still passes.
+      new ChainVerifier().push(e, reordered);
+    }),
+    { numRuns: 100 },
   );
-  await s2.close();
 });
 
 test('chain verifier: gaps, wrong prev and edited content are each caught at the right version', () => {

@@ -3,6 +3,7 @@ import { ChainError } from '../errors.js';
 import type { Registry } from '../registry.js';
 import { Governance, REJECT_REASONS, type GovernanceMetrics, type UpdateResult } from './governance.js';
 import type { KeyFile } from '../signing.js';
+import type { LogEntry } from '../log-entry.js';
 import { initialSignerSet } from './signer-set.js';
 
 export interface AttachGovernanceOptions {
@@ -12,6 +13,12 @@ export interface AttachGovernanceOptions {
   now?: () => number;
   /** Dev mode on loopback: sign unsigned proposals with this key. */
   devKey?: KeyFile;
+  /**
+   * The log from the floor to the registry's current head as `Registry.open` replayed it, in order
+   * (commit entries may be left out: they fold to nothing). Folded instead of reading the log again
+   * (a replica on a large log would otherwise fetch and parse every entry twice at start).
+   */
+  replayed?: Iterable<LogEntry>;
 }
 
 /**
@@ -33,22 +40,27 @@ export async function attachGovernance(reg: Registry, o: AttachGovernanceOptions
     ...(o.devKey !== undefined ? { devKey: o.devKey } : {}),
   });
   // 1. Fold the retained log (boot), 2. then every append as it becomes durable.
-  let after = reg.floor() - 1;
-  for (;;) {
-    const page = await reg.range(after, 2000);
-    for (const e of page) {
-      try {
-        gov.replay(e);
-      } catch (err) {
-        // A chain-valid entry whose governance body cannot be folded is corruption too (exit 65).
-        throw new ChainError(
-          e.version,
-          `the ${e.op} entry cannot be replayed: ${err instanceof Error ? err.message : String(err)}`,
-        );
-      }
+  const fold = (e: LogEntry): void => {
+    try {
+      gov.replay(e);
+    } catch (err) {
+      // A chain-valid entry whose governance body cannot be folded is corruption too (exit 65).
+      throw new ChainError(
+        e.version,
+        `the ${e.op} entry cannot be replayed: ${err instanceof Error ? err.message : String(err)}`,
+      );
     }
-    if (page.length < 2000) break;
-    after = (page[page.length - 1] as { version: number }).version;
+  };
+  if (o.replayed !== undefined) {
+    for (const e of o.replayed) fold(e);
+  } else {
+    let after = reg.floor() - 1;
+    for (;;) {
+      const page = await reg.range(after, 2000);
+      for (const e of page) fold(e);
+      if (page.length < 2000) break;
+      after = (page[page.length - 1] as { version: number }).version;
+    }
   }
   reg.onAppend((e) => gov.replay(e));
   // 3. The durable proposals, judged against the folded state (stale, signer sets).
