@@ -137,10 +137,11 @@ test('kill -9 of the mailbox plane and of the whole node during producers and co
       }
     }
   };
-  const work = [
-    ...Array.from({ length: 8 }, (_, i) => producer(i)),
-    ...Array.from({ length: 8 }, () => consumer()),
-  ];
+  // Producers apart from consumers: every producer has finished (its last enqueue answered) before
+  // the test waits for deliveries, so no message is acknowledged after that wait ended.
+  const producers = Array.from({ length: 8 }, (_, i) => producer(i));
+  const consumers = Array.from({ length: 8 }, () => consumer());
+  const work = [...producers, ...consumers];
   try {
     await sleep(1500);
     // 1. kill -9 of the mailbox plane: the supervisor restarts it.
@@ -162,6 +163,7 @@ test('kill -9 of the mailbox plane and of the whole node during producers and co
     gw = node.gateway;
     await sleep(1000);
     producing = false;
+    await Promise.all(producers);
     const deadline = Date.now() + 60_000;
     // At-least-once: every acknowledged enqueue is delivered; under a slow machine a lease can
     // expire before its ack lands (then the message is redelivered, or dead-lettered after
@@ -171,10 +173,15 @@ test('kill -9 of the mailbox plane and of the whole node during producers and co
     await Promise.all(work);
     const missing = [...enqueued].filter((b) => !delivered.has(b));
     assert.ok(enqueued.size > 0);
+    // On failure, say where the missing messages are (dead-lettered, still queued, or nowhere).
+    const where =
+      missing.length === 0
+        ? ''
+        : ` — dlq: ${await (await fetch(`${gw}/v1/mailbox/storm/dlq`)).text()} — topic: ${await (await fetch(`${gw}/v1/mailbox/storm`)).text()}`;
     assert.deepEqual(
       missing.slice(0, 10),
       [],
-      `${missing.length} of ${enqueued.size} acknowledged enqueues never delivered`,
+      `${missing.length} of ${enqueued.size} acknowledged enqueues never delivered${where}`,
     );
     assert.deepEqual(violations.slice(0, 10), [], 'no acked message is delivered again');
   } finally {

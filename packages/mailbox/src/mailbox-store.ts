@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
 import { ulid } from '@ron/kernel';
-import { openDurableSqlite } from '@ron/kernel/sqlite';
+import { GroupCommitWriter, openDurableSqlite } from '@ron/kernel/sqlite';
 import { snapshotSqlite } from '@ron/kernel/backup';
 import { formatReceipt, parseReceipt } from './receipt.js';
 
@@ -115,16 +115,11 @@ interface LeaseRow {
   visible_at: number;
 }
 
-interface Pending {
-  fn: () => unknown;
-  resolve: (v: unknown) => void;
-  reject: (err: unknown) => void;
-}
-
 /**
- * The mailbox's SQLite store. Every write goes through {@link MailboxStore.commit}: writes that arrive
- * in the same event-loop turn share one transaction and one fsync (WAL, synchronous=FULL), and each
- * promise resolves only after COMMIT returned — so an answer never runs ahead of the disk. Reads
+ * The mailbox's SQLite store. Every write goes through {@link MailboxStore.commit}, i.e. the kernel's
+ * group-commit writer: writes that arrive in the same event-loop turn share one transaction and one
+ * fsync (WAL, synchronous=FULL), each in its own savepoint, and each promise resolves only after
+ * COMMIT returned — so an answer never runs ahead of the disk. Reads
  * (stats, DLQ listing) run directly.
  */
 export class MailboxStore {
@@ -132,10 +127,7 @@ export class MailboxStore {
   readonly #now: () => number;
   readonly #maxReceives: number;
   readonly #dedupWindowMs: number;
-  readonly #pending: Pending[] = [];
-  #scheduled = false;
-  readonly #savepoint: Database.Transaction<(fn: () => unknown) => unknown>;
-  readonly #batch: Database.Transaction<(ops: Pending[]) => { ok: boolean; v: unknown }[]>;
+  readonly #writer: GroupCommitWriter;
   readonly #s: {
     insert: Database.Statement<[string, string, Buffer, number, number]>;
     dedupGet: Database.Statement<[string, string], { id: string; at: number }>;
@@ -238,17 +230,7 @@ export class MailboxStore {
       ),
       dedupPrune: db.prepare('DELETE FROM dedup WHERE at <= ?'),
     };
-    this.#savepoint = db.transaction((fn: () => unknown) => fn());
-    this.#batch = db.transaction((ops: Pending[]) =>
-      ops.map((op) => {
-        // Each op in its own savepoint: one failing op rolls back alone, the batch still commits.
-        try {
-          return { ok: true, v: this.#savepoint(op.fn) };
-        } catch (err) {
-          return { ok: false, v: err };
-        }
-      }),
-    );
+    this.#writer = new GroupCommitWriter(db);
   }
 
   /** A consistent copy of the store in the new file `dest` (SQLite online backup; writes keep flowing). */
@@ -261,39 +243,13 @@ export class MailboxStore {
   }
 
   /**
-   * Runs `fn` inside the next group transaction; resolves with its result once COMMIT returned.
-   * The one write path of this store (a kernel group-commit writer can replace it here alone).
+   * Runs `fn` inside the next group transaction (the kernel's group-commit writer); resolves with its
+   * result once COMMIT returned. A throwing `fn` is rolled back alone; its batch-mates commit.
    */
   commit<T>(fn: () => T): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      if (!this.#db.open) {
-        reject(new Error('the mailbox store is closed'));
-        return;
-      }
-      this.#pending.push({ fn, resolve: resolve as (v: unknown) => void, reject });
-      if (!this.#scheduled) {
-        this.#scheduled = true;
-        setImmediate(() => this.#flush());
-      }
-    });
-  }
-
-  #flush(): void {
-    this.#scheduled = false;
-    const ops = this.#pending.splice(0);
-    if (ops.length === 0) return;
-    let results: { ok: boolean; v: unknown }[];
-    try {
-      results = this.#batch(ops);
-    } catch (err) {
-      for (const op of ops) op.reject(err);
-      return;
-    }
-    ops.forEach((op, i) => {
-      const r = results[i]!;
-      if (r.ok) op.resolve(r.v);
-      else op.reject(r.v);
-    });
+    if (!this.#db.open || this.#writer.closed)
+      return Promise.reject(new Error('the mailbox store is closed'));
+    return this.#writer.write(fn);
   }
 
   /** 201 (created) or the first id within the dedup window (duplicate). */
@@ -503,7 +459,7 @@ export class MailboxStore {
   /** Commits what is queued, then closes the file. */
   close(): void {
     if (!this.#db.open) return;
-    this.#flush();
+    this.#writer.close();
     this.#db.close();
   }
 }

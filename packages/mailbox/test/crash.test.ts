@@ -98,10 +98,11 @@ test('kill -9 during 8 producers + 8 consumers: no acknowledged enqueue lost, no
     }
   };
 
-  const work = [
-    ...Array.from({ length: PRODUCERS }, (_, i) => producer(i)),
-    ...Array.from({ length: CONSUMERS }, () => consumer()),
-  ];
+  // Producers apart from consumers: every producer has finished (its last enqueue answered) before
+  // the test waits for deliveries, so no message is acknowledged after that wait ended.
+  const producers = Array.from({ length: PRODUCERS }, (_, i) => producer(i));
+  const consumers = Array.from({ length: CONSUMERS }, () => consumer());
+  const work = [...producers, ...consumers];
   try {
     for (let round = 0; round < 2; round++) {
       await sleep(1500);
@@ -113,6 +114,7 @@ test('kill -9 during 8 producers + 8 consumers: no acknowledged enqueue lost, no
     }
     await sleep(1000);
     producing = false;
+    await Promise.all(producers);
     // Drain: every acknowledged enqueue must end up acked (dropped ones after their visibility).
     const deadline = Date.now() + 90_000;
     while (
