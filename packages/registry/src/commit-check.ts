@@ -2,7 +2,6 @@
 // signature allow-listed, distinct and valid over JCS({domain, registry, op:"commit", payload_b3,
 // version}) (else 422 BadSignature), and enough of them (else 412 NoQuorum).
 import { ApiError } from '@ron/kernel';
-import type { CommitOutcome, CommitRequest } from './registry.js';
 import {
   checkQuorum,
   signBytes,
@@ -13,6 +12,15 @@ import {
 } from './signing.js';
 
 /** What a commit is judged against: the registry id and the signer set in force. */
+
+/** A signed commit as the API receives it. */
+export interface CommitRequest {
+  payload_b3: string;
+  signatures: Signature[];
+}
+
+export type CommitOutcome = 'ok' | 'no_quorum' | 'bad_signature' | 'store_error';
+
 export interface CommitSigners {
   registryId: string;
   allow: ReadonlySet<string>;

@@ -5,7 +5,14 @@ import { ChainVerifier, initChain, seal } from './chain.js';
 import { ChainError, StoreConflictError } from './errors.js';
 import { FRESH_HEAD, ZERO_B3, headOf, type Head, type LogEntry } from './log-entry.js';
 import { ReorderWindow, type ReorderWindowOptions } from './reorder-window.js';
-import { checkCommit, signedVersionAmong, type CommitCheck, type CommitSigners } from './commit-check.js';
+import {
+  checkCommit,
+  signedVersionAmong,
+  type CommitCheck,
+  type CommitOutcome,
+  type CommitRequest,
+  type CommitSigners,
+} from './commit-check.js';
 import type { KeyFile, Signature } from './signing.js';
 import type { LogStore } from './store.js';
 
@@ -38,15 +45,10 @@ export interface RegistryOptions {
   onReplay?: (e: LogEntry) => void;
 }
 
-export interface CommitRequest {
-  payload_b3: string;
-  signatures: Signature[];
-}
-
 /** Entries per store read while `open()` replays the log. */
 const REPLAY_PAGE = 2000;
 
-export type CommitOutcome = 'ok' | 'no_quorum' | 'bad_signature' | 'store_error';
+export type { CommitOutcome, CommitRequest } from './commit-check.js';
 export type AppendListener = (entry: LogEntry, head: Head) => void;
 
 /** How boot went: entries replayed and verified. */
