@@ -1,5 +1,10 @@
 export { createIndexApp, storePath, type IndexApp, type IndexAppOptions } from './app.js';
-export { schema as indexSchema, validate as validateIndexConfig, type IndexConfig } from './config.js';
+export {
+  schema as indexSchema,
+  validate as validateIndexConfig,
+  type IndexConfig,
+  configFromOverrides as indexConfigFrom,
+} from './config.js';
 export {
   IndexStore,
   type Binding,

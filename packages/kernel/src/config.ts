@@ -5,7 +5,8 @@ import { parseDuration, parseSize } from './units.js';
 
 // Layered config (SPEC §1.6): defaults → file → env → flags, validated once, every error at once.
 
-export type Layer = 'default' | 'file' | 'env' | 'flag';
+/** Where a value came from; `override` is a host embedding the program (`configFrom`). */
+export type Layer = 'default' | 'file' | 'env' | 'flag' | 'override';
 
 export interface Field<T> {
   readonly kind: 'string' | 'int' | 'number' | 'bool' | 'duration' | 'size' | 'list' | 'enum';
@@ -32,7 +33,8 @@ type FieldOpts<T> = Omit<Field<T>, 'kind' | 'default'>;
 
 /** Field constructors; the default fixes the TypeScript type. */
 export const field = {
-  string: <T extends string | undefined = string>(def: T, o: FieldOpts<T>): Field<T> => ({
+  /** A string; its type is `string` unless narrowed explicitly (`field.string<'a' | 'b'>(…)`). */
+  string: <T extends string | undefined = string>(def: NoInfer<T>, o: FieldOpts<T>): Field<T> => ({
     kind: 'string',
     default: def,
     ...o,
@@ -104,6 +106,11 @@ export interface LoadOptions<S extends Schema> {
   env?: NodeJS.ProcessEnv;
   /** Parsed CLI flags (commander `opts()`); undefined values are ignored. */
   flags?: Record<string, unknown>;
+  /**
+   * Values by schema key, applied last (a host embedding the program); undefined values are ignored
+   * and an unknown key is an error.
+   */
+  overrides?: Readonly<Record<string, unknown>>;
   /** Prefix for nested overrides `<PREFIX><SECTION>__<KEY>`, e.g. `REGISTRY_`. */
   nestedEnvPrefix?: string;
   /**
@@ -304,6 +311,26 @@ export function closest(word: string, candidates: readonly string[]): string | u
  * @example
  * const { config } = loadConfig({ schema, fileEnv: 'MICRONODE_CONFIG', flags: program.opts() });
  */
+/** Typed values by schema key: what a host passes to `configFrom`. */
+export type ConfigOverrides<S extends Schema> = { readonly [K in keyof S]?: ConfigOf<S>[K] };
+
+/**
+ * A program's config from its schema defaults plus `overrides` (schema keys, typed values), checked
+ * and cross-validated exactly like a start-up config. No env variable and no file is read. An
+ * unknown key is an error, never ignored, so renaming a key cannot silently drop a host's setting.
+ * Throws ConfigError listing every problem.
+ *
+ * @example
+ * const config = configFrom(micronodeSchema, { bind: '127.0.0.1:0', storage_engine: 'mem' });
+ */
+export function configFrom<S extends Schema>(
+  schema: S,
+  overrides: ConfigOverrides<S>,
+  validate?: LoadOptions<S>['validate'],
+): ConfigOf<S> {
+  return loadConfig({ schema, env: {}, overrides, ...(validate ? { validate } : {}) }).config;
+}
+
 export function loadConfig<S extends Schema>(opts: LoadOptions<S>): LoadedConfig<S> {
   const { schema } = opts;
   const env = opts.env ?? process.env;
@@ -404,6 +431,9 @@ export function loadConfig<S extends Schema>(opts: LoadOptions<S>): LoadedConfig
     if (v !== undefined) set(k, typeof v === 'number' ? String(v) : v, 'flag', `--${kebab(f.flag)}`);
   }
 
+  // 4. Overrides, by schema key.
+  for (const [k, v] of Object.entries(opts.overrides ?? {})) if (v !== undefined) set(k, v, 'override', k);
+
   const config = Object.freeze(values) as ConfigOf<S>;
   if (issues.length === 0 && opts.validate) {
     for (const i of opts.validate(
@@ -491,3 +521,44 @@ export function normalizeLevel(raw: string): string {
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+/** One of LOG_LEVELS. */
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/**
+ * The keys every standalone program shares, with one spelling: its listener (`bind`, env
+ * `<PREFIX>_BIND`), its log level (`LOG_LEVEL`, `RUST_LOG`) and the dev readiness override
+ * (`<PREFIX>_DEV_READY`). Spread first into a program's schema.
+ */
+export function programFields(
+  envPrefix: string,
+  bindDefault: string,
+  o: { bindEnv?: readonly string[]; bindDoc?: string } = {},
+): {
+  bind: Field<string>;
+  log_level: Field<LogLevel>;
+  dev_ready: Field<boolean>;
+} {
+  return {
+    bind: field.string(bindDefault, {
+      env: o.bindEnv ?? [`${envPrefix}_BIND`],
+      flag: 'bind',
+      doc: o.bindDoc ?? 'listener (admin + API), HOST:PORT or unix:/path; port 0 = ephemeral',
+    }),
+    log_level: field.enum(LOG_LEVELS, 'info', {
+      env: ['LOG_LEVEL', 'RUST_LOG'],
+      flag: 'logLevel',
+      normalize: normalizeLevel,
+      doc: 'pino log level',
+    }),
+    dev_ready: field.bool(false, {
+      env: [`${envPrefix}_DEV_READY`],
+      flag: 'devReady',
+      doc: 'force /readyz to 200 (dev only)',
+    }),
+  };
+}
+
+/** `shutdown_grace`: how long in-flight requests may finish on SIGTERM (every program). */
+export function shutdownGraceField(): Field<number> {
+  return field.duration(10_000, { doc: 'grace for in-flight requests on SIGTERM' });
+}

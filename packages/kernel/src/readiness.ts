@@ -5,12 +5,23 @@ export type Probe = () => boolean;
 export interface ReadinessReport {
   ready: boolean;
   probes: Record<string, boolean>;
+  /** Failing probes that hold readiness down (critical ones, and `shutting_down`). */
   failing: string[];
   mode: 'truthful' | 'dev-forced';
 }
 
+export interface ProbeOptions {
+  /**
+   * Whether a failure holds readiness down (default true). A function is read on every check, so a
+   * reloaded setting applies at once. A failing non-critical probe is reported (false in `probes`)
+   * but the service stays ready.
+   */
+  critical?: boolean | (() => boolean);
+}
+
 export class Readiness {
   readonly #probes = new Map<string, Probe>();
+  readonly #critical = new Map<string, () => boolean>();
   readonly #devForced: boolean;
   #shuttingDown = false;
   /** Bumped whenever the probe set changes (part of {@link signature}). */
@@ -21,10 +32,24 @@ export class Readiness {
   }
 
   /** Adds or replaces a probe. A boolean is a fixed probe; use `flag()` for a settable one. */
-  probe(name: string, fn: Probe): this {
+  probe(name: string, fn: Probe, opts: ProbeOptions = {}): this {
     this.#probes.set(name, fn);
+    const c = opts.critical;
+    if (c === undefined || c === true) this.#critical.delete(name);
+    else this.#critical.set(name, typeof c === 'function' ? c : () => false);
     this.#version++;
     return this;
+  }
+
+  /** Removes a probe (a component that was switched off). */
+  remove(name: string): this {
+    if (this.#probes.delete(name)) this.#version++;
+    this.#critical.delete(name);
+    return this;
+  }
+
+  has(name: string): boolean {
+    return this.#probes.has(name);
   }
 
   /** A probe backed by a settable flag; returns the setter. */
@@ -57,14 +82,15 @@ export class Readiness {
    */
   signature(): string {
     let s = this.#signaturePrefix();
-    for (const fn of this.#probes.values()) {
+    for (const [name, fn] of this.#probes) {
       let ok = false;
       try {
         ok = fn();
       } catch {
         ok = false;
       }
-      s += ok ? '1' : '0';
+      // A failing probe that does not hold readiness down reads 'n' (criticality can change live).
+      s += ok ? '1' : (this.#critical.get(name)?.() ?? true) ? '0' : 'n';
     }
     return s;
   }
@@ -72,7 +98,8 @@ export class Readiness {
   /** The {@link signature} a report was taken under (for caching what was rendered from it). */
   signatureOf(r: ReadinessReport): string {
     let s = this.#signaturePrefix();
-    for (const name of this.#probes.keys()) s += r.probes[name] === true ? '1' : '0';
+    for (const name of this.#probes.keys())
+      s += r.probes[name] === true ? '1' : r.failing.includes(name) ? '0' : 'n';
     return s;
   }
 
@@ -91,7 +118,7 @@ export class Readiness {
         ok = false;
       }
       probes[name] = ok;
-      if (!ok) failing.push(name);
+      if (!ok && (this.#critical.get(name)?.() ?? true)) failing.push(name);
     }
     if (this.#shuttingDown) failing.push('shutting_down');
     const mode = this.#devForced ? 'dev-forced' : 'truthful';

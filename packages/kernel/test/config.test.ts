@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import fc from 'fast-check';
-import { ConfigError, field, formatConfig, loadConfig, normalizeLevel } from '../src/index.js';
+import { ConfigError, configFrom, field, formatConfig, loadConfig, normalizeLevel } from '../src/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kernel-config-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -215,4 +215,42 @@ test('RUST_LOG-style level strings reduce to one pino level', () => {
   assert.equal(normalizeLevel('svc=debug'), 'debug');
   assert.equal(normalizeLevel('WARNING'), 'warn');
   assert.equal(normalizeLevel('off'), 'silent');
+});
+
+test('configFrom: typed overrides by schema key over the defaults; env is never read', () => {
+  process.env.APP_NAME = 'from-env';
+  try {
+    const c = configFrom(schema, { port: 9000, 'http.max_body': 2048, debug: true, 'http.timeout': 250 });
+    assert.equal(c.port, 9000);
+    assert.equal(c['http.max_body'], 2048);
+    assert.equal(c.debug, true);
+    assert.equal(c['http.timeout'], 250);
+    assert.equal(c.name, 'app', 'keys not overridden keep their default (APP_NAME is not read)');
+    assert.ok(Object.isFrozen(c));
+  } finally {
+    delete process.env.APP_NAME;
+  }
+});
+
+test('configFrom: an unknown key, a bad value or a broken cross-field rule throws ConfigError naming it', () => {
+  // A renamed key must not silently drop a host's setting.
+  const unknown = { port: 9000, max_body: 1 } as unknown as Parameters<typeof configFrom<typeof schema>>[1];
+  assert.throws(
+    () => configFrom(schema, unknown),
+    (e: unknown) =>
+      e instanceof ConfigError &&
+      e.issues.some((i) => i.key === 'max_body' && i.rule === 'unknown key' && i.layer === 'override'),
+  );
+  assert.throws(
+    () => configFrom(schema, { port: 0 }),
+    (e: unknown) =>
+      e instanceof ConfigError && e.issues.some((i) => i.key === 'port' && i.rule === 'must be ≥ 1'),
+  );
+  assert.throws(
+    () =>
+      configFrom(schema, { mode: 'b', debug: false }, (c) =>
+        c.mode === 'b' && !c.debug ? [{ key: 'mode', rule: 'mode b needs debug' }] : [],
+      ),
+    (e: unknown) => e instanceof ConfigError && e.issues.some((i) => i.rule === 'mode b needs debug'),
+  );
 });

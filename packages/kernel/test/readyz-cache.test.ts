@@ -85,3 +85,30 @@ test('without readyBodyFromReportOnly, /readyz renders every time (bodies may ca
   assert.deepEqual((await app.inject({ url: '/readyz' })).json(), { ready: true, degraded: true });
   await app.close();
 });
+
+test('a non-critical probe is reported but does not hold readiness down; criticality is read live', () => {
+  let planeUp = false;
+  let critical = false;
+  const r = new Readiness()
+    .probe('db', () => true)
+    .probe('plane', () => planeUp, { critical: () => critical });
+  let rep = r.check();
+  assert.equal(rep.ready, true);
+  assert.equal(rep.probes.plane, false, 'the failing probe is still reported');
+  assert.deepEqual(rep.failing, []);
+  const before = r.signature();
+  assert.equal(r.signatureOf(rep), before);
+  critical = true; // e.g. a reload made the plane critical
+  rep = r.check();
+  assert.equal(rep.ready, false);
+  assert.deepEqual(rep.failing, ['plane']);
+  assert.notEqual(r.signature(), before, 'a cached body for the old criticality is not reused');
+  assert.equal(r.signatureOf(rep), r.signature());
+  planeUp = true;
+  assert.equal(r.check().ready, true);
+  r.remove('plane');
+  assert.equal(r.has('plane'), false);
+  assert.deepEqual(Object.keys(r.check().probes), ['db']);
+  r.markShuttingDown();
+  assert.equal(r.check().ready, false, 'shutdown always wins');
+});

@@ -18,7 +18,7 @@ import type {
 } from 'fastify';
 import { authorize } from './auth.js';
 import { registerNodeBackupRoute } from './backup-route.js';
-import type { Macronode } from './node.js';
+import type { AdminHost, ReadyReport } from './admin-host.js';
 import { registerUiRoutes } from './ui-routes.js';
 
 const NODE_MIN = '20.0.0';
@@ -35,7 +35,7 @@ function pathOf(url: string): string {
  * the event stream carry the write timeout.
  */
 export function createAdmin(
-  node: Macronode,
+  node: AdminHost,
   serverFactory?: FastifyServerFactory,
 ): { app: FastifyInstance; metricsOnly(): FastifyInstance } {
   const cfg = node.config;
@@ -100,7 +100,7 @@ export function createAdmin(
   app.get('/healthz', { onRequest: limited }, health);
   app.get('/livez', { onRequest: limited }, health);
 
-  const verboseText = (names: string[], r: ReturnType<Macronode['readiness']>): string => {
+  const verboseText = (names: string[], r: ReadyReport): string => {
     const lines = names.map((n) =>
       r.deps[n] ? `[+]${n} ok` : `[-]${n} failed: ${r.reasons[n] ?? 'not ready'}`,
     );
@@ -124,9 +124,7 @@ export function createAdmin(
       return sendError(req, reply, new ApiError('NotFound', `no readiness probe named ${p}`));
     const ok = r.deps[p] === true && !r.reasons.shutdown;
     if (!ok)
-      reply
-        .code(503)
-        .header('retry-after', String(node.supervisor.has(p) ? node.supervisor.retryAfter(p) : 5));
+      reply.code(503).header('retry-after', String(node.planes.has(p) ? node.planes.retryAfter(p) : 5));
     if ('verbose' in (req.query as Record<string, unknown>)) {
       return reply.type('text/plain; charset=utf-8').send(verboseText([p], { ...r, ready: ok }));
     }
@@ -147,10 +145,11 @@ export function createAdmin(
   });
 
   const metricsHandler = async (_req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
-    // Planes' own series (gateway_http_*, index_*, mailbox_*) come from their processes over IPC.
+    // Planes' own series (gateway_http_*, index_*, mailbox_*) come from their processes over IPC;
+    // a plane without its own series answers ''.
     const [text, ...planes] = await Promise.all([
       m.render(),
-      ...['gateway', 'index', 'mailbox'].map((p) => node.supervisor.planeMetrics(p, 1000)),
+      ...node.planes.names().map((p) => node.planes.planeMetrics(p, 1000)),
     ]);
     return reply
       .type('text/plain; version=0.0.4; charset=utf-8')
@@ -210,7 +209,7 @@ export function createAdmin(
     { onRequest: [limited, auth] },
     (req, reply) => {
       const p = req.params.plane;
-      const state = node.supervisor.reset(p);
+      const state = node.planes.reset(p);
       if (state === undefined)
         return sendError(req, reply, new ApiError('NotFound', `plane ${p} is not enabled on this node`));
       return reply.send({ plane: p, state });

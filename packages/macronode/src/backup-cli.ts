@@ -4,8 +4,8 @@ import type { Command } from 'commander';
 import { StartupError, runMain } from '@ron/kernel';
 import { loadMacronodeConfig, type LoadInput } from './config.js';
 import type { NodeBackupManifest } from './backup.js';
-import { NODE_REGISTRY_ID } from './planes/registry.js';
-import { existingSignerId } from './planes/signer-key.js';
+import { NODE_REGISTRY_ID } from './planes/registry/plane.js';
+import { existingSignerId, signerKeyPlace } from './planes/registry/signer-key.js';
 
 type Flags = Record<string, unknown>;
 
@@ -109,7 +109,7 @@ export function addBackupCommands(
         const { restoreNode } = await import('./backup.js');
         // The registry's signatures are audited against this node's own key when it has one (the
         // trust anchor the restored plane boots with), else against the signer set the backup recorded.
-        const signer = existingSignerId(c);
+        const signer = existingSignerId(signerKeyPlace(c['registry.signer_key'], c));
         const audit =
           signer !== undefined
             ? { registryId: NODE_REGISTRY_ID, signers: [signer], threshold: c['registry.sig_threshold'] }

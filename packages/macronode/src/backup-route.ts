@@ -4,12 +4,9 @@
 import { isAbsolute, join, resolve } from 'node:path';
 import { ApiError, StartupError, registerBackupMetrics, sendError } from '@ron/kernel';
 import type { FastifyInstance, onRequestHookHandler } from 'fastify';
-import type { Macronode } from './node.js';
-import { NODE_REGISTRY_ID } from './planes/registry.js';
-
-// Planes that keep a store: each serves one snapshot file on its admin `GET /backup` (the storage
-// plane's carries its chunk bytes, see @ron/storage/backup).
-const STORE_PLANES = new Set(['registry', 'kv', 'index', 'mailbox', 'storage']);
+import type { AdminHost } from './admin-host.js';
+import { NODE_REGISTRY_ID } from './planes/registry/plane.js';
+import { planeModule } from './planes/table.js';
 
 function stamp(d = new Date()): string {
   return d
@@ -20,7 +17,7 @@ function stamp(d = new Date()): string {
 
 export function registerNodeBackupRoute(
   app: FastifyInstance,
-  node: Macronode,
+  node: AdminHost,
   onRequest: onRequestHookHandler[],
 ): void {
   const m = registerBackupMetrics(node.metrics.http.registry);
@@ -47,10 +44,11 @@ export function registerNodeBackupRoute(
     } catch (err) {
       return sendError(req, reply, new ApiError('BadRequest', (err as Error).message));
     }
-    const sources = node.supervisor
+    const sources = node.planes
       .names()
-      .filter((n) => STORE_PLANES.has(n))
-      .map((n) => ({ n, st: node.supervisor.status(n)! }));
+      // Planes that keep a store: each serves one snapshot file on its admin `GET /backup`.
+      .filter((n) => planeModule(n)?.store !== undefined)
+      .map((n) => ({ n, st: node.planes.status(n)! }));
     const down = sources.filter((s) => s.st.state !== 'running' || s.st.url === null);
     if (down.length > 0) {
       return sendError(

@@ -20,23 +20,11 @@ import {
   type SnapshotMeta,
 } from '@ron/kernel/backup';
 import { verifyLogSnapshot, type SnapshotSigners } from '@ron/registry';
+import { planeModule } from './planes/table.js';
 import { restoreStorageSnapshot, verifyStorageSnapshot } from '@ron/storage/backup';
 
 const EX_DATAERR = 65;
 const EX_UNAVAILABLE = 69;
-
-/**
- * How old a plane's data is, as one number that only grows with writes: a restore refuses a snapshot
- * whose number is below the live store's (the registry's head version; the KV store's newest
- * write time, in ms).
- */
-const WATERMARKS: Readonly<Record<string, { sql: string; what: string }>> = {
-  registry: { sql: 'SELECT max(version) FROM registry_log', what: 'head version' },
-  kv: { sql: 'SELECT max(updated_at) FROM kv', what: 'newest write (ms)' },
-  index: { sql: 'SELECT max(at) FROM history', what: 'newest name change (ms)' },
-  mailbox: { sql: 'SELECT max(enqueued_at) FROM messages', what: 'newest enqueue (ms)' },
-  storage: { sql: 'SELECT max(created_at) FROM objects', what: 'newest object (ms)' },
-};
 
 function readWatermark(path: string, sql: string): number {
   const db = new Database(path, { readonly: true, fileMustExist: true });
@@ -46,15 +34,6 @@ function readWatermark(path: string, sql: string): number {
     db.close();
   }
 }
-
-/** Where each plane keeps its SQLite store under data_dir. */
-export const PLANE_STORE_FILES: Readonly<Record<string, string>> = {
-  registry: 'registry/registry.db',
-  kv: 'kv/micronode.db',
-  index: 'index/index.db',
-  mailbox: 'mailbox/mailbox.db',
-  storage: 'storage/store.db',
-};
 
 /**
  * Planes whose snapshot is not a drop-in store file: how to put it in place (the storage plane's
@@ -212,8 +191,8 @@ export interface NodeRestoreResult {
 
 /**
  * Restores a verified backup into `dataDir` (the node stopped: a plane store held by a running
- * process refuses with 69). Refuses a snapshot older than the data it would replace (see
- * WATERMARKS) unless `force`.
+ * process refuses with 69). Refuses a snapshot older than the data it would replace (by the
+ * plane's store watermark) unless `force`.
  * Everything is checked before the first file is replaced.
  */
 export async function restoreNode(
@@ -226,14 +205,15 @@ export async function restoreNode(
   const m = await verifyNodeBackup(dir, audit);
   const plan: { plane: string; src: string; dest: string }[] = [];
   for (const [plane, p] of Object.entries(m.planes)) {
-    const rel = PLANE_STORE_FILES[plane];
+    const rel = planeModule(plane)?.store?.file;
     if (rel === undefined)
       throw new StartupError(
         `${plane}: this macronode does not know where that plane keeps its store`,
         EX_DATAERR,
       );
     const dest = join(resolve(dataDir), rel);
-    const mark = WATERMARKS[plane];
+    // How old the data is, as one number that only grows with writes (the plane's store watermark).
+    const mark = planeModule(plane)?.store?.watermark;
     if (mark === undefined)
       throw new StartupError(`${plane}: this macronode cannot judge that plane's snapshot age`, EX_DATAERR);
     const src = join(dir, p.file);

@@ -1,16 +1,13 @@
 import { parseAddr } from '@ron/kernel';
-import Database from 'better-sqlite3';
 import { accessSync, constants, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { loadMacronodeConfig, type LoadInput, type MacronodeConfig } from './config.js';
+import { ownConfig, type DoctorCheck } from './planes/plane.js';
+import { sqliteStoreCheck } from './planes/store-check.js';
+import { PLANE_NAMES, planeModule } from './planes/table.js';
 
-type Verdict = 'ok' | 'warn' | 'fail';
-interface Check {
-  name: string;
-  verdict: Verdict;
-  detail: string;
-}
+type Check = DoctorCheck;
 
 function portFree(addr: string): Promise<Check> {
   const t = parseAddr(addr);
@@ -39,69 +36,21 @@ function dataDir(c: MacronodeConfig): Check[] {
   } catch (err) {
     return [{ name: 'data dir', verdict: 'fail', detail: `${dir} not writable: ${(err as Error).message}` }];
   }
-  const out: Check[] = [{ name: 'data dir', verdict: 'ok', detail: `${dir} writable` }];
-  // Each plane's SQLite store opens (created if missing, as the plane would).
-  for (const [plane, file] of [
-    ['kv', join(dir, 'kv', 'micronode.db')],
-    ['registry', join(dir, 'registry', 'registry.db')],
-    ['storage', join(dir, 'storage', 'store.db')],
-    ['index', join(dir, 'index', 'index.db')],
-    ['mailbox', join(dir, 'mailbox', 'mailbox.db')],
-  ] as const) {
-    if (!c.services.includes(plane)) continue;
-    if (plane === 'registry' && isPostgres(c['registry.db'])) continue; // checked by registryPostgres()
-    try {
-      mkdirSync(join(file, '..'), { recursive: true });
-      const db = new Database(file, { timeout: 200 });
-      try {
-        db.pragma('journal_mode = WAL');
-      } finally {
-        db.close();
-      }
-      out.push({ name: `${plane} store`, verdict: 'ok', detail: `${file} opens` });
-    } catch (err) {
-      // A running plane holds its store's exclusive lock (one owner per store).
-      if ((err as { code?: string }).code === 'SQLITE_BUSY') {
-        out.push({
-          name: `${plane} store`,
-          verdict: 'ok',
-          detail: `${file} is open in a running node (locked by its owner)`,
-        });
-      } else {
-        out.push({ name: `${plane} store`, verdict: 'fail', detail: `${file}: ${(err as Error).message}` });
-      }
-    }
+  return [{ name: 'data dir', verdict: 'ok', detail: `${dir} writable` }];
+}
+
+/** Each enabled plane's own checks, else its SQLite store opens (created if missing, as the plane would). */
+async function planeChecks(c: MacronodeConfig): Promise<Check[]> {
+  if (c.amnesia) return [];
+  const out: Check[] = [];
+  for (const name of PLANE_NAMES) {
+    if (!c.services.includes(name)) continue;
+    const mod = planeModule(name)!;
+    if (mod.doctor !== undefined) out.push(...(await mod.doctor(ownConfig(mod, c), c)));
+    else if (mod.store !== undefined)
+      out.push(await sqliteStoreCheck(name, join(resolve(c.data_dir), mod.store.file)));
   }
   return out;
-}
-
-function isPostgres(db: string): boolean {
-  return db.startsWith('postgres://') || db.startsWith('postgresql://');
-}
-
-/** registry.db = postgres://…: the shared database answers (connects, reads; creates nothing). */
-async function registryPostgres(c: MacronodeConfig): Promise<Check[]> {
-  if (c.amnesia || !c.services.includes('registry') || !isPostgres(c['registry.db'])) return [];
-  const { probePostgres, redactPgUrl } = await import('@ron/registry');
-  const where = redactPgUrl(c['registry.db']);
-  try {
-    const p = await probePostgres(c['registry.db']);
-    return [
-      {
-        name: 'registry store',
-        verdict: 'ok',
-        detail: `${where} answers (PostgreSQL ${p.server}; ${p.entries === null ? 'schema not created yet: the first replica creates it' : `${p.entries} log entries`})`,
-      },
-    ];
-  } catch (err) {
-    return [
-      {
-        name: 'registry store',
-        verdict: 'fail',
-        detail: `${where}: ${(err as Error).message} (check the server is up, the URL and the password)`,
-      },
-    ];
-  }
 }
 
 function tls(c: MacronodeConfig): Check[] {
@@ -153,7 +102,7 @@ export async function runDoctor(
   checks.push({ name: 'clock', verdict: clockSane ? 'ok' : 'warn', detail: new Date(now).toISOString() });
   if (c) {
     checks.push(...dataDir(c));
-    checks.push(...(await registryPostgres(c)));
+    checks.push(...(await planeChecks(c)));
     checks.push(await portFree(c.http_addr), await portFree(c.gateway_addr));
     if (c.metrics_addr !== '') checks.push(await portFree(c.metrics_addr));
     checks.push(...tls(c));

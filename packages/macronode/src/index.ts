@@ -1,5 +1,6 @@
 export { cli } from './main.js';
-export { Macronode, type MacronodeOptions, type ReadyReport, type ReloadResult } from './node.js';
+export { Macronode, type MacronodeOptions } from './node.js';
+export type { AdminHost, ReadyReport, ReloadResult } from './admin-host.js';
 export {
   schema as macronodeSchema,
   loadMacronodeConfig,
@@ -9,6 +10,5 @@ export {
 export { isLoopbackAddress, authorize, tokenMatches } from './auth.js';
 export { backoffDelay } from './supervisor/backoff.js';
 export { planReload } from './reload.js';
-export { PLANES } from './planes/table.js';
-export { PLANE_NAMES } from './planes/names.js';
+export { PLANES, PLANE_NAMES } from './planes/table.js';
 export type { PlaneModule, RunningPlane, ChildSpec } from './planes/plane.js';

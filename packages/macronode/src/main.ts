@@ -15,6 +15,8 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadMacronodeConfig, type LoadInput } from './config.js';
 import { Macronode, consoleUrl } from './node.js';
+import { childSpec } from './planes/plane.js';
+import { PLANES } from './planes/table.js';
 import { addBackupCommands } from './backup-cli.js';
 
 type Flags = Record<string, unknown>;
@@ -42,16 +44,22 @@ async function run(flags: Flags): Promise<void> {
       );
     }
   }
-  const node = new Macronode({ loaded, input: inp, logger: log });
-  const planeGrace = Object.keys(c)
-    .filter((k) => k.endsWith('.shutdown_ms'))
-    .reduce((s, k) => s + Number((c as Record<string, unknown>)[k]), 0);
+  // POST /api/v1/shutdown runs the same ordered shutdown as SIGTERM (installed just below).
+  const shutdownBox: { run?: () => Promise<void> } = {};
+  const node = new Macronode({
+    loaded,
+    input: inp,
+    logger: log,
+    onShutdownRequest: () => void shutdownBox.run?.(),
+  });
+  // Planes stop one after another, each within its child spec's shutdown_ms.
+  const planeGrace = Object.values(PLANES).reduce((s, m) => s + childSpec(m, c).shutdownMs, 0);
   const shutdown = installShutdown({
     logger: log,
     graceMs: c.shutdown_grace + planeGrace + 1000,
     close: () => node.close(),
   });
-  node.requestShutdown = () => void shutdown();
+  shutdownBox.run = shutdown;
   process.on('SIGHUP', () => {
     void node.reload('SIGHUP');
   });

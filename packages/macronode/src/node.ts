@@ -1,72 +1,28 @@
-import {
-  ConfigError,
-  buildInfo,
-  closeWithGrace,
-  listen,
-  parseAddr,
-  setLogLevel,
-  type Logger,
-} from '@ron/kernel';
-import type { SecureContextOptions } from 'node:tls';
-import { httpsFactory, readTls, swapTls, tlsFiles, type TlsFiles } from './tls.js';
+import { Readiness, buildInfo, closeWithGrace, listen, parseAddr, type Logger } from '@ron/kernel';
+import { httpsFactory, tlsFiles, type TlsFiles } from './tls.js';
 import type { FastifyInstance } from 'fastify';
 import { fileURLToPath } from 'node:url';
 import { createAdmin } from './admin.js';
+import type { AdminHost, AdminPlanes, ReadyReport, ReloadResult } from './admin-host.js';
 import { NodeBus, type NodeEventBody } from './bus.js';
-import {
-  loadMacronodeConfig,
-  schema,
-  testFault,
-  validate,
-  type LoadInput,
-  type Loaded,
-  type MacronodeConfig,
-} from './config.js';
-import type { RouteEntry, RouteTable } from './gateway.js';
+import { testFault, type LoadInput, type Loaded, type MacronodeConfig } from './config.js';
+import type { RouteEntry, RouteTable } from './planes/gateway/routes.js';
 import { MacronodeMetrics } from './metrics.js';
-import { PLANE_NAMES } from './planes/names.js';
-import { ensureSignerKey } from './planes/signer-key.js';
-import { PLANES } from './planes/table.js';
-import { effectiveAfterReload, planReload } from './reload.js';
+import { ownConfig, type PlaneModule } from './planes/plane.js';
+import { ensureSignerKey, signerKeyPlace } from './planes/registry/signer-key.js';
+import { PLANES, PLANE_NAMES, planeModule } from './planes/table.js';
+import { applyReload, type ReloadHost } from './reload.js';
 import { Supervisor, type PlaneStatus } from './supervisor/supervisor.js';
 
 const RUNNER = fileURLToPath(new URL('./planes/runner.js', import.meta.url));
-
-export interface ReadyReport {
-  ready: boolean;
-  deps: Record<string, boolean>;
-  reasons: Record<string, string>;
-  mode: 'truthful' | 'dev-forced';
-  retryAfter: number;
-}
-
-/** One key a reload would change (`?dry_run=1`); secrets shown as `***`. */
-export interface ConfigChange {
-  key: string;
-  from: unknown;
-  to: unknown;
-  source: string;
-}
-
-export interface ReloadBody {
-  version: number;
-  applied: string[];
-  restarted: string[];
-  restart_required: string[];
-  /** Live keys a partial file sends back to their default (present only when there are some). */
-  warnings?: string[];
-  /** `?dry_run=1` only: nothing was changed; `changes` is the diff a reload would apply. */
-  dry_run?: true;
-  changes?: ConfigChange[];
-}
-
-export type ReloadResult = { ok: true; body: ReloadBody } | { ok: false; message: string };
 
 export interface MacronodeOptions {
   loaded: Loaded;
   /** How the config was loaded, re-run on reload (file re-read, same env and flags). */
   input: LoadInput;
   logger: Logger;
+  /** What POST /api/v1/shutdown calls: the process's ordered shutdown (default: nothing). */
+  onShutdownRequest?: () => void;
 }
 
 /** The console's address on an admin listener URL. */
@@ -92,7 +48,7 @@ export function eventDetail(node: Macronode, body: NodeEventBody): Record<string
  * The host: one admin plane, the gateway, and a supervisor with one child process per plane.
  * `start()` resolves once every critical plane is ready (or rejects if one fails).
  */
-export class Macronode {
+export class Macronode implements AdminHost {
   readonly log: Logger;
   // Every event carries the plane's status and the node's readiness, so the console re-renders from
   // the event alone (no polling).
@@ -112,16 +68,24 @@ export class Macronode {
   #metricsUrl: string | undefined;
   /** The gateway's bound address, pinned after its first start so restarts keep the port. */
   #gatewayPinned: string | undefined;
-  #shuttingDown = false;
+  /** config, network and gateway first, then one probe per plane as the supervisor lists it. */
+  readonly #ready: Readiness;
+  readonly #planeProbes = new Set<string>();
   #reloading: Promise<ReloadResult> | undefined;
-  /** Called by POST /api/v1/shutdown; set by main to the process's shutdown. */
-  requestShutdown: () => void = () => undefined;
+  readonly #onShutdownRequest: () => void;
 
   constructor(o: MacronodeOptions) {
     this.#loaded = o.loaded;
     this.#cfg = o.loaded.config;
     this.#input = o.input;
     this.log = o.logger;
+    this.#onShutdownRequest = o.onShutdownRequest ?? (() => undefined);
+    this.#ready = new Readiness({ devForced: this.#cfg.dev_ready })
+      .probe('config', () => true)
+      .probe('network', () => this.#adminUrl !== undefined && this.#gatewayUrl !== undefined)
+      .probe('gateway', () => this.supervisor.state('gateway') === 'running', {
+        critical: () => !this.supervisor.has('gateway') || this.supervisor.critical('gateway'),
+      });
     this.metrics = new MacronodeMetrics(['gateway', ...PLANE_NAMES], (s) => this.supervisor.uptime(s));
     this.supervisor = new Supervisor({
       config: () => this.#cfg,
@@ -137,6 +101,39 @@ export class Macronode {
       adjust: (name, options) =>
         name === 'gateway' && this.#gatewayPinned ? { ...options, addr: this.#gatewayPinned } : options,
     });
+  }
+
+  /** What a reload reads and changes (reload.ts applies it). */
+  get #reloadHost(): ReloadHost {
+    return {
+      log: this.log,
+      input: () => this.#input,
+      loaded: () => this.#loaded,
+      version: () => this.#version,
+      adminApp: () => this.#admin,
+      supervisor: this.supervisor,
+      planeNames: PLANE_NAMES,
+      commit: (loaded, changed) => {
+        this.#cfg = loaded.config;
+        this.#loaded = loaded;
+        if (changed) this.#version++;
+        return this.#version;
+      },
+      pushRoutes: () => this.#pushRoutes(),
+      recordReload: (r) => {
+        this.#lastReload = r;
+      },
+      publish: (e) => this.bus.publish(e),
+    };
+  }
+
+  /** The plane controls the admin plane uses. */
+  get planes(): AdminPlanes {
+    return this.supervisor;
+  }
+
+  requestShutdown(): void {
+    this.#onShutdownRequest();
   }
 
   get config(): MacronodeConfig {
@@ -171,7 +168,7 @@ export class Macronode {
     }
     // 2. The local signer key (registry writes stay signature-gated), created on first run.
     if (c.services.includes('registry')) {
-      const key = ensureSignerKey(c);
+      const key = ensureSignerKey(signerKeyPlace(c['registry.signer_key'], c));
       if (key.created)
         this.log.warn(
           {
@@ -213,10 +210,10 @@ export class Macronode {
     const prefixes: Record<string, string> = {};
     const c = this.#cfg;
     const bodyCaps: Record<string, number> = {};
-    for (const mod of Object.values(PLANES)) {
+    for (const mod of Object.values(PLANES) as PlaneModule[]) {
       for (const p of mod.prefixes) {
         prefixes[p] = mod.name;
-        if (mod.bodyCap !== undefined) bodyCaps[p] = mod.bodyCap(c);
+        if (mod.bodyCap !== undefined) bodyCaps[p] = mod.bodyCap(ownConfig(mod, c), c);
       }
     }
     return {
@@ -244,37 +241,38 @@ export class Macronode {
       this.supervisor.send('gateway', { type: 'routes', table: this.#routeTable() });
   }
 
+  /** Truthful readiness (SPEC §4.3) on the kernel's Readiness: listeners bound, every critical plane running. */
   readiness(): ReadyReport {
-    const deps: Record<string, boolean> = {
-      config: true,
-      network: this.#adminUrl !== undefined && this.#gatewayUrl !== undefined,
-      gateway: false,
-    };
+    const names = this.supervisor.names();
+    // Planes come and go with reloads: one probe per plane the supervisor lists now.
+    for (const n of names) {
+      if (this.#ready.has(n)) continue;
+      this.#ready.probe(n, () => this.supervisor.state(n) === 'running', {
+        critical: () => this.supervisor.critical(n),
+      });
+      this.#planeProbes.add(n);
+    }
+    for (const n of this.#planeProbes) {
+      if (names.includes(n)) continue;
+      this.#ready.remove(n);
+      this.#planeProbes.delete(n);
+    }
+    const r = this.#ready.check();
     const reasons: Record<string, string> = {
       config: 'ok',
-      network: deps.network ? 'ok' : 'listeners not bound',
+      network: r.probes.network === true ? 'ok' : 'listeners not bound',
     };
-    let ready = deps.network!;
     let retryAfter = Infinity;
-    for (const name of this.supervisor.names()) {
-      const ok = this.supervisor.state(name) === 'running';
-      deps[name] = ok;
+    for (const name of names) {
       reasons[name] = this.supervisor.reason(name);
-      if (!ok && this.supervisor.critical(name)) {
-        ready = false;
-        retryAfter = Math.min(retryAfter, this.supervisor.retryAfter(name));
-      }
+      if (r.failing.includes(name)) retryAfter = Math.min(retryAfter, this.supervisor.retryAfter(name));
     }
-    if (this.#shuttingDown) {
-      reasons.shutdown = 'shutting down';
-      ready = false;
-    }
-    const forced = this.#cfg.dev_ready;
+    if (this.#ready.shuttingDown) reasons.shutdown = 'shutting down';
     return {
-      ready: this.#shuttingDown ? false : forced || ready,
-      deps,
+      ready: r.ready,
+      deps: r.probes,
       reasons,
-      mode: forced ? 'dev-forced' : 'truthful',
+      mode: r.mode,
       retryAfter: Number.isFinite(retryAfter) ? retryAfter : 5,
     };
   }
@@ -313,140 +311,9 @@ export class Macronode {
   reload(source: 'SIGHUP' | 'api', dryRun = false): Promise<ReloadResult> {
     // One reload at a time; a second request waits for the first and then runs.
     const prev = this.#reloading ?? Promise.resolve(undefined);
-    const run = prev.then(() => this.#reload(source, dryRun));
+    const run = prev.then(() => applyReload(this.#reloadHost, source, dryRun));
     this.#reloading = run;
     return run;
-  }
-
-  #reject(at: string, source: string, message: string, dryRun: boolean): ReloadResult {
-    if (!dryRun) {
-      this.#lastReload = { at, source, ok: false, version: this.#version, error: message };
-      this.log.error(
-        { event: 'reload_rejected', source },
-        `reload rejected, old config keeps running: ${message}`,
-      );
-    }
-    return { ok: false, message };
-  }
-
-  /**
-   * Judges a new config against what is actually running (SPEC §4.6): the config that would run
-   * after the reload (restart-required keys keep their running values, e.g. the admin listener)
-   * must pass the rules `run` applies, and a file that sets nothing does not silently reset a node
-   * that was configured by it. Returns the refusal, or undefined.
-   */
-  #judge(next: Loaded, eff: MacronodeConfig): string | undefined {
-    const problems = validate(eff);
-    if (problems.length > 0)
-      return `reload refused: with the listeners now running, run would refuse this config:\n${problems.map((p) => `  - ${p.key}: ${p.rule}`).join('\n')}`;
-    const fromFile = (l: Loaded): number => Object.values(l.sources).filter((s) => s.layer === 'file').length;
-    if (next.file !== undefined && fromFile(next) === 0 && fromFile(this.#loaded) > 0)
-      return `reload refused: ${next.file} sets no key (empty or half-written?) and would reset every key to its default; restart the node to run on defaults`;
-    return undefined;
-  }
-
-  async #reload(source: string, dryRun: boolean): Promise<ReloadResult> {
-    const at = new Date().toISOString();
-    let next: Loaded;
-    try {
-      next = loadMacronodeConfig(this.#input);
-    } catch (err) {
-      const message =
-        err instanceof ConfigError ? err.message : err instanceof Error ? err.message : String(err);
-      return this.#reject(at, source, message, dryRun);
-    }
-    const old = this.#cfg;
-    const plan = planReload(old, next.config);
-    const refusal = this.#judge(next, effectiveAfterReload(old, next.config, plan));
-    if (refusal !== undefined) return this.#reject(at, source, refusal, dryRun);
-    // A key the old file set and the new one no longer does falls back to its default: say so.
-    const warnings = plan.applied
-      .filter(
-        (k) =>
-          this.#loaded.sources[k as keyof typeof schema]?.layer === 'file' &&
-          next.sources[k as keyof typeof schema]?.layer === 'default',
-      )
-      .map(
-        (k) =>
-          `${k} is no longer set in ${next.file ?? 'the config file'}; back to its default${k === 'admin_token' ? ' (admin POST routes accept loopback callers only)' : ''}`,
-      );
-    // TLS: re-read certificates (also when the paths did not change: files rotated in place) before
-    // anything is applied, so an unreadable file rejects the whole reload.
-    const swaps: [FastifyInstance, SecureContextOptions][] = [];
-    let gatewayTls = false;
-    try {
-      if (this.#admin && (old['tls.admin.cert'] === '') === (next.config['tls.admin.cert'] === '')) {
-        const opts = readTls(next.config, 'admin');
-        if (opts !== undefined) swaps.push([this.#admin, opts]);
-      }
-      // The gateway plane re-reads its own files; read them here first so a bad file rejects the reload.
-      if ((old['tls.gateway.cert'] === '') === (next.config['tls.gateway.cert'] === ''))
-        gatewayTls = readTls(next.config, 'gateway') !== undefined;
-    } catch (err) {
-      return this.#reject(at, source, (err as Error).message, dryRun);
-    }
-    if (swaps.length > 0 && !plan.applied.some((k) => k.startsWith('tls.admin.')))
-      plan.applied.push('tls.admin');
-    if (gatewayTls && !plan.applied.some((k) => k.startsWith('tls.gateway.')))
-      plan.applied.push('tls.gateway');
-    const changed = plan.applied.length + plan.restartRequired.length + plan.restarted.length > 0;
-    if (dryRun) {
-      // One row per changed key with the layer it now comes from (what the console shows).
-      const changes: ConfigChange[] = [];
-      const o = old as Record<string, unknown>;
-      const n = next.config as Record<string, unknown>;
-      const sources = next.sources as Record<string, { layer: string; origin: string } | undefined>;
-      for (const k of Object.keys(n)) {
-        if (JSON.stringify(o[k]) === JSON.stringify(n[k])) continue;
-        const secret = schema[k as keyof typeof schema].secret === true;
-        const src = sources[k];
-        changes.push({
-          key: k,
-          from: secret ? (o[k] === '' ? '' : '***') : o[k],
-          to: secret ? (n[k] === '' ? '' : '***') : n[k],
-          source:
-            src === undefined ? 'default' : src.origin !== '' ? `${src.layer} (${src.origin})` : src.layer,
-        });
-      }
-      const body: ReloadBody = {
-        dry_run: true,
-        version: changed ? this.#version + 1 : this.#version,
-        applied: plan.applied,
-        restarted: plan.restarted,
-        restart_required: plan.restartRequired,
-        changes,
-        ...(warnings.length > 0 ? { warnings } : {}),
-      };
-      return { ok: true, body };
-    }
-    for (const [app, opts] of swaps) swapTls(app.server, opts);
-    const eff = effectiveAfterReload(old, next.config, plan);
-    for (const w of [...next.warnings, ...warnings]) this.log.warn({ event: 'config_warning' }, w);
-    this.#cfg = eff;
-    this.#loaded = { ...next, config: eff };
-    if (changed) this.#version++;
-    // Live: log level for us and every plane.
-    if (old.log_level !== eff.log_level) {
-      setLogLevel(this.log, eff.log_level);
-      this.supervisor.broadcast({ type: 'log_level', level: eff.log_level });
-    }
-    for (const name of plan.disable) await this.supervisor.remove(name);
-    for (const name of PLANE_NAMES) if (plan.enable.includes(name)) this.supervisor.add(name);
-    for (const name of plan.restarted) await this.supervisor.restart(name);
-    // The gateway learns live limits and TLS paths from its route table; then swaps certificates.
-    this.#pushRoutes();
-    if (gatewayTls) this.supervisor.send('gateway', { type: 'tls_reload' });
-    const body: ReloadBody = {
-      version: this.#version,
-      applied: plan.applied,
-      restarted: plan.restarted,
-      restart_required: plan.restartRequired,
-      ...(warnings.length > 0 ? { warnings } : {}),
-    };
-    this.#lastReload = { at, source, ok: true, ...body };
-    this.log.info({ event: 'reload_applied', source, ...body }, `config v${this.#version} applied`);
-    if (changed) this.bus.publish({ type: 'ConfigUpdated', version: this.#version });
-    return { ok: true, body };
   }
 
   /**
@@ -454,7 +321,7 @@ export class Macronode {
    * gateway (started last) stops accepting and drains first → admin closes.
    */
   async close(): Promise<void> {
-    this.#shuttingDown = true;
+    this.#ready.markShuttingDown();
     this.bus.publish({ type: 'Shutdown' });
     await this.supervisor.stopAll();
     this.log.info({ event: 'planes_stopped' }, 'all planes stopped');
@@ -476,7 +343,7 @@ export class Macronode {
     for (const n of this.supervisor.names()) {
       if (n === 'gateway') continue;
       const s = this.supervisor.status(n)!;
-      const mod = PLANES[n]!;
+      const mod = planeModule(n)!;
       lines.push(
         `${n.padEnd(8)} ${s.url ?? '(not ready)'} pid ${s.pid ?? '-'}  try: ${mod.tryIt.replaceAll('{gateway}', g).replaceAll('{signer_key}', typeof s.info.signer_key === 'string' ? s.info.signer_key : '<key file>')}`,
       );

@@ -5,7 +5,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import type { Macronode } from './node.js';
+import type { AdminHost } from './admin-host.js';
 
 // The operator console: static files from packages/macronode/ui/ (hand-written, no build
 // step) plus read-only JSON routes the page needs. Every action on the page uses the existing admin
@@ -100,7 +100,7 @@ export interface UiRoutesOptions {
  * Registers `GET /ui/` (the console), `GET /api/v1/ui/config` and `GET /api/v1/ui/planes/:plane[/stream]`.
  * @example registerUiRoutes(app, node, { guard: limited, streamGuard: limitedStream })
  */
-export function registerUiRoutes(app: FastifyInstance, node: Macronode, o: UiRoutesOptions): void {
+export function registerUiRoutes(app: FastifyInstance, node: AdminHost, o: UiRoutesOptions): void {
   const assets = loadConsoleAssets();
   if (!assets.has('index.html'))
     node.log.warn({ dir: UI_DIR }, 'operator console files are missing; /ui/ answers 404');
@@ -158,11 +158,11 @@ export function registerUiRoutes(app: FastifyInstance, node: Macronode, o: UiRou
     { onRequest: o.guard },
     async (req, reply) => {
       const p = req.params.plane;
-      const st = node.supervisor.status(p);
+      const st = node.planes.status(p);
       if (st === undefined)
         return sendError(req, reply, new ApiError('NotFound', `plane ${p} is not enabled on this node`));
       const views = PLANE_VIEWS[p] ?? {};
-      const url = node.supervisor.url(p);
+      const url = node.planes.url(p);
       const data: Record<string, unknown> = {};
       await Promise.all(
         Object.entries(views).map(async ([k, path]) => {
@@ -183,7 +183,7 @@ export function registerUiRoutes(app: FastifyInstance, node: Macronode, o: UiRou
     async (req, reply) => {
       const p = req.params.plane;
       const path = PLANE_STREAMS[p];
-      const url = node.supervisor.url(p);
+      const url = node.planes.url(p);
       if (path === undefined)
         return sendError(req, reply, new ApiError('NotFound', `plane ${p} has no stream`));
       if (url === undefined)
@@ -251,7 +251,7 @@ export function registerUiRoutes(app: FastifyInstance, node: Macronode, o: UiRou
     methodNotAllowed(app, u, ['GET']);
 }
 
-function authMode(node: Macronode): 'token' | 'loopback' | 'insecure' {
+function authMode(node: AdminHost): 'token' | 'loopback' | 'insecure' {
   const c = node.config;
   return c.dev_insecure ? 'insecure' : c.admin_token !== '' ? 'token' : 'loopback';
 }

@@ -1,23 +1,17 @@
-import { ADDR_RULE, LOG_LEVELS, field, normalizeLevel, parseAddr, type ConfigOf } from '@ron/kernel';
+import {
+  programFields,
+  shutdownGraceField,
+  ADDR_RULE,
+  field,
+  parseAddr,
+  type ConfigOf,
+  configFrom,
+  type ConfigOverrides,
+} from '@ron/kernel';
 
 /** svc-mailbox's one config schema: rules and defaults (SPEC §4.5.3, §1.6). */
 export const schema = {
-  bind: field.string('127.0.0.1:0', {
-    env: ['MAILBOX_BIND'],
-    flag: 'bind',
-    doc: 'listener (admin + API), HOST:PORT or unix:/path; port 0 = ephemeral',
-  }),
-  log_level: field.enum(LOG_LEVELS, 'info', {
-    env: ['LOG_LEVEL', 'RUST_LOG'],
-    flag: 'logLevel',
-    normalize: normalizeLevel,
-    doc: 'pino log level',
-  }),
-  dev_ready: field.bool(false, {
-    env: ['MAILBOX_DEV_READY'],
-    flag: 'devReady',
-    doc: 'force /readyz to 200 (dev only)',
-  }),
+  ...programFields('MAILBOX', '127.0.0.1:0'),
   'storage.path': field.string('./_data/mailbox.db', {
     env: ['MAILBOX_STORAGE_PATH'],
     flag: 'storagePath',
@@ -81,7 +75,7 @@ export const schema = {
     min: 0,
     doc: 'token bucket size; 0 = same as rps',
   }),
-  shutdown_grace: field.duration(10_000, { doc: 'grace for in-flight requests on SIGTERM' }),
+  shutdown_grace: shutdownGraceField(),
 };
 
 export type MailboxConfig = ConfigOf<typeof schema>;
@@ -91,3 +85,11 @@ export const validate = (c: MailboxConfig): { key: string; rule: string }[] => {
   if (parseAddr(c.bind) === undefined) out.push({ key: 'bind', rule: ADDR_RULE });
   return out;
 };
+
+/**
+ * This program's config from its defaults plus typed overrides by schema key, validated like a
+ * start-up config (no env, no file): how a host such as macronode embeds it. An unknown key throws.
+ */
+export function configFromOverrides(overrides: ConfigOverrides<typeof schema>): MailboxConfig {
+  return configFrom(schema, overrides, validate);
+}

@@ -1,5 +1,10 @@
 export { createMailboxApp, storePath, type MailboxApp, type MailboxAppOptions } from './app.js';
-export { schema as mailboxSchema, validate as validateMailboxConfig, type MailboxConfig } from './config.js';
+export {
+  schema as mailboxSchema,
+  validate as validateMailboxConfig,
+  type MailboxConfig,
+  configFromOverrides as mailboxConfigFrom,
+} from './config.js';
 export { Mailbox, type MailboxOptions } from './mailbox.js';
 export {
   MailboxStore,

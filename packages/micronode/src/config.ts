@@ -1,27 +1,24 @@
-import { ADDR_RULE, LOG_LEVELS, field, normalizeLevel, parseAddr, type ConfigOf } from '@ron/kernel';
+import {
+  programFields,
+  shutdownGraceField,
+  ADDR_RULE,
+  field,
+  parseAddr,
+  type ConfigOf,
+  configFrom,
+  type ConfigOverrides,
+} from '@ron/kernel';
 
 /** micronode's one config schema: rules and defaults (SPEC §3, §1.6). */
 export const schema = {
-  bind: field.string('127.0.0.1:5310', {
-    env: ['MICRONODE_BIND', 'BIND_ADDR'],
-    flag: 'bind',
-    doc: 'listener (admin + API)',
-  }),
-  log_level: field.enum(LOG_LEVELS, 'info', {
-    env: ['LOG_LEVEL', 'RUST_LOG'],
-    flag: 'logLevel',
-    normalize: normalizeLevel,
-    doc: 'pino log level',
+  ...programFields('MICRONODE', '127.0.0.1:5310', {
+    bindEnv: ['MICRONODE_BIND', 'BIND_ADDR'],
+    bindDoc: 'listener (admin + API)',
   }),
   dev_routes: field.bool(false, {
     env: ['MICRONODE_DEV_ROUTES'],
     flag: 'devRoutes',
     doc: 'expose /dev/echo and /dev/rl',
-  }),
-  dev_ready: field.bool(false, {
-    env: ['MICRONODE_DEV_READY'],
-    flag: 'devReady',
-    doc: 'force /readyz to 200 (dev only)',
   }),
   'limits.max_body_bytes': field.size(1024 * 1024, {
     env: ['MICRONODE_MAX_BODY_BYTES'],
@@ -69,7 +66,7 @@ export const schema = {
     flag: 'amnesia',
     doc: 'nothing touches disk (forces mem)',
   }),
-  shutdown_grace: field.duration(10_000, { doc: 'grace for in-flight requests on SIGTERM' }),
+  shutdown_grace: shutdownGraceField(),
 };
 
 export type MicronodeConfig = ConfigOf<typeof schema>;
@@ -91,4 +88,12 @@ export const validate = (
 /** The engine actually used: amnesia forces mem. */
 export function effectiveEngine(c: MicronodeConfig): 'mem' | 'sqlite' {
   return c.amnesia ? 'mem' : c['storage.engine'];
+}
+
+/**
+ * This program's config from its defaults plus typed overrides by schema key, validated like a
+ * start-up config (no env, no file): how a host such as macronode embeds it. An unknown key throws.
+ */
+export function configFromOverrides(overrides: ConfigOverrides<typeof schema>): MicronodeConfig {
+  return configFrom(schema, overrides, validate);
 }

@@ -3,6 +3,7 @@ export {
   schema as micronodeSchema,
   validate as validateMicronodeConfig,
   type MicronodeConfig,
+  configFromOverrides as micronodeConfigFrom,
 } from './config.js';
 export { MemStore } from './mem-store.js';
 export { SqliteStore } from './sqlite-store.js';

@@ -1,4 +1,5 @@
 import {
+  shutdownGraceField,
   ADDR_RULE,
   LOG_LEVELS,
   field,
@@ -8,6 +9,8 @@ import {
   type ConfigOf,
   type Layer,
   type LoadedConfig,
+  configFrom,
+  type ConfigOverrides,
 } from '@ron/kernel';
 import { publicKeyFromSignerId } from './signing.js';
 
@@ -119,7 +122,7 @@ export const schema = {
   'cors.allowed_origins': field.list([], {
     doc: 'origins allowed cross-origin; empty = same-origin only ("*" = any)',
   }),
-  shutdown_grace: field.duration(10_000, { doc: 'grace for in-flight requests on SIGTERM' }),
+  shutdown_grace: shutdownGraceField(),
 };
 
 export type RegistryConfig = ConfigOf<typeof schema>;
@@ -194,4 +197,12 @@ export function loadRegistryConfig(
 /** True when `db` names a PostgreSQL store (postgres:// or postgresql://) rather than a SQLite file. */
 export function isPostgresUrl(db: string): boolean {
   return db.startsWith('postgres://') || db.startsWith('postgresql://');
+}
+
+/**
+ * This program's config from its defaults plus typed overrides by schema key, validated like a
+ * start-up config (no env, no file): how a host such as macronode embeds it. An unknown key throws.
+ */
+export function configFromOverrides(overrides: ConfigOverrides<typeof schema>): RegistryConfig {
+  return configFrom(schema, overrides, validate);
 }

@@ -27,6 +27,7 @@ export {
   validate as validateRegistryConfig,
   loadRegistryConfig,
   type RegistryConfig,
+  configFromOverrides as registryConfigFrom,
 } from './config.js';
 export { RegistryMetrics } from './metrics.js';
 export { LogAudit, type AuditState, type AuditStatus, type LogAuditOptions } from './audit.js';

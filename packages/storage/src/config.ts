@@ -1,23 +1,17 @@
-import { ADDR_RULE, LOG_LEVELS, field, normalizeLevel, parseAddr, type ConfigOf } from '@ron/kernel';
+import {
+  programFields,
+  shutdownGraceField,
+  ADDR_RULE,
+  field,
+  parseAddr,
+  type ConfigOf,
+  configFrom,
+  type ConfigOverrides,
+} from '@ron/kernel';
 
 /** svc-storage's one config schema: rules and defaults (SPEC §4.5.1, §1.6). */
 export const schema = {
-  bind: field.string('127.0.0.1:0', {
-    env: ['STORAGE_BIND'],
-    flag: 'bind',
-    doc: 'listener (admin + API), HOST:PORT or unix:/path; port 0 = ephemeral',
-  }),
-  log_level: field.enum(LOG_LEVELS, 'info', {
-    env: ['LOG_LEVEL', 'RUST_LOG'],
-    flag: 'logLevel',
-    normalize: normalizeLevel,
-    doc: 'pino log level',
-  }),
-  dev_ready: field.bool(false, {
-    env: ['STORAGE_DEV_READY'],
-    flag: 'devReady',
-    doc: 'force /readyz to 200 (dev only)',
-  }),
+  ...programFields('STORAGE', '127.0.0.1:0'),
   data_dir: field.string<string>('./_data/storage', {
     env: ['STORAGE_DATA_DIR'],
     flag: 'dataDir',
@@ -55,7 +49,7 @@ export const schema = {
     min: 1,
     doc: 'chunks freed per GC step (one short transaction each)',
   }),
-  shutdown_grace: field.duration(10_000, { doc: 'grace for in-flight requests on SIGTERM' }),
+  shutdown_grace: shutdownGraceField(),
 };
 
 export type StorageConfig = ConfigOf<typeof schema>;
@@ -66,3 +60,11 @@ export const validate = (c: StorageConfig): { key: string; rule: string }[] => {
   if (c.data_dir === '') out.push({ key: 'data_dir', rule: 'must name a directory' });
   return out;
 };
+
+/**
+ * This program's config from its defaults plus typed overrides by schema key, validated like a
+ * start-up config (no env, no file): how a host such as macronode embeds it. An unknown key throws.
+ */
+export function configFromOverrides(overrides: ConfigOverrides<typeof schema>): StorageConfig {
+  return configFrom(schema, overrides, validate);
+}

@@ -1,7 +1,7 @@
 import { createLogger, setLogLevel, type Logger } from '@ron/kernel';
 import { existsSync } from 'node:fs';
 import type { RunningPlane } from './plane.js';
-import { PLANES } from './table.js';
+import { planeModule } from './table.js';
 import type { ChildMessage, ParentMessage } from '../supervisor/ipc.js';
 
 // The plane runner: the entry point of every plane's child process. The supervisor forks it with an
@@ -44,7 +44,7 @@ async function stop(graceMs: number): Promise<void> {
 }
 
 async function start(m: Extract<ParentMessage, { type: 'start' }>): Promise<void> {
-  const mod = PLANES[m.plane];
+  const mod = planeModule(m.plane);
   // The plane writes its own JSON lines to the inherited stdout. Its ready line is renamed
   // `plane_ready`: only the host's `event:"ready"` marks the whole node ready.
   log = createLogger('macronode', m.logLevel).child(

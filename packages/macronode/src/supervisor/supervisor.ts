@@ -4,8 +4,8 @@ import type { Logger } from '@ron/kernel';
 import type { NodeBus } from '../bus.js';
 import type { MacronodeConfig } from '../config.js';
 import type { MacronodeMetrics } from '../metrics.js';
-import { childSpec, type ChildSpec } from '../planes/plane.js';
-import { PLANES } from '../planes/table.js';
+import { childSpec, planeOptions, type ChildSpec } from '../planes/plane.js';
+import { planeModule } from '../planes/table.js';
 import { backoffDelay } from './backoff.js';
 import { RunnerPool } from './runner-pool.js';
 import type { ChildMessage, ParentMessage } from './ipc.js';
@@ -116,7 +116,7 @@ export class Supervisor {
     if (this.#children.has(name)) return;
     const c: Child = {
       name,
-      spec: childSpec(this.#cfg, name),
+      spec: childSpec(planeModule(name)!, this.#cfg),
       state: 'starting',
       proc: undefined,
       url: undefined,
@@ -184,7 +184,7 @@ export class Supervisor {
 
   #spawn(c: Child): void {
     const cfg = this.#cfg;
-    c.spec = childSpec(cfg, c.name);
+    c.spec = childSpec(planeModule(c.name)!, cfg);
     c.url = undefined;
     c.readyAt = undefined;
     c.killReason = undefined;
@@ -213,7 +213,7 @@ export class Supervisor {
         resolve();
       });
     });
-    const options = PLANES[c.name]!.options(cfg);
+    const options = planeOptions(planeModule(c.name)!, cfg);
     const start: ParentMessage = {
       type: 'start',
       plane: c.name,

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { HttpMetrics, createLogger } from '@ron/kernel';
 import { openSocket, parseRawResponse } from '@ron/testkit';
-import { createGateway, type RouteTable } from '../../src/gateway.js';
+import { createGateway, type RouteTable } from '../../src/planes/gateway/proxy.js';
 
 test(
   'a plane answering 408 (bodiless GET on the fast path, or a PUT whose body it stopped reading): the gateway closes the client connection',

@@ -11,7 +11,7 @@ import {
 import type { AddressInfo } from 'node:net';
 import { test, type TestContext } from 'node:test';
 import { HttpMetrics, createLogger } from '@ron/kernel';
-import { createGateway, type RouteTable } from '../../src/gateway.js';
+import { createGateway, type RouteTable } from '../../src/planes/gateway/proxy.js';
 
 // Contract tests of the gateway's reverse proxy (SPEC §1.2 envelope, §1.3 request ids, §1.4 guards,
 // §1.5 metrics, §4.5 gateway plane) against a real node:http upstream on loopback. Every test gets

@@ -1,7 +1,21 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import type { MacronodeConfig } from '../config.js';
+
+/** Where the node's signer key lives: `registry.signer_key`, else under data_dir. */
+export interface SignerKeyPlace {
+  /** `registry.signer_key` ('' = the default place). */
+  keyFile: string;
+  dataDir: string;
+  amnesia: boolean;
+}
+
+export function signerKeyPlace(
+  keyFile: string,
+  host: { data_dir: string; amnesia: boolean },
+): SignerKeyPlace {
+  return { keyFile, dataDir: host.data_dir, amnesia: host.amnesia };
+}
 
 export interface SignerKey {
   /** Where the key lives; null when ephemeral (amnesia without an explicit key file). */
@@ -36,9 +50,8 @@ const ephemeral = new Map<string, KeyFile>();
  * The signer id of the node's key file if one exists (never creates one): what a restore audits
  * the registry's signatures against.
  */
-export function existingSignerId(c: MacronodeConfig): string | undefined {
-  const explicit = c['registry.signer_key'];
-  const path = resolve(explicit !== '' ? explicit : resolve(c.data_dir, 'keys', 'signer.key'));
+export function existingSignerId(p: SignerKeyPlace): string | undefined {
+  const path = keyPath(p);
   try {
     const k = JSON.parse(readFileSync(path, 'utf8')) as KeyFile;
     return typeof k.signer_id === 'string' && SIGNER_ID.test(k.signer_id) ? k.signer_id : undefined;
@@ -52,17 +65,16 @@ export function existingSignerId(c: MacronodeConfig): string | undefined {
  * `<data_dir>/keys/signer.key`, created (mode 0600) on first run. With amnesia and no explicit key
  * file, a key is generated in memory for the life of this process and never written.
  */
-export function ensureSignerKey(c: MacronodeConfig): SignerKey {
-  const explicit = c['registry.signer_key'];
-  if (c.amnesia && explicit === '') {
-    let k = ephemeral.get(c.data_dir);
+export function ensureSignerKey(p: SignerKeyPlace): SignerKey {
+  if (p.amnesia && p.keyFile === '') {
+    let k = ephemeral.get(p.dataDir);
     if (k === undefined) {
       k = generateKeyFile();
-      ephemeral.set(c.data_dir, k);
+      ephemeral.set(p.dataDir, k);
     }
     return { path: null, signerId: k.signer_id, created: false };
   }
-  const path = resolve(explicit !== '' ? explicit : resolve(c.data_dir, 'keys', 'signer.key'));
+  const path = keyPath(p);
   try {
     const k = JSON.parse(readFileSync(path, 'utf8')) as KeyFile;
     if (typeof k.signer_id !== 'string' || !SIGNER_ID.test(k.signer_id))
@@ -75,4 +87,8 @@ export function ensureSignerKey(c: MacronodeConfig): SignerKey {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   writeFileSync(path, `${JSON.stringify(k, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
   return { path, signerId: k.signer_id, created: true };
+}
+
+function keyPath(p: SignerKeyPlace): string {
+  return resolve(p.keyFile !== '' ? p.keyFile : resolve(p.dataDir, 'keys', 'signer.key'));
 }

@@ -1,7 +1,7 @@
 import { HttpMetrics, closeWithGrace, listen, parseAddr } from '@ron/kernel';
-import type { RouteTable } from '../gateway.js';
-import { httpsFactoryFrom, readTlsFiles, swapTls, type TlsFiles } from '../tls.js';
-import type { PlaneModule } from './plane.js';
+import type { RouteTable } from './routes.js';
+import { httpsFactoryFrom, readTlsFiles, swapTls, type TlsFiles } from '../../tls.js';
+import { childSpecFields, definePlane } from '../plane.js';
 
 /** The host's pushes to the gateway plane. */
 export type GatewayMessage =
@@ -12,20 +12,25 @@ export type GatewayMessage =
  * (plane URLs, states, next restart times, live limits, TLS file paths) over IPC on every change; the
  * gateway is ready once it has a table and its listener is bound.
  */
-export const gatewayPlane: PlaneModule = {
+export const gatewayPlane = definePlane({
   name: 'gateway',
+  alwaysOn: true,
+  config: childSpecFields('gateway', {
+    shutdownMs: 12_000,
+    shutdownDoc: 'SIGTERM→SIGKILL grace for the gateway (covers its drain)',
+  }),
   prefixes: [],
   tryIt: 'curl {gateway}/ingress/ping',
-  options(c) {
+  options(_own, host) {
     return {
-      addr: c.gateway_addr,
-      idle_timeout: c.idle_timeout,
-      read_timeout: c.read_timeout,
-      max_inflight: c['limits.gateway_max_inflight'],
+      addr: host.gateway_addr,
+      idle_timeout: host.idle_timeout,
+      read_timeout: host.read_timeout,
+      max_inflight: host['limits.gateway_max_inflight'],
     };
   },
   async start(o, log, ctx) {
-    const { createGateway } = await import('../gateway.js');
+    const { createGateway } = await import('./proxy.js');
     let table: (RouteTable & { tls: TlsFiles }) | undefined;
     let gotFirst: () => void = () => undefined;
     const first = new Promise<void>((resolve) => (gotFirst = resolve));
@@ -76,4 +81,4 @@ export const gatewayPlane: PlaneModule = {
       },
     };
   },
-};
+});
