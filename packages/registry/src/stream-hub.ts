@@ -92,7 +92,7 @@ export class StreamHub {
     for (const c of this.#live) {
       if (c.cursor === first - 1) {
         buf ??= Buffer.from(frames.length === 1 ? frames[0]! : frames.join(''), 'utf8');
-        if (c.pushBatch(buf, frames.length, last)) c.flush();
+        c.pushBatch(buf, frames.length, last);
       } else if (c.cursor >= first && c.cursor < last) {
         // Went live mid-batch (its replay already covered the start): only the newer frames.
         for (let v = c.cursor + 1; v <= last; v++) if (!c.push(frames[v - first]!, v)) break;
