@@ -1,12 +1,14 @@
 // One server for benchmarks/kernel-variants.mjs: VARIANT picks how much of the kernel is in play,
 // ROUTES how many plain JSON routes are declared (the first is /healthz, the one under load).
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const require = createRequire(fileURLToPath(new URL('../../packages/kernel/package.json', import.meta.url)));
 const Fastify = require('fastify');
 const kernelDist = process.env.KDIST ?? fileURLToPath(new URL('../../packages/kernel/dist/src/index.js', import.meta.url));
-const { createServer, HttpMetrics, createLogger, LazyChildLogger } = await import(kernelDist);
+const { createServer, HttpMetrics, createLogger } = await import(kernelDist);
+// The kernel's child-logger factory is internal (not on the package entry): load its module file.
+const { LazyChildLogger } = await import(new URL('logger.js', pathToFileURL(kernelDist)).href);
 
 const variant = process.env.VARIANT ?? 'kernel';
 const routes = Number(process.env.ROUTES ?? 1);

@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import fc from 'fast-check';
-import { ConfigError, configFrom, field, formatConfig, loadConfig, normalizeLevel } from '../src/index.js';
+import { ConfigError, configFrom, field, loadConfig, normalizeLevel } from '../src/index.js';
+import { formatConfig } from '../src/config.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kernel-config-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

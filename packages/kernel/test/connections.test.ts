@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import { test } from 'node:test';
 import pino from 'pino';
-import { HttpMetrics, createServer, type ServerOptions } from '../src/index.js';
+import { HttpMetrics, createServer } from '../src/index.js';
+import { type ServerOptions } from '../src/server.js';
 
 interface Answer {
   status: number;

@@ -3,15 +3,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import {
-  ApiError,
-  ERROR_CODES,
-  apiProblem,
-  codeForStatus,
-  envelope,
-  envelopeText,
-  type ErrorCode,
-} from '../src/index.js';
+import { ApiError, apiProblem } from '../src/index.js';
+import { ERROR_CODES, codeForStatus, envelope, envelopeText, type ErrorCode } from '../src/errors.js';
 
 const DOC = new URL('../../../../docs/errors.md', import.meta.url);
 

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import pino from 'pino';
-import { LazyChildLogger, createLogger } from '../src/index.js';
+import { createLogger } from '../src/index.js';
+import { LazyChildLogger } from '../src/logger.js';
 
 function sink(level = 'info'): { lines: Record<string, unknown>[]; logger: pino.Logger } {
   const lines: Record<string, unknown>[] = [];

@@ -3,7 +3,8 @@
 // fields without a flag are not options.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { field, schemaOptions } from '../src/index.js';
+import { field } from '../src/index.js';
+import { schemaOptions } from '../src/program-cli.js';
 
 const schema = {
   bind: field.string('127.0.0.1:0', { env: ['X_BIND'], flag: 'bind', doc: 'listener' }),

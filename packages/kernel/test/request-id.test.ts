@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { isValidRequestId, ulid } from '../src/index.js';
+import { ulid } from '../src/index.js';
+import { isValidRequestId } from '../src/request-id.js';
 
 const ALLOWED = /^[A-Za-z0-9._:-]+$/;
 

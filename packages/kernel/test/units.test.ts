@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { formatBytes, parseDuration, parseSize } from '../src/index.js';
+import { formatBytes, parseDuration, parseSize } from '../src/units.js';
 
 test('durations: "250ms", "5s", "1m", "1h", bare numbers are ms', () => {
   assert.equal(parseDuration('250ms'), 250);

@@ -1,6 +1,6 @@
 // The API plane routes (SPEC §2.2, minus descriptors/proposals which come with governance).
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ApiError, guards, sendError } from '@ron/kernel';
+import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
+import { ApiError, sendError } from '@ron/kernel';
 import { parseStrictJson } from './canonical.js';
 import { parseCommitBody } from './commit-body.js';
 import { checkCapability } from './governance/capabilities.js';
@@ -14,8 +14,10 @@ export interface ApiRoutesOptions {
   metrics: RegistryMetrics;
   readOnly: boolean;
   bodyCap: number;
-  maxInflight: number;
-  timeoutMs: number;
+  /** The write routes' guards; the app passes the same hook to the governance writes (one budget). */
+  writeGuard: onRequestHookHandler;
+  /** The read routes' guards. */
+  readGuard: onRequestHookHandler;
   corsHeaders: (origin: string | undefined) => Record<string, string>;
   /** When set, `POST /registry/commit` needs `Authorization: Bearer <macaroon>` with scope `registry:commit`. */
   capRootKey?: Uint8Array;
@@ -72,13 +74,7 @@ export function apiRoutes(app: FastifyInstance, o: ApiRoutesOptions): void {
     },
   );
 
-  const writeGuard = guards(metrics, {
-    bodyCap: o.bodyCap,
-    bodyCapHint: BODY_CAP_HINT,
-    concurrency: o.maxInflight,
-    timeoutMs: o.timeoutMs,
-  });
-  const readGuard = guards(metrics, { timeoutMs: o.timeoutMs });
+  const { writeGuard, readGuard } = o;
   const readOnly = (req: FastifyRequest, reply: FastifyReply, done: () => void): void => {
     if (o.readOnly) {
       metrics.rejection('read_only').inc();

@@ -5,6 +5,7 @@ import {
   buildInfo,
   closeWithGrace,
   createServer,
+  guards,
   registerAdmin,
   registerBackupRoute,
   type BackupRouteOptions,
@@ -17,7 +18,6 @@ import { cors } from './cors.js';
 import type { RegistryMetrics } from './metrics.js';
 import type { Registry } from './registry.js';
 import { StreamHub } from './stream-hub.js';
-import { guards } from '@ron/kernel';
 import { governanceSnapshot, registerGovernanceRoutes, type Governance } from './governance/index.js';
 
 export type RegistryMode = 'dev' | 'dev-forced' | 'truthful';
@@ -128,31 +128,36 @@ export function createApiApp(o: RegistryAppOptions): { api: FastifyInstance; hub
   const corsMw = cors({ origins: c['cors.allowed_origins'], permissive: c.dev });
   // Same-origin only (the default) never emits CORS headers: no per-request hook at all.
   if (c.dev || c['cors.allowed_origins'].length > 0) api.addHook('onRequest', corsMw.hook);
+  // One guard per route group, built once: every write route (commit, proposals, approvals, apply)
+  // shares the one `limits.max_inflight` budget, so the limit bounds the writes in flight on the
+  // node, not per route family. Reads have a timeout and no in-flight budget.
+  const writeGuard = guards(o.metrics, {
+    bodyCap: c['limits.max_request_bytes'],
+    bodyCapHint: BODY_CAP_HINT,
+    concurrency: c['limits.max_inflight'],
+    timeoutMs: c['timeouts.request_ms'],
+  });
+  const readGuard = guards(o.metrics, { timeoutMs: c['timeouts.request_ms'] });
   apiRoutes(api, {
     registry: o.registry,
     hub,
     metrics: o.metrics,
     readOnly: c.read_only,
     bodyCap: c['limits.max_request_bytes'],
-    maxInflight: c['limits.max_inflight'],
-    timeoutMs: c['timeouts.request_ms'],
+    writeGuard,
+    readGuard,
     corsHeaders: corsMw.headersFor,
     ...(o.capRootKey !== undefined ? { capRootKey: o.capRootKey } : {}),
     ...(o.governance !== undefined ? { governance: o.governance } : {}),
   });
-  // governance v1 routes share the guards, body cap and read-only switch.
+  // governance v1 routes share the same guards (and so the write budget), body cap and read-only switch.
   if (o.governance !== undefined) {
     registerGovernanceRoutes(api, o.governance, {
       head: () => o.registry.head.version,
       readOnly: () => c.read_only,
       assertWritable: () => o.registry.assertWritable(),
-      readGuard: guards(o.metrics, { timeoutMs: c['timeouts.request_ms'] }),
-      writeGuard: guards(o.metrics, {
-        bodyCap: c['limits.max_request_bytes'],
-        bodyCapHint: BODY_CAP_HINT,
-        concurrency: c['limits.max_inflight'],
-        timeoutMs: c['timeouts.request_ms'],
-      }),
+      readGuard,
+      writeGuard,
       bodyLimit: c['limits.max_request_bytes'],
       ...(o.capRootKey !== undefined ? { capRootKey: o.capRootKey } : {}),
     });

@@ -93,7 +93,7 @@ export const schema = {
   }),
   'limits.max_inflight': field.int(256, {
     min: 1,
-    doc: 'in-flight budget on write routes (429 Busy past it)',
+    doc: 'one in-flight budget shared by all write routes: POST /registry/commit, /v1/registry/proposals, …/approvals, /v1/registry/apply (429 Busy past it; reads have none)',
   }),
   'limits.reorder_window': field.duration(50, {
     min: 0,

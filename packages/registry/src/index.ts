@@ -1,27 +1,9 @@
-export * from './canonical.js';
-export * from './signing.js';
-export * from './log-entry.js';
-export { ChainVerifier, b3, entryHash, initChain, seal, storedTextMatches } from './chain.js';
-export { ChainError, StoreConflictError } from './errors.js';
-export type { LogStore, ProposalRecord, StoreKind, StoredEntry } from './store.js';
-export { MemoryStore, type MemoryStoreOptions } from './memory-store.js';
-export { SqliteStore } from './sqlite-store.js';
-export {
-  PgStore,
-  StoreUnreachableError,
-  probePostgres,
-  redactPgUrl,
-  type PgStoreOptions,
-} from './pg-store.js';
-export {
-  Registry,
-  type RegistryOptions,
-  type CommitRequest,
-  type CommitOutcome,
-  type ReplayReport,
-} from './registry.js';
-// registry governance (descriptors, proposals, rotation, capabilities, v1 routes).
-export * from './governance/index.js';
+// `@ron/registry`: svc-registry for hosts (macronode), tools and benchmarks. A curated list: what
+// other packages, benchmarks and docs/registry.md use. Clients without a server use
+// `@ron/registry/protocol`.
+
+// Start a registry (docs/registry.md "Programmatic") and its config
+export { startRegistry, type StartRegistryOptions, type RunningRegistry } from './start.js';
 export {
   schema as registrySchema,
   validate as validateRegistryConfig,
@@ -29,22 +11,34 @@ export {
   type RegistryConfig,
   configFromOverrides as registryConfigFrom,
 } from './config.js';
+// The log, its stores and audit
+export { Registry } from './registry.js';
+export type { LogStore } from './store.js';
+export { MemoryStore } from './memory-store.js';
+export { SqliteStore } from './sqlite-store.js';
+export { PgStore, probePostgres, redactPgUrl } from './pg-store.js';
 export { RegistryMetrics } from './metrics.js';
-export { LogAudit, type AuditState, type AuditStatus, type LogAuditOptions } from './audit.js';
-export { EntryAuditor, type AuditFault } from './audit-check.js';
-export { StreamHub } from './stream-hub.js';
+export { LogAudit } from './audit.js';
+export { verifyLogSnapshot, type SnapshotSigners } from './snapshot.js';
+// Canonical JSON, log entries and the hash chain
+export { canonicalJson } from './canonical.js';
+export { ZERO_B3, type LogEntry } from './log-entry.js';
+export { b3, initChain, seal } from './chain.js';
+// Keys and signatures (docs/registry.md "In code")
 export {
-  startRegistry,
-  EXIT_CHAIN_BROKEN,
-  EXIT_STORE,
-  type StartRegistryOptions,
-  type RunningRegistry,
-} from './start.js';
-export { cli } from './main.js';
-export { verifyLogSnapshot, snapshotHead, type LogSnapshotReport, type SnapshotSigners } from './snapshot.js';
-export {
-  backupRegistry,
-  restoreRegistry,
-  verifyRegistryBackup,
-  type RegistryBackupManifest,
-} from './backup-cli.js';
+  signedBytes,
+  signBytes,
+  verifySignature,
+  checkQuorum,
+  generateKeyFile,
+  signerIdFromPublicKey,
+  publicKeyFromSignerId,
+  privateKeyFromSeed,
+  type KeyFile,
+  type Signature,
+  type SignedFields,
+} from './signing.js';
+// Governance: signed bytes, signer sets, capability root keys
+export { governanceSignedBytes } from './governance/quorum.js';
+export { initialSignerSet } from './governance/signer-set.js';
+export { generateRootKey } from './governance/capabilities.js';

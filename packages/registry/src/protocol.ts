@@ -2,18 +2,17 @@
 // signatures, log entries and the hash chain, governance subjects and quorums, proposal bodies,
 // capabilities — without the server: importing this loads no Fastify, SQLite, PostgreSQL client
 // or metrics (ronctl keygen/sign/verify start in a fraction of the time; a test keeps it so).
-export * from './canonical.js';
-export * from './signing.js';
-export * from './log-entry.js';
-export { ChainVerifier, b3, entryHash, initChain, seal } from './chain.js';
+
+// Canonical JSON
+export { canonicalJson, parseStrictJson } from './canonical.js';
+// Keys and signatures
+export { generateKeyFile, signBytes, signedBytes, type KeyFile, type Signature } from './signing.js';
+// Log entries and the hash chain
+export type { Head, LogEntry } from './log-entry.js';
+export { ChainVerifier, b3, initChain } from './chain.js';
 export { ChainError } from './errors.js';
-export {
-  evaluateQuorum,
-  governanceSignedBytes,
-  quorumMet,
-  type QuorumOutcome,
-  type Subject,
-} from './governance/quorum.js';
+// Governance: subjects, quorums, signer sets, proposal bodies
+export { evaluateQuorum, governanceSignedBytes, quorumMet, type Subject } from './governance/quorum.js';
 export { initialSignerSet, type SignerSet } from './governance/signer-set.js';
 export {
   governanceEntryOf,
@@ -21,6 +20,7 @@ export {
   subjectOf,
   type ProposalStatus,
 } from './governance/governance.js';
+// Capabilities (macaroons)
 export {
   CAPABILITY_SCOPES,
   generateRootKey,

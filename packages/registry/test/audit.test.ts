@@ -9,7 +9,6 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { spawnProgram, tempDir, type Program } from '@ron/testkit';
 import {
-  EntryAuditor,
   LogAudit,
   generateKeyFile,
   initChain,
@@ -20,6 +19,7 @@ import {
   type KeyFile,
   type LogEntry,
 } from '../src/index.js';
+import { EntryAuditor } from '../src/audit-check.js';
 import { body, ids, keys, publish, rotation, setup, sig, svc, REG } from './governance-helpers.js';
 
 const BIN = fileURLToPath(new URL('../../bin/svc-registry.js', import.meta.url));

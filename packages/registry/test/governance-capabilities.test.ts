@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as macaroon from 'macaroon';
 import { ApiError } from '@ron/kernel';
-import { checkCapability, generateRootKey, mintCapability, parseRootKey } from '../src/index.js';
+import { generateRootKey } from '../src/index.js';
+import { checkCapability, mintCapability, parseRootKey } from '../src/governance/capabilities.js';
 
 const root = parseRootKey(generateRootKey());
 const NOW = Date.parse('2026-01-01T00:00:00Z');

@@ -2,15 +2,9 @@
 // scenarios) against a real Registry (memory store) with governance attached. No HTTP here.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import {
-  ChainVerifier,
-  Registry,
-  attachGovernance,
-  governanceSignedBytes,
-  signBytes,
-  signedBytes,
-  type LogEntry,
-} from '../src/index.js';
+import { Registry, governanceSignedBytes, signBytes, signedBytes, type LogEntry } from '../src/index.js';
+import { ChainVerifier } from '../src/chain.js';
+import { attachGovernance } from '../src/governance/attach.js';
 import { body, codeOf, ids, keys, publish, REG, rotation, setup, sig, svc } from './governance-helpers.js';
 
 async function all(reg: Registry): Promise<LogEntry[]> {

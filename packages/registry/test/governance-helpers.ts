@@ -3,19 +3,18 @@ import { ApiError } from '@ron/kernel';
 import {
   MemoryStore,
   Registry,
-  attachGovernance,
   generateKeyFile,
   governanceSignedBytes,
   signBytes,
-  type Descriptor,
-  type Governance,
-  type GovernanceMetrics,
   type KeyFile,
   type LogStore,
   type Signature,
-  type SignerSet,
-  type Subject,
 } from '../src/index.js';
+import { attachGovernance } from '../src/governance/attach.js';
+import { type Descriptor } from '../src/governance/descriptor.js';
+import { type Governance, type GovernanceMetrics } from '../src/governance/governance.js';
+import { type Subject } from '../src/governance/quorum.js';
+import { type SignerSet } from '../src/governance/signer-set.js';
 
 export const REG = 'test';
 

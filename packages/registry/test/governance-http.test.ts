@@ -9,15 +9,14 @@ import { sseConnect, tempDir } from '@ron/testkit';
 import {
   generateRootKey,
   loadRegistryConfig,
-  mintCapability,
-  parseRootKey,
   signBytes,
   signedBytes,
   startRegistry,
   type KeyFile,
   type RunningRegistry,
-  type Subject,
 } from '../src/index.js';
+import { mintCapability, parseRootKey } from '../src/governance/capabilities.js';
+import { type Subject } from '../src/governance/quorum.js';
 import { body, ids, keys, publish, rotation, sig, svc } from './governance-helpers.js';
 
 const REGISTRY = 'gov-http';

@@ -5,19 +5,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { ApiError } from '@ron/kernel';
-import {
-  ChainVerifier,
-  Registry,
-  attachGovernance,
-  evaluateQuorum,
-  governanceEntryOf,
-  governanceSignedBytes,
-  quorumMet,
-  signBytes,
-  signedBytes,
-  subjectOf,
-  type KeyFile,
-} from '../src/index.js';
+import { Registry, governanceSignedBytes, signBytes, signedBytes, type KeyFile } from '../src/index.js';
+import { ChainVerifier } from '../src/chain.js';
+import { attachGovernance } from '../src/governance/attach.js';
+import { governanceEntryOf, subjectOf } from '../src/governance/governance.js';
+import { evaluateQuorum, quorumMet } from '../src/governance/quorum.js';
 import { body, ids, keys, publish, REG, rotation, setup, sig, svc } from './governance-helpers.js';
 
 type Cmd =

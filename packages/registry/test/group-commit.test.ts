@@ -6,10 +6,8 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { tempDir } from '@ron/testkit';
 import {
-  ChainVerifier,
   Registry,
   SqliteStore,
-  StoreConflictError,
   ZERO_B3,
   generateKeyFile,
   initChain,
@@ -18,8 +16,10 @@ import {
   signedBytes,
   type LogEntry,
   type LogStore,
-  type ProposalRecord,
 } from '../src/index.js';
+import { ChainVerifier } from '../src/chain.js';
+import { StoreConflictError } from '../src/errors.js';
+import { type ProposalRecord } from '../src/store.js';
 
 const dir = tempDir('ron-registry-gc-');
 after(() => dir.remove());

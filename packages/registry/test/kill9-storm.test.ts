@@ -6,15 +6,9 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { spawnProgram, tempDir, type Program } from '@ron/testkit';
-import {
-  ChainVerifier,
-  generateKeyFile,
-  initChain,
-  signBytes,
-  signedBytes,
-  type Head,
-  type LogEntry,
-} from '../src/index.js';
+import { generateKeyFile, initChain, signBytes, signedBytes, type LogEntry } from '../src/index.js';
+import { ChainVerifier } from '../src/chain.js';
+import { type Head } from '../src/log-entry.js';
 
 const BIN = fileURLToPath(new URL('../../bin/svc-registry.js', import.meta.url));
 const dir = tempDir('ron-registry-kill9-');

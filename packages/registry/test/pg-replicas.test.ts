@@ -15,15 +15,9 @@ import {
   type SseClient,
 } from '@ron/testkit';
 import { keys, publish, sig, svc } from './governance-helpers.js';
-import {
-  ChainVerifier,
-  generateKeyFile,
-  initChain,
-  signBytes,
-  signedBytes,
-  type Head,
-  type LogEntry,
-} from '../src/index.js';
+import { generateKeyFile, initChain, signBytes, signedBytes, type LogEntry } from '../src/index.js';
+import { ChainVerifier } from '../src/chain.js';
+import { type Head } from '../src/log-entry.js';
 
 const BIN = fileURLToPath(new URL('../../bin/svc-registry.js', import.meta.url));
 const key = generateKeyFile();

@@ -5,15 +5,9 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
 import { startPostgres, type PgCluster } from '@ron/testkit';
-import {
-  ChainVerifier,
-  PgStore,
-  StoreConflictError,
-  ZERO_B3,
-  initChain,
-  seal,
-  type LogEntry,
-} from '../src/index.js';
+import { PgStore, ZERO_B3, initChain, seal, type LogEntry } from '../src/index.js';
+import { ChainVerifier } from '../src/chain.js';
+import { StoreConflictError } from '../src/errors.js';
 
 let cluster: PgCluster;
 before(async () => {

@@ -7,16 +7,9 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { connect } from 'node:net';
 import { runProgram, spawnProgram, sseConnect, tempDir, type Program } from '@ron/testkit';
-import {
-  ChainVerifier,
-  generateKeyFile,
-  initChain,
-  seal,
-  signBytes,
-  signedBytes,
-  type Head,
-  type LogEntry,
-} from '../src/index.js';
+import { generateKeyFile, initChain, seal, signBytes, signedBytes, type LogEntry } from '../src/index.js';
+import { ChainVerifier } from '../src/chain.js';
+import { type Head } from '../src/log-entry.js';
 
 const BIN = fileURLToPath(new URL('../../bin/svc-registry.js', import.meta.url));
 const dir = tempDir('ron-registry-proc-');

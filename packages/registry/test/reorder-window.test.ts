@@ -7,19 +7,19 @@ import { after, test } from 'node:test';
 import { sseConnect, tempDir } from '@ron/testkit';
 import { ApiError } from '@ron/kernel';
 import {
-  ChainVerifier,
   Registry,
   SqliteStore,
   generateKeyFile,
   initChain,
   signBytes,
   signedBytes,
-  type CommitOutcome,
-  type Head,
   type LogEntry,
   type LogStore,
-  type RegistryOptions,
 } from '../src/index.js';
+import { ChainVerifier } from '../src/chain.js';
+import { type CommitOutcome } from '../src/commit-check.js';
+import { type Head } from '../src/log-entry.js';
+import { type RegistryOptions } from '../src/registry.js';
 import { json, startTestRegistry, type ErrorBody } from './helpers.js';
 
 const dir = tempDir('ron-registry-reorder-');

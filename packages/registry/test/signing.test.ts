@@ -6,7 +6,6 @@ import {
   canonicalJson,
   checkQuorum,
   generateKeyFile,
-  parseStrictJson,
   privateKeyFromSeed,
   publicKeyFromSignerId,
   signBytes,
@@ -16,6 +15,7 @@ import {
   type Signature,
   type SignedFields,
 } from '../src/index.js';
+import { parseStrictJson } from '../src/canonical.js';
 import { createPublicKey } from 'node:crypto';
 
 interface Vectors {

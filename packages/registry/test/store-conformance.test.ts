@@ -7,22 +7,20 @@ import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { startPostgres, tempDir, type PgCluster } from '@ron/testkit';
 import {
-  ChainError,
-  ChainVerifier,
   MemoryStore,
   PgStore,
   Registry,
   SqliteStore,
-  StoreConflictError,
   ZERO_B3,
   canonicalJson,
   initChain,
   seal,
-  storedTextMatches,
   type LogEntry,
   type LogStore,
-  type ProposalRecord,
 } from '../src/index.js';
+import { ChainVerifier, storedTextMatches } from '../src/chain.js';
+import { ChainError, StoreConflictError } from '../src/errors.js';
+import { type ProposalRecord } from '../src/store.js';
 
 const dir = tempDir('ron-registry-store-');
 after(() => dir.remove());

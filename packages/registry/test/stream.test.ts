@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { sseConnect, waitFor, type SseEvent } from '@ron/testkit';
-import { MemoryStore, type LogEntry, type LogStore, type ProposalRecord } from '../src/index.js';
+import { MemoryStore, type LogEntry, type LogStore } from '../src/index.js';
+import { type ProposalRecord } from '../src/store.js';
 import { json, startTestRegistry, type ErrorBody } from './helpers.js';
 
 const commits = (events: SseEvent[]): number[] =>

@@ -10,14 +10,13 @@ import { tempDir } from '@ron/testkit';
 import {
   generateRootKey,
   loadRegistryConfig,
-  mintCapability,
-  parseRootKey,
   signBytes,
   signedBytes,
   startRegistry,
   type KeyFile,
   type RunningRegistry,
 } from '../src/index.js';
+import { mintCapability, parseRootKey } from '../src/governance/capabilities.js';
 import { body, ids, keys, publish, sig, svc } from './governance-helpers.js';
 
 const REGISTRY = 'write-bodies';
