@@ -115,10 +115,11 @@ function send(port: number, method: string, path: string, headers: Record<string
           if (k === 'date' || k === 'keep-alive' || v === undefined) continue;
           h[k] = k === 'x-request-id' ? '<id>' : Array.isArray(v) ? v.join(', ') : v;
         }
-        // The error envelope names the request id: mask its value too.
+        // The error envelope names the request id and the time: mask their values too.
         const body = Buffer.concat(chunks)
           .toString('utf8')
-          .replace(/"request_id":"[^"]*"/, '"request_id":"<id>"');
+          .replace(/"request_id":"[^"]*"/, '"request_id":"<id>"')
+          .replace(/"ts":"[^"]*"/, '"ts":"<ts>"');
         resolve({ status: res.statusCode ?? 0, headers: h, body });
       });
       res.on('error', reject);
