@@ -114,8 +114,8 @@ export class SqliteStore implements LogStore {
     this.#writer = new GroupCommitWriter(this.#db);
   }
 
-  append(entry: LogEntry): Promise<void> {
-    const json = canonicalJson(entry);
+  append(entry: LogEntry, text?: string): Promise<void> {
+    const json = text ?? canonicalJson(entry);
     return this.#writer.write(
       () => {
         const want = (this.#max.get()?.v ?? 0) + 1;
