@@ -88,8 +88,8 @@ export class SqliteStore implements LogStore {
     this.#worker.unref();
   }
 
-  append(entry: LogEntry): Promise<void> {
-    const json = canonicalJson(entry);
+  append(entry: LogEntry, text?: string): Promise<void> {
+    const json = text ?? canonicalJson(entry);
     return this.#call({ op: 'append', version: entry.version, kind: entry.op, json }) as Promise<void>;
   }
 
