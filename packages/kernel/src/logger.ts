@@ -81,6 +81,8 @@ export class LazyChildLogger {
   readonly #bindings: Record<string, unknown>;
   readonly #opts: object;
   #real: Logger | undefined;
+  /** No child options: a line may be written through the parent (#oneShot). */
+  #plainOpts: boolean | undefined;
 
   constructor(parent: Logger, bindings: Record<string, unknown>, opts: object = {}) {
     this.#parent = parent;
@@ -94,9 +96,30 @@ export class LazyChildLogger {
   }
 
   #write(level: Level, args: unknown[]): void {
-    if (this.#real === undefined && !this.#parent.isLevelEnabled(level)) return;
+    if (this.#real === undefined) {
+      if (!this.#parent.isLevelEnabled(level)) return;
+      if (this.#oneShot(level, args)) return;
+    }
     const real = this.logger;
     Reflect.apply(real[level], real, args);
+  }
+
+  /**
+   * Writes `(fields, msg?)` through the parent with the bindings merged in front of the fields,
+   * without building a child: the same line a pino child writes (its bindings come right after the
+   * parent's, then the fields). Only for plain field objects that do not repeat a binding, and
+   * without child options (level, serializers); false when it did not write.
+   */
+  #oneShot(level: Level, args: unknown[]): boolean {
+    const fields = args[0];
+    if (typeof fields !== 'object' || fields === null || Object.getPrototypeOf(fields) !== Object.prototype)
+      return false;
+    if (this.#plainOpts === undefined) this.#plainOpts = Object.keys(this.#opts).length === 0;
+    if (!this.#plainOpts) return false;
+    for (const k in this.#bindings) if (Object.hasOwn(fields, k)) return false;
+    args[0] = { ...this.#bindings, ...fields };
+    Reflect.apply(this.#parent[level], this.#parent, args);
+    return true;
   }
 
   fatal(...args: unknown[]): void {

@@ -49,6 +49,56 @@ test('disabled levels create no child and write nothing; enabled levels carry th
   assert.equal(lines[0]!.a, 1);
 });
 
+test('a line written without building a child is byte for byte the line a pino child writes', () => {
+  const raw = (): { out: string[]; logger: pino.Logger } => {
+    const out: string[] = [];
+    const stream = new Writable({
+      write(chunk: Buffer, _e, cb) {
+        out.push(chunk.toString());
+        cb();
+      },
+    });
+    const logger = pino(
+      {
+        base: { service: 'svc-x', pid: 7 },
+        timestamp: () => ',"time":"2026-01-01T00:00:00.000Z"',
+        formatters: { level: (label) => ({ level: label }) },
+      },
+      stream,
+    ).child({ listener: 'api' });
+    return { out, logger };
+  };
+  const err = new Error('boom');
+  const calls: [Record<string, unknown>, string?][] = [
+    [{ version: 3, payload_b3: 'b3:x' }, 'commit applied'],
+    [{ err, version: 4 }, 'store append failed'],
+    [{ nested: { a: [1, 'é'] } }],
+    // Repeats a binding: written by the real child (whatever it writes, the same as before).
+    [{ request_id: 'other' }, 'dup'],
+  ];
+  const a = raw();
+  const b = raw();
+  let children = 0;
+  const child = b.logger.child.bind(b.logger);
+  b.logger.child = ((x: pino.Bindings, o?: pino.ChildLoggerOptions) => {
+    children++;
+    return child(x, o);
+  }) as unknown as typeof b.logger.child;
+  const real = a.logger.child({ request_id: 'r-9' });
+  const lazy = new LazyChildLogger(b.logger, { request_id: 'r-9' });
+  for (const [fields, msg] of calls.slice(0, 3)) {
+    real.info(fields, msg);
+    lazy.info(fields, msg);
+  }
+  assert.equal(children, 0, 'plain field objects need no child');
+  assert.deepEqual(b.out, a.out);
+  const [dup, msg] = calls[3]!;
+  real.info(dup, msg);
+  lazy.info(dup, msg);
+  assert.equal(children, 1);
+  assert.deepEqual(b.out, a.out);
+});
+
 test('the rest of the logger surface: level, isLevelEnabled, bindings, child, silent, flush', () => {
   const { lines, logger } = sink('info');
   const l = new LazyChildLogger(logger, { request_id: 'r-2' });

@@ -5,7 +5,7 @@ import { parseStrictJson } from './canonical.js';
 import { parseCommitBody } from './commit-body.js';
 import { checkCapability } from './governance/capabilities.js';
 import type { RegistryMetrics } from './metrics.js';
-import type { Registry } from './registry.js';
+import type { CommitOutcome, Registry } from './registry.js';
 import type { StreamHub } from './stream-hub.js';
 
 export interface ApiRoutesOptions {
@@ -149,18 +149,21 @@ export function apiRoutes(app: FastifyInstance, o: ApiRoutesOptions): void {
     done();
   };
 
+  // One function for every commit (not a closure per request).
+  const countOutcome = (outcome: CommitOutcome): void => {
+    metrics.commits[outcome].inc();
+    if (outcome === 'ok') metrics.updates.applied.inc();
+    else if (outcome === 'bad_signature') metrics.updates.invalid_sig.inc();
+    else metrics.updates.rejected.inc();
+  };
+
   app.post(
     '/registry/commit',
     { onRequest: [writeGuard, readOnly, capability], onError: onCommitError },
     async (req) => {
       const commit = parseCommitBody(req.body);
       const end = metrics.commitLatency.startTimer();
-      const newHead = await reg.commit(commit, (outcome) => {
-        metrics.commits[outcome].inc();
-        if (outcome === 'ok') metrics.updates.applied.inc();
-        else if (outcome === 'bad_signature') metrics.updates.invalid_sig.inc();
-        else metrics.updates.rejected.inc();
-      });
+      const newHead = await reg.commit(commit, countOutcome);
       end();
       metrics.headVersion.set(newHead.version);
       req.log.info({ version: newHead.version, payload_b3: newHead.payload_b3 }, 'commit applied');

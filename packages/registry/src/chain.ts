@@ -60,7 +60,40 @@ export function storedTextMatches(e: LogEntry, text: string): boolean {
 
 /** Seals an entry: computes and attaches entry_b3. */
 export function seal(e: UnhashedEntry): LogEntry {
-  return { ...e, entry_b3: entryHash(e) };
+  return sealWithText(e).entry;
+}
+
+/** A sealed entry and its JCS text (what a store keeps, byte for byte). */
+export interface SealedEntry {
+  entry: LogEntry;
+  text: string;
+}
+
+/**
+ * Seals an entry and encodes it once: JCS sorts members by name, so the members before `entry_b3`
+ * and those after it are encoded apart; joined they are the hashed text (entry_b3 left out), and
+ * joined around the entry_b3 member they are the JCS text of the sealed entry.
+ */
+export function sealWithText(e: UnhashedEntry): SealedEntry {
+  const before: Record<string, unknown> = {};
+  const after: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(e)) {
+    if (k !== 'entry_b3') (k < 'entry_b3' ? before : after)[k] = v;
+  }
+  // '{…' and '…}': a lone brace when that side has no member.
+  const head = canonicalJson(before).slice(0, -1);
+  const tail = canonicalJson(after).slice(1);
+  const headSep = head.length > 1 ? ',' : '';
+  const tailSep = tail.length > 1 ? ',' : '';
+  const x = h();
+  x.init();
+  x.update(e.prev_b3);
+  x.update(head + (headSep !== '' && tailSep !== '' ? ',' : '') + tail);
+  const entry_b3 = `b3:${x.digest('hex')}`;
+  return {
+    entry: { ...e, entry_b3 },
+    text: `${head}${headSep}"entry_b3":${JSON.stringify(entry_b3)}${tailSep}${tail}`,
+  };
 }
 
 /**

@@ -2,14 +2,8 @@
 // signature allow-listed, distinct and valid over JCS({domain, registry, op:"commit", payload_b3,
 // version}) (else 422 BadSignature), and enough of them (else 412 NoQuorum).
 import { ApiError } from '@ron/kernel';
-import {
-  checkQuorum,
-  signBytes,
-  signedBytes,
-  verifySignature,
-  type KeyFile,
-  type Signature,
-} from './signing.js';
+import { commitSignedBytes } from './commit-bytes.js';
+import { quorumOf, signBytes, verifySignature, type KeyFile, type Signature } from './signing.js';
 
 /** What a commit is judged against: the registry id and the signer set in force. */
 
@@ -36,16 +30,24 @@ export type CommitCheck =
 
 /** The bytes a commit creating `version` is signed over. */
 export function commitBytes(registryId: string, payload_b3: string, version: number): Buffer {
-  return signedBytes({ registry: registryId, op: 'commit', payload_b3, version });
+  return commitSignedBytes(registryId, payload_b3, version);
 }
 
-/** Judges `req` as the commit creating `version`. */
-export function checkCommit(s: CommitSigners, req: CommitRequest, version: number): CommitCheck {
+/**
+ * Judges `req` as the commit creating `version`. `firstVerified`: the caller has just verified
+ * `req.signatures[0]` at this very version (signedVersionAmong), so it is not verified again.
+ */
+export function checkCommit(
+  s: CommitSigners,
+  req: CommitRequest,
+  version: number,
+  firstVerified = false,
+): CommitCheck {
   const bytes = commitBytes(s.registryId, req.payload_b3, version);
   let signatures = req.signatures;
   if (signatures.length === 0 && s.devKey !== undefined) signatures = [signBytes(s.devKey, bytes)];
   // 1. Every presented signature must be allow-listed, distinct and valid (422).
-  const q = checkQuorum(signatures, bytes, s.allow, s.threshold);
+  const q = quorumOf(signatures, bytes, s.allow, s.threshold, firstVerified ? req.signatures[0] : undefined);
   if (q.error !== undefined) {
     return {
       outcome: 'bad_signature',

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram } from 'prom-client';
-import { HttpMetrics, LATENCY_BUCKETS } from '@ron/kernel';
+import { FastCounter, HttpMetrics, LATENCY_BUCKETS } from '@ron/kernel';
 
 export const COMMIT_RESULTS = [
   'ok',
@@ -17,11 +17,11 @@ type Inc = { inc(n?: number): void };
 
 /** Every svc-registry metric (SPEC §2.7), defined and prewarmed here. */
 export class RegistryMetrics extends HttpMetrics {
-  readonly commits: Record<CommitResult, Inc>;
+  readonly commits: Record<CommitResult, FastCounter>;
   readonly commitLatency: Histogram;
   readonly headVersion: Gauge;
   readonly descriptors: MonotonicCounter;
-  readonly updates: Record<(typeof UPDATE_RESULTS)[number], Inc>;
+  readonly updates: Record<(typeof UPDATE_RESULTS)[number], FastCounter>;
   readonly sseClients: Gauge;
   readonly sseConnected: Counter;
   readonly sseDisconnected: Counter;
@@ -45,15 +45,28 @@ export class RegistryMetrics extends HttpMetrics {
       ...opts,
     });
     const r = [this.registry];
+    // Counted on every commit: plain numbers on the request path, moved into the series at scrape
+    // (prom-client hashes the label set on every inc()).
+    const fast: FastCounter[] = [];
+    const flush = (): void => {
+      for (const c of fast) c.flush();
+    };
+    const wrap = (series: ConstructorParameters<typeof FastCounter>[0]): FastCounter => {
+      series.inc(0);
+      const c = new FastCounter(series);
+      fast.push(c);
+      return c;
+    };
     const commits = new Counter({
       name: 'registry_commits_total',
       help: 'Commit attempts by result',
       labelNames: ['result'],
       registers: r,
+      collect: flush,
     });
-    this.commits = Object.fromEntries(COMMIT_RESULTS.map((x) => [x, commits.labels(x)])) as Record<
+    this.commits = Object.fromEntries(COMMIT_RESULTS.map((x) => [x, wrap(commits.labels(x))])) as Record<
       CommitResult,
-      Inc
+      FastCounter
     >;
     this.commitLatency = new Histogram({
       name: 'registry_commit_latency_seconds',
@@ -82,10 +95,11 @@ export class RegistryMetrics extends HttpMetrics {
       help: 'Write outcomes: applied, rejected (quorum/validation) or invalid_sig',
       labelNames: ['result'],
       registers: r,
+      collect: flush,
     });
-    this.updates = Object.fromEntries(UPDATE_RESULTS.map((x) => [x, updates.labels(x)])) as Record<
+    this.updates = Object.fromEntries(UPDATE_RESULTS.map((x) => [x, wrap(updates.labels(x))])) as Record<
       (typeof UPDATE_RESULTS)[number],
-      Inc
+      FastCounter
     >;
     const reorder = new Counter({
       name: 'registry_commit_reorder_total',
@@ -134,9 +148,7 @@ export class RegistryMetrics extends HttpMetrics {
       help: 'Log entries whose signatures failed the background audit (writes are refused after one)',
       registers: r,
     });
-    // Prewarm every series.
-    for (const x of COMMIT_RESULTS) this.commits[x].inc(0);
-    for (const x of UPDATE_RESULTS) this.updates[x].inc(0);
+    // Prewarm every series (commits and updates were, by wrap()).
     for (const s of DESCRIPTOR_STATES) this.descriptors.labels(s).set(0);
     this.commitLatency.zero({});
     this.headVersion.set(0);

@@ -143,7 +143,7 @@ export class PgStore implements LogStore {
     }
   }
 
-  async append(entry: LogEntry): Promise<void> {
+  async append(entry: LogEntry, text?: string): Promise<void> {
     if (!this.#open) throw new Error('store is closed');
     let client: pg.PoolClient;
     try {
@@ -170,7 +170,7 @@ export class PgStore implements LogStore {
       await client.query('INSERT INTO registry_log (version, op, entry) VALUES ($1, $2, $3)', [
         entry.version,
         entry.op,
-        canonicalJson(entry),
+        text ?? canonicalJson(entry),
       ]);
       await client.query(`SELECT pg_notify($1, $2)`, [CHANNEL, String(entry.version)]);
       await client.query('COMMIT');

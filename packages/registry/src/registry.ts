@@ -1,7 +1,7 @@
 // The registry core: replayed head, quorum-checked appends sealed in order (pipelined on SQLite),
 // reads, and append listeners.
 import { ApiError, type Logger } from '@ron/kernel';
-import { ChainVerifier, initChain, seal } from './chain.js';
+import { ChainVerifier, initChain, sealWithText, type SealedEntry } from './chain.js';
 import { ChainError, StoreConflictError } from './errors.js';
 import { FRESH_HEAD, ZERO_B3, headOf, type Head, type LogEntry } from './log-entry.js';
 import { ReorderWindow, type ReorderWindowOptions } from './reorder-window.js';
@@ -269,9 +269,10 @@ export class Registry {
         onOutcome?.(c.outcome);
         throw c.refusal;
       }
-      const entry = this.#sealCommit(req.payload_b3, c.signatures);
+      const sealed = this.#sealCommit(req.payload_b3, c.signatures);
+      const entry = sealed.entry;
       try {
-        await this.#submit(entry);
+        await this.#submit(sealed);
       } catch (err) {
         // Another replica appended this version first (PostgreSQL): we caught up, so judge the
         // commit again at the new head, exactly as a commit that lost the race on one node (a
@@ -340,10 +341,12 @@ export class Registry {
       this.#trialBudget--;
       return true;
     };
-    const v = signedVersionAmong(this.#signers(), req, candidates(), spend);
+    const signers = this.#signers();
+    const v = signedVersionAmong(signers, req, candidates(), spend);
     if (v === undefined || v <= base) return undefined;
-    // Signed for v: it may wait only if it would be accepted there.
-    return checkCommit(this.#signers(), req, v).refusal === undefined ? v : undefined;
+    // Signed for v: it may wait only if it would be accepted there (its first signature was just
+    // verified at v, under this same signer set).
+    return checkCommit(signers, req, v, true).refusal === undefined ? v : undefined;
   }
 
   /**
@@ -386,11 +389,12 @@ export class Registry {
     signatures: Signature[],
     onOutcome?: (o: CommitOutcome) => void,
   ): Promise<Head> {
-    const entry = this.#sealCommit(payload_b3, signatures);
+    const sealed = this.#sealCommit(payload_b3, signatures);
+    const entry = sealed.entry;
     if (this.#window !== undefined)
       this.#trialBudget = Math.min(TRIALS_PER_SEAL * this.#window.depth, this.#trialBudget + TRIALS_PER_SEAL);
     try {
-      await this.#submit(entry);
+      await this.#submit(sealed);
     } catch (err) {
       throw this.#commitFailed(err, entry.version, onOutcome);
     }
@@ -424,9 +428,9 @@ export class Registry {
   }
 
   /** Seals a checked commit onto the pending chain; the caller makes it durable before acknowledging. */
-  #sealCommit(payload_b3: string, signatures: Signature[]): LogEntry {
+  #sealCommit(payload_b3: string, signatures: Signature[]): SealedEntry {
     const base = this.#base();
-    return seal({
+    return sealWithText({
       version: base.version + 1,
       op: 'commit',
       payload_b3,
@@ -449,19 +453,19 @@ export class Registry {
    * Hands a just-sealed entry to the store and resolves once it was applied (durable, head moved,
    * listeners run). Must be called right after sealing on #base(), with no await in between.
    */
-  #submit(entry: LogEntry): Promise<void> {
+  #submit({ entry, text }: SealedEntry): Promise<void> {
     const epoch = this.#epoch;
     this.#sealed = headOf(entry);
     // A pipelining store takes the append now (it applies appends in submission order); any other
-    // store gets it once the previous entry settled.
-    const stored = this.#pipelined ? settled(this.store.append(entry)) : undefined;
+    // store gets it once the previous entry settled. Either way with the text sealed: not encoded again.
+    const stored = this.#pipelined ? settled(this.store.append(entry, text)) : undefined;
     const run = this.#last.then(async () => {
       if (epoch !== this.#epoch) {
         // An entry sealed below this one failed: this one chained onto it and cannot be applied.
         await stored;
         throw new SealedOnFailedAppend(entry.version);
       }
-      const r = await (stored ?? settled(this.store.append(entry)));
+      const r = await (stored ?? settled(this.store.append(entry, text)));
       if (!r.ok) {
         this.#epoch++;
         this.#sealed = this.#head;
@@ -520,7 +524,7 @@ export class Registry {
   async #governedNow(e: GovernedEntry): Promise<LogEntry> {
     this.assertWritable();
     const base = this.#base();
-    const entry = seal({
+    const sealed = sealWithText({
       version: base.version + 1,
       op: e.op,
       ...(e.descriptor_id !== undefined ? { descriptor_id: e.descriptor_id } : {}),
@@ -530,8 +534,9 @@ export class Registry {
       committed_at: this.#now().toISOString(),
       signatures: e.signatures,
     });
+    const entry = sealed.entry;
     try {
-      await this.#submit(entry);
+      await this.#submit(sealed);
     } catch (err) {
       if (!this.#pipelined && err instanceof StoreConflictError && (await this.#catchUpNow()) > 0) {
         throw new ApiError('Conflict', 'another replica appended to the log first; nothing was applied', {

@@ -151,6 +151,20 @@ export function checkQuorum(
   allow: ReadonlySet<string>,
   threshold: number,
 ): QuorumResult {
+  return quorumOf(sigs, bytes, allow, threshold, undefined);
+}
+
+/**
+ * checkQuorum, where `verified` (when set) is one of `sigs` that the caller has just verified over
+ * these very bytes: it is not verified a second time (its allow-list and duplicate checks still run).
+ */
+export function quorumOf(
+  sigs: readonly Signature[],
+  bytes: Buffer,
+  allow: ReadonlySet<string>,
+  threshold: number,
+  verified: Signature | undefined,
+): QuorumResult {
   const valid: string[] = [];
   const seen = new Set<string>();
   const bad = (message: string): QuorumResult => ({
@@ -164,7 +178,8 @@ export function checkQuorum(
     if (seen.has(id)) return bad(`signatures[${i}]: signer ${id} signed more than once`);
     seen.add(id);
     if (!allow.has(id)) return bad(`signatures[${i}]: signer ${id || '(none)'} is not on the allow-list`);
-    if (!verifySignature(s, bytes)) return bad(`signatures[${i}]: signature by ${id} does not verify`);
+    if (s !== verified && !verifySignature(s, bytes))
+      return bad(`signatures[${i}]: signature by ${id} does not verify`);
     valid.push(id);
   }
   return { valid, have: valid.length, need: threshold };

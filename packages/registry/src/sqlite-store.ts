@@ -1,36 +1,11 @@
-import type Database from 'better-sqlite3';
-import { GroupCommitWriter, openDurableSqlite } from '@ron/kernel/sqlite';
-import { snapshotSqlite, type SnapshotProgress } from '@ron/kernel/backup';
+import { MessageChannel, Worker, receiveMessageOnPort } from 'node:worker_threads';
+import type { SnapshotProgress } from '@ron/kernel/backup';
+import { WriterClosedError } from '@ron/kernel/sqlite';
 import { canonicalJson } from './canonical.js';
 import { ChainError, StoreConflictError } from './errors.js';
 import type { LogEntry } from './log-entry.js';
+import type { ThreadReply, ThreadRequest, WireError } from './sqlite-wire.js';
 import type { LogStore, ProposalRecord, StoredEntry } from './store.js';
-
-// Append-only in the schema (SPEC §2.5), not only in code:
-// - UPDATE and DELETE are refused by triggers;
-// - every INSERT must carry version = head + 1. The BEFORE INSERT trigger runs before conflict
-//   resolution, so `REPLACE INTO`, `INSERT OR REPLACE` and upserts (which would otherwise delete the
-//   old row without firing the delete trigger) are refused, and so is a gap or an auto-assigned rowid.
-// `CREATE … IF NOT EXISTS` doubles as the migration: a database made before the insert trigger
-// existed gets it on the next open (schema 2).
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS registry_log (
-  version INTEGER PRIMARY KEY NOT NULL CHECK (version >= 1),
-  op      TEXT NOT NULL,
-  entry   TEXT NOT NULL
-);
-CREATE TRIGGER IF NOT EXISTS registry_log_no_update BEFORE UPDATE ON registry_log
-BEGIN SELECT RAISE(ABORT, 'registry_log is append-only: UPDATE refused'); END;
-CREATE TRIGGER IF NOT EXISTS registry_log_no_delete BEFORE DELETE ON registry_log
-BEGIN SELECT RAISE(ABORT, 'registry_log is append-only: DELETE refused'); END;
-CREATE TRIGGER IF NOT EXISTS registry_log_append_only BEFORE INSERT ON registry_log
-WHEN NEW.version IS NOT (SELECT coalesce(max(version), 0) + 1 FROM registry_log)
-BEGIN SELECT RAISE(ABORT, 'registry_log is append-only: an insert must carry version = head + 1 (no replace, no gap)'); END;
-CREATE TABLE IF NOT EXISTS registry_proposals (id TEXT PRIMARY KEY NOT NULL, record TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS registry_meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);
-INSERT OR IGNORE INTO registry_meta (key, value) VALUES ('schema', '2');
-UPDATE registry_meta SET value = '2' WHERE key = 'schema' AND value = '1';
-`;
 
 interface Row {
   version: number;
@@ -60,117 +35,100 @@ function decode(r: Row): LogEntry {
   return e as LogEntry;
 }
 
-/** Runs a synchronous statement as the interface's promise (a throw becomes a rejection). */
-function attempt<T>(fn: () => T): Promise<T> {
-  try {
-    return Promise.resolve(fn());
-  } catch (err) {
-    return Promise.reject(err instanceof Error ? err : new Error(String(err)));
-  }
-}
-
 /**
  * SQLite backend: WAL with synchronous=FULL, so append() resolves only after the entry is durable.
- * Every write (appends, proposal records) goes through the kernel's group-commit writer: the writes
- * submitted in one event-loop turn share one transaction and one fsync, each in its own savepoint,
- * and each promise settles in submission order once that COMMIT returned. Appends are pipelined:
- * the registry hands over each sealed entry without waiting for the previous COMMIT; the insert
- * checks version = max + 1 inside the batch (which sees the earlier appends of the same batch), so
- * an append sealed on top of a failed one fails too. Reads run between batches: durable state only.
+ * The connection lives on a writer thread (sqlite-thread.ts): every write (appends, proposal records)
+ * goes through the kernel's group-commit writer there — the writes that arrive together share one
+ * transaction and one fsync, each in its own savepoint, and each promise settles in submission order
+ * once that COMMIT returned — while the event loop keeps verifying and sealing the next commits
+ * instead of waiting out the fsync. Appends are pipelined: the registry hands over each sealed entry
+ * without waiting for the previous COMMIT; the insert checks version = max + 1 inside the batch
+ * (which sees the earlier appends of the same batch), so an append sealed on top of a failed one
+ * fails too. Reads run on the thread between batches: durable state only.
+ *
+ * The constructor stays synchronous: it waits (Atomics.wait) for the thread to open the file, so a
+ * store in use by another process or an unreadable file throws here, as before.
  */
 export class SqliteStore implements LogStore {
   readonly kind = 'sqlite' as const;
   readonly pipelined = true;
   readonly location: string;
-  readonly #db: Database.Database;
-  readonly #insert: Database.Statement<[number, string, string]>;
-  readonly #max: Database.Statement<[], { v: number | null }>;
-  readonly #range: Database.Statement<[number, number], Row>;
-  readonly #get: Database.Statement<[number], Row>;
-  readonly #last: Database.Statement<[], Row>;
-  readonly #writer: GroupCommitWriter;
-  readonly #putProposal: Database.Statement<[string, string]>;
-  readonly #getProposal: Database.Statement<[string], { record: string }>;
-  readonly #listProposals: Database.Statement<[], { record: string }>;
-  readonly #delProposal: Database.Statement<[string]>;
+  readonly #worker: Worker;
+  readonly #pending = new Map<number, Pending>();
+  #nextId = 1;
+  #outbox: ThreadRequest[] = [];
+  #open = true;
+  #closing: Promise<void> | undefined;
+  #failure: Error | undefined;
 
   constructor(path: string) {
     this.location = path;
-    this.#db = openDurableSqlite(path, SCHEMA);
-    this.#insert = this.#db.prepare('INSERT INTO registry_log (version, op, entry) VALUES (?, ?, ?)');
-    this.#max = this.#db.prepare('SELECT max(version) AS v FROM registry_log');
-    this.#range = this.#db.prepare(
-      'SELECT version, entry FROM registry_log WHERE version > ? ORDER BY version LIMIT ?',
-    );
-    this.#get = this.#db.prepare('SELECT version, entry FROM registry_log WHERE version = ?');
-    this.#last = this.#db.prepare('SELECT version, entry FROM registry_log ORDER BY version DESC LIMIT 1');
-    // Proposals are mutable records (approvals accrue), kept apart from the append-only log.
-    this.#putProposal = this.#db.prepare(
-      'INSERT INTO registry_proposals (id, record) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET record = excluded.record',
-    );
-    this.#getProposal = this.#db.prepare('SELECT record FROM registry_proposals WHERE id = ?');
-    this.#listProposals = this.#db.prepare('SELECT record FROM registry_proposals ORDER BY id');
-    this.#delProposal = this.#db.prepare('DELETE FROM registry_proposals WHERE id = ?');
-    this.#writer = new GroupCommitWriter(this.#db);
+    const signal = new Int32Array(new SharedArrayBuffer(4));
+    const { port1, port2 } = new MessageChannel();
+    this.#worker = new Worker(new URL('./sqlite-thread.js', import.meta.url), {
+      workerData: { path, signal, port: port2 },
+      transferList: [port2],
+    });
+    if (Atomics.wait(signal, 0, 0, OPEN_TIMEOUT_MS) === 'timed-out') {
+      void this.#worker.terminate();
+      throw new Error(`${path}: the store thread did not open the file within ${OPEN_TIMEOUT_MS} ms`);
+    }
+    const opened = receiveMessageOnPort(port1)?.message as { ok: boolean; error?: WireError } | undefined;
+    port1.close();
+    if (opened?.ok !== true) {
+      void this.#worker.terminate();
+      throw rebuild(
+        opened?.error ?? { name: 'Error', message: `${path}: the store thread failed to open it` },
+      );
+    }
+    this.#worker.on('message', (batch: ThreadReply[]) => this.#onReplies(batch));
+    this.#worker.on('error', (err) => this.#fail(err));
+    this.#worker.on('exit', () => this.#fail(new Error('the store thread exited')));
+    // The thread keeps the process alive only while a request is waiting for it.
+    this.#worker.unref();
   }
 
-  append(entry: LogEntry): Promise<void> {
-    const json = canonicalJson(entry);
-    return this.#writer.write(
-      () => {
-        const want = (this.#max.get()?.v ?? 0) + 1;
-        if (entry.version !== want) throw new StoreConflictError(want, entry.version);
-        this.#insert.run(entry.version, entry.op, json);
-      },
-      { bytes: json.length },
-    );
+  append(entry: LogEntry, text?: string): Promise<void> {
+    const json = text ?? canonicalJson(entry);
+    return this.#call({ op: 'append', version: entry.version, kind: entry.op, json }) as Promise<void>;
   }
 
-  range(after: number, limit: number): Promise<LogEntry[]> {
-    return Promise.resolve(this.#range.all(after, Math.max(0, limit)).map(decode));
+  async range(after: number, limit: number): Promise<LogEntry[]> {
+    return ((await this.#call({ op: 'range', after, limit })) as Row[]).map(decode);
   }
 
-  rangeStored(after: number, limit: number): Promise<StoredEntry[]> {
-    return attempt(() =>
-      this.#range.all(after, Math.max(0, limit)).map((r) => ({ entry: decode(r), text: r.entry })),
-    );
+  async rangeStored(after: number, limit: number): Promise<StoredEntry[]> {
+    const rows = (await this.#call({ op: 'range', after, limit })) as Row[];
+    return rows.map((r) => ({ entry: decode(r), text: r.entry }));
   }
 
-  get(version: number): Promise<LogEntry | undefined> {
-    const r = this.#get.get(version);
-    return Promise.resolve(r === undefined ? undefined : decode(r));
+  async get(version: number): Promise<LogEntry | undefined> {
+    const r = (await this.#call({ op: 'get', version })) as Row | null;
+    return r === null ? undefined : decode(r);
   }
 
-  last(): Promise<LogEntry | undefined> {
-    const r = this.#last.get();
-    return Promise.resolve(r === undefined ? undefined : decode(r));
+  async last(): Promise<LogEntry | undefined> {
+    const r = (await this.#call({ op: 'last' })) as Row | null;
+    return r === null ? undefined : decode(r);
   }
 
   putProposal(p: ProposalRecord): Promise<void> {
-    const json = JSON.stringify(p);
-    return this.#writer.write(
-      () => {
-        this.#putProposal.run(p.id, json);
-      },
-      { bytes: json.length },
+    return this.#call({ op: 'putProposal', pid: p.id, json: JSON.stringify(p) }) as Promise<void>;
+  }
+
+  async getProposal(id: string): Promise<ProposalRecord | undefined> {
+    const r = (await this.#call({ op: 'getProposal', pid: id })) as string | null;
+    return r === null ? undefined : (JSON.parse(r) as ProposalRecord);
+  }
+
+  async listProposals(): Promise<ProposalRecord[]> {
+    return ((await this.#call({ op: 'listProposals' })) as string[]).map(
+      (r) => JSON.parse(r) as ProposalRecord,
     );
   }
 
-  getProposal(id: string): Promise<ProposalRecord | undefined> {
-    return attempt(() => {
-      const r = this.#getProposal.get(id);
-      return r === undefined ? undefined : (JSON.parse(r.record) as ProposalRecord);
-    });
-  }
-
-  listProposals(): Promise<ProposalRecord[]> {
-    return attempt(() => this.#listProposals.all().map((r) => JSON.parse(r.record) as ProposalRecord));
-  }
-
   deleteProposals(ids: readonly string[]): Promise<void> {
-    return this.#writer.write(() => {
-      for (const id of ids) this.#delProposal.run(id);
-    });
+    return this.#call({ op: 'deleteProposals', ids: [...ids] }) as Promise<void>;
   }
 
   floor(): number {
@@ -179,21 +137,98 @@ export class SqliteStore implements LogStore {
 
   /**
    * A consistent copy of the whole store (log and proposals) in the new file `dest`, taken with
-   * SQLite's online backup API on this connection: appends keep flowing and land in the copy or
-   * after it, never half in it.
+   * SQLite's online backup API on the store's connection: appends keep flowing and land in the copy
+   * or after it, never half in it.
    */
   snapshot(dest: string, onProgress?: (p: SnapshotProgress) => void): Promise<void> {
-    return snapshotSqlite(this.#db, dest, onProgress);
+    return this.#call({ op: 'snapshot', dest }, onProgress) as Promise<void>;
   }
 
   isOpen(): boolean {
-    return this.#db.open;
+    return this.#open;
   }
 
-  /** Commits the writes still queued, then closes the file. */
+  /** Commits the writes still queued, then closes the file and stops the thread. */
   close(): Promise<void> {
-    this.#writer.close();
-    if (this.#db.open) this.#db.close();
-    return Promise.resolve();
+    this.#closing ??= (async () => {
+      if (this.#failure === undefined) {
+        try {
+          await this.#call({ op: 'close' });
+        } finally {
+          this.#open = false;
+          await this.#worker.terminate();
+        }
+      }
+      this.#open = false;
+    })();
+    return this.#closing;
   }
+
+  #call(
+    req: DistributiveOmit<ThreadRequest, 'id'>,
+    onProgress?: (p: SnapshotProgress) => void,
+  ): Promise<unknown> {
+    if (this.#failure !== undefined) return Promise.reject(this.#failure);
+    if (!this.#open || (this.#closing !== undefined && req.op !== 'close'))
+      return Promise.reject(new WriterClosedError());
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      if (this.#pending.size === 0) this.#worker.ref();
+      this.#pending.set(id, { resolve, reject, onProgress });
+      // Requests made in one event-loop turn go over in one message.
+      if (this.#outbox.length === 0) setImmediate(this.#post);
+      this.#outbox.push({ ...req, id } as ThreadRequest);
+    });
+  }
+
+  readonly #post = (): void => {
+    const batch = this.#outbox;
+    this.#outbox = [];
+    if (batch.length > 0) this.#worker.postMessage(batch);
+  };
+
+  #onReplies(batch: ThreadReply[]): void {
+    for (const r of batch) {
+      const p = this.#pending.get(r.id);
+      if (p === undefined) continue;
+      if ('progress' in r) {
+        p.onProgress?.(r.progress);
+        continue;
+      }
+      this.#pending.delete(r.id);
+      if (r.ok) p.resolve(r.value);
+      else p.reject(rebuild(r.error));
+    }
+    if (this.#pending.size === 0) this.#worker.unref();
+  }
+
+  /** The thread died: nothing still waiting can become durable any more. */
+  #fail(err: Error): void {
+    if (this.#closing !== undefined && this.#pending.size === 0) return;
+    this.#failure ??= err;
+    this.#open = false;
+    for (const p of this.#pending.values()) p.reject(err);
+    this.#pending.clear();
+  }
+}
+
+const OPEN_TIMEOUT_MS = 30_000;
+
+interface Pending {
+  resolve: (v: unknown) => void;
+  reject: (e: unknown) => void;
+  onProgress: ((p: SnapshotProgress) => void) | undefined;
+}
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+/** An error from the thread as the type callers expect (conflicts, SQLite codes, a closing store). */
+function rebuild(e: WireError): Error {
+  if (e.name === 'StoreConflictError' && e.expected !== undefined && e.got !== undefined)
+    return new StoreConflictError(e.expected, e.got);
+  if (e.name === 'WriterClosedError') return new WriterClosedError();
+  const err = new Error(e.message);
+  err.name = e.name;
+  if (e.code !== undefined) Object.assign(err, { code: e.code });
+  return err;
 }

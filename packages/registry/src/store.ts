@@ -36,8 +36,10 @@ export interface LogStore {
   /**
    * Appends one entry. Must be exactly last version + 1 (else StoreConflictError). Resolves only
    * once the entry is durable for this backend: the caller acknowledges the commit after this.
+   * `text`, when given, is the entry's JCS text (the registry encoded it when sealing): a store that
+   * keeps entries as text keeps exactly these bytes instead of encoding the entry again.
    */
-  append(entry: LogEntry): Promise<void>;
+  append(entry: LogEntry, text?: string): Promise<void>;
   /**
    * True when append() may be called again before the previous append settled: appends are then
    * applied and settled in call order, and an append whose version is no longer last + 1 (because

@@ -105,14 +105,14 @@ test('registry: 16 commits in flight are sealed in call order, one with a bad si
   });
   const seen: number[] = [];
   const heads: number[] = [];
-  const committed: boolean[] = [];
+  const committed: Promise<boolean>[] = [];
   const store = registry.store;
   registry.onAppend((e, h) => {
     seen.push(e.version);
     heads.push(h.version);
     // The head (and so the stream) moves only once the entry is committed: a read on the store's
-    // connection (which only ever sees committed state) finds it.
-    void store.get(e.version).then((r) => committed.push(r !== undefined));
+    // connection (which only ever sees committed state), issued right then, finds it.
+    committed.push(store.get(e.version).then((r) => r !== undefined));
   });
   const calls: Promise<unknown>[] = [];
   let version = 0;
@@ -137,7 +137,7 @@ test('registry: 16 commits in flight are sealed in call order, one with a bad si
     Array.from({ length: 15 }, (_, i) => i + 1),
   );
   assert.deepEqual(heads, seen);
-  assert.deepEqual(committed, Array(15).fill(true));
+  assert.deepEqual(await Promise.all(committed), Array(15).fill(true));
   const v = new ChainVerifier();
   for (const e of await registry.store.range(0, 100)) v.push(e);
   assert.equal(v.version, 15);
