@@ -1,7 +1,8 @@
 // The floor of a node:http + undici reverse proxy: no guards, no metrics, no request ids, no error
 // envelope, a fixed upstream (UPSTREAM). benchmarks/macronode.mjs runs it in front of the same kv plane
-// as the gateway, so the table shows how much of the gateway's cost is the second HTTP hop itself.
-// Prints the ready line the harness waits for.
+// as the gateway, so the table shows how much of the gateway's cost is the second HTTP hop itself;
+// benchmarks/storage.mjs runs it in front of svc-storage for 64 MiB uploads (request bodies stream
+// through as undici reads them). Prints the ready line the harness waits for.
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
 const require = createRequire(new URL('../../packages/macronode/package.json', import.meta.url));
@@ -18,7 +19,8 @@ const server = createServer((req, res) => {
   headers.push('x-forwarded-for', req.socket.remoteAddress);
   const chunks = [];
   let status = 502, rh;
-  pool.dispatch({ path: req.url, method: req.method, headers }, {
+  const body = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined ? req : null;
+  pool.dispatch({ path: req.url, method: req.method, headers, body }, {
     onConnect() {},
     onHeaders(s, h) { status = s; rh = h; return true; },
     onData(c) { chunks.push(c); return true; },
