@@ -177,7 +177,7 @@ export class SqliteStore implements LogStore {
       this.#pending.set(id, { resolve, reject, onProgress });
       // Requests made in one event-loop turn go over in one message.
       if (this.#outbox.length === 0) setImmediate(this.#post);
-      this.#outbox.push({ ...req, id } as ThreadRequest);
+      this.#outbox.push({ ...req, id });
     });
   }
 

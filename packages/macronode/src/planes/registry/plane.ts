@@ -48,7 +48,7 @@ export const registryPlane = definePlane({
   },
   async start(o, log) {
     // Loaded here, in the plane's own process only (keeps the host and other planes lean).
-    const { registryConfigFrom, startRegistry } = await import('@ron/registry');
+    const { redactPgUrl, registryConfigFrom, startRegistry } = await import('@ron/registry');
     const amnesia = o.amnesia === true;
     const postgres = isPostgres(String(o.db));
     if (!amnesia && !postgres) mkdirSync(dirname(String(o.db)), { recursive: true });
@@ -67,7 +67,8 @@ export const registryPlane = definePlane({
       url: running.apiUrl,
       info: {
         admin_url: running.adminUrl,
-        store: amnesia ? 'memory' : postgres ? redactUrl(String(o.db)) : o.db,
+        // Without its password: plane info is shown by `macronode status`.
+        store: amnesia ? 'memory' : postgres ? redactPgUrl(String(o.db)) : o.db,
         signer_id: o.signer_id,
         signer_key: o.signer_key ?? '(ephemeral: amnesia)',
         threshold: o.threshold,
@@ -108,16 +109,5 @@ async function postgresCheck(url: string): Promise<DoctorCheck[]> {
         detail: `${where}: ${(err as Error).message} (check the server is up, the URL and the password)`,
       },
     ];
-  }
-}
-
-/** The URL without its password (plane info is shown by `macronode status`). */
-function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password !== '') u.password = '***';
-    return u.toString();
-  } catch {
-    return 'postgres://(unparsable)';
   }
 }
