@@ -1,7 +1,7 @@
 // The gateway plane's proxy path alone (no supervisor), in front of UPSTREAM (a URL): for
 // benchmarks/gateway-variants.mjs. Prints the ready line the harness waits for.
 const root = new URL('../../packages/', import.meta.url);
-const { createGateway } = await import(new URL('macronode/dist/src/gateway.js', root));
+const { createGateway } = await import(new URL('macronode/dist/src/planes/gateway/proxy.js', root));
 const { HttpMetrics, createLogger } = await import(new URL('kernel/dist/src/index.js', root));
 const upstream = process.env.UPSTREAM;
 const metrics = new HttpMetrics({ requestsName: 'gateway_http_requests_total', latencyName: 'gateway_request_latency_seconds', rejectionsName: 'gateway_rejections_total', defaultCollectors: false });
