@@ -147,6 +147,13 @@ export class Connections {
     const r = refusalOf(err);
     this.#onRefused?.(r);
     const last = s[kLast];
+    // The connection ended (or broke) inside a request's body: that request can never be read whole,
+    // so no answer owed on this connection can come. Close now — its handler sees the body aborted
+    // and its in-flight slot is freed — rather than hold the socket until the request timeout.
+    if (err.code !== 'ERR_HTTP_REQUEST_TIMEOUT' && pending(last) && last.req?.complete === false) {
+      s.destroy();
+      return;
+    }
     if (pending(last)) last.once('finish', () => writeRefusal(s, r));
     else writeRefusal(s, r);
   }

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import { test } from 'node:test';
 import pino from 'pino';
-import { HttpMetrics, createServer } from '../src/index.js';
+import { HttpMetrics, createServer, guards } from '../src/index.js';
 import { type ServerOptions } from '../src/server.js';
 
 interface Answer {
@@ -233,3 +233,41 @@ test('drain with pipelined requests already read: each gets an answer, only the 
   );
   await closing;
 });
+
+// The server's timeouts are 120 s; the test's 20 s bound fails the old behaviour (which freed the
+// slot only when the request timed out) instead of letting it pass two minutes later.
+test(
+  'a client that half-closes inside a request body: the connection closes at once and the request frees its in-flight slot (not at the request timeout)',
+  { timeout: 20_000 },
+  async () => {
+    const metrics = new HttpMetrics({
+      requestsName: 'k2_http_requests_total',
+      latencyName: 'k2_latency_seconds',
+      rejectionsName: 'k2_rejections_total',
+      defaultCollectors: false,
+    });
+    const app = createServer({ logger: pino({ level: 'silent' }), metrics, requestTimeoutMs: 120_000 });
+    app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body));
+    app.put('/one', { onRequest: guards(metrics, { concurrency: 1, timeoutMs: 120_000 }) }, (_req, reply) =>
+      reply.code(201).send(),
+    );
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const port = (app.server.address() as AddressInfo).port;
+    try {
+      // 3 of 1000 declared bytes, then FIN: this request holds the route's only slot.
+      const c = client(port);
+      c.sock.write('PUT /one HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nabc');
+      await new Promise((r) => setTimeout(r, 100));
+      c.sock.end();
+      // Before the fix the server kept this connection (and the slot) until the 120 s timeouts.
+      await c.closed;
+      const d = client(port);
+      d.sock.write('PUT /one HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok');
+      const [a] = await d.until(1);
+      assert.equal(a?.status, 201, 'the slot of the abandoned request is free');
+      d.sock.destroy();
+    } finally {
+      await app.close();
+    }
+  },
+);
