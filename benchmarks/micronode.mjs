@@ -84,16 +84,19 @@ export async function run(o = {}) {
     { name: 'get_sqlite', pid: sql.pid, label: 'KV GET 256 B (sqlite)', url: sql.url, path: '/v1/kv/bench/k256' },
     { name: 'put_mem', pid: mem.pid, label: 'KV PUT 256 B unique (mem)', url: mem.url, method: 'PUT', path: '/v1/kv/wbench/k', uniqueBody: true, bodySize: 256 },
     { name: 'put_sqlite', pid: sql.pid, label: 'KV PUT 256 B unique (sqlite, group commit)', url: sql.url, method: 'PUT', path: '/v1/kv/wbench/k', uniqueBody: true, bodySize: 256, before: measureFloor },
-    { name: 'put_sqlite_1c', pid: sql.pid, connections: 1, label: 'KV PUT 256 B unique (sqlite, group commit), 1 connection', url: sql.url, method: 'PUT', path: '/v1/kv/wbench/k', uniqueBody: true, bodySize: 256 },
     ...(before
-      ? [
-          { name: 'put_before', pid: before.pid, label: 'KV PUT 256 B unique (sqlite, before group commit)', url: before.url, method: 'PUT', path: '/v1/kv/wbench/k', uniqueBody: true, bodySize: 256 },
-          { name: 'put_before_1c', pid: before.pid, connections: 1, label: 'KV PUT 256 B unique (sqlite, before group commit), 1 connection', url: before.url, method: 'PUT', path: '/v1/kv/wbench/k', uniqueBody: true, bodySize: 256 },
-        ]
+      ? [{ name: 'put_before', pid: before.pid, label: 'KV PUT 256 B unique (sqlite, before group commit)', url: before.url, method: 'PUT', path: '/v1/kv/wbench/k', uniqueBody: true, bodySize: 256 }]
       : []),
     ...(etcd ? [{ name: 'put_etcd', pid: etcd.pid, label: `etcd ${etcdVersion()} PUT 256 B unique (JSON gateway)`, url: etcd.url, script: etcdPutScript() }] : []),
+    // The 1-connection latency rows run next to each other, after every 16-connection write run, and
+    // trade places each round (swap below): their p99 is the disk's fsync tail, which the writeback
+    // left by the run just before moves by ±1 ms.
+    { name: 'put_sqlite_1c', pid: sql.pid, connections: 1, label: 'KV PUT 256 B unique (sqlite, group commit), 1 connection', url: sql.url, method: 'PUT', path: '/v1/kv/wbench/k', uniqueBody: true, bodySize: 256 },
+    ...(before
+      ? [{ name: 'put_before_1c', pid: before.pid, connections: 1, label: 'KV PUT 256 B unique (sqlite, before group commit), 1 connection', url: before.url, method: 'PUT', path: '/v1/kv/wbench/k', uniqueBody: true, bodySize: 256 }]
+      : []),
   ];
-  const results = await interleave(contenders, { rounds: ROUNDS, durationS: SECONDS, connections: CONNS, tool, ...(o.log ? { log: o.log } : {}) });
+  const results = await interleave(contenders, { rounds: ROUNDS, durationS: SECONDS, connections: CONNS, tool, swap: [['put_sqlite_1c', 'put_before_1c']], ...(o.log ? { log: o.log } : {}) });
   await Promise.all([bare.stop(), mem.stop(), sql.stop(), before?.stop(), etcd?.stop()]);
 
   const fsyncRate = median(floors.map((f) => f.rate));
@@ -146,7 +149,7 @@ export async function run(o = {}) {
       'micronode: defaults (`LOG_LEVEL=info`; request logging is off), the `mem` engine or the `sqlite` engine (WAL, `synchronous=FULL`) in a temp dir. KV GETs read one 256-byte value; KV PUTs send a different 256-byte body on every request (a wrk Lua script) over 1 000 keys, so SQLite never skips an identical upsert. The hot reject is a `PUT /v1/kv/…` with `Content-Encoding: gzip` and a 1-byte body, answered 415 by the decode guard before the body is read, on a kept-alive connection. Cold start: wall time from `spawn` to the `event:"ready"` log line (listener bound and the SQLite store open), median of 7 fresh starts on a new database file each.',
       'Durable writes (issue 11): micronode on sqlite acknowledges a PUT only after the COMMIT holding it returned (WAL, `synchronous=FULL`: the WAL is fsynced on every COMMIT); the group-commit writer puts the PUTs that arrive in one event-loop turn into one transaction, so one fsync covers many writes. ' +
         (BEFORE_BIN ? `The "before group commit" rows run an older build of micronode (\`${BEFORE_BIN}\`: one transaction and one fsync per PUT) in the same interleaved rounds. ` : '') +
-        'The peer is etcd (Debian etcd-server, one member, data dir in a temp dir, loopback ports, pinned to the server core like every contender, default durability: each write is acknowledged after its raft entry is in the WAL and the WAL is fdatasync\'ed — batched across concurrent requests, like ours — while the bbolt backend commits in the background every 100 ms) taking unique PUTs through its JSON gateway (`POST /v3/kv/put`, base64 key and a different 256-byte value every request, 1 000 keys, wrk Lua script). The 1-connection rows use the same load generator with one connection.',
+        'The peer is etcd (Debian etcd-server, one member, data dir in a temp dir, loopback ports, pinned to the server core like every contender, default durability: each write is acknowledged after its raft entry is in the WAL and the WAL is fdatasync\'ed — batched across concurrent requests, like ours — while the bbolt backend commits in the background every 100 ms) taking unique PUTs through its JSON gateway (`POST /v3/kv/put`, base64 key and a different 256-byte value every request, 1 000 keys, wrk Lua script). The 1-connection rows use the same load generator with one connection; they run next to each other after all the 16-connection write runs and trade places every round (ABBA), since their p99 is the disk\'s fsync tail and the run just before moves it by about ±1 ms.',
     ],
   };
 }

@@ -223,15 +223,16 @@ export function median(xs) {
  * Runs every contender once per round, round-robin, for `rounds` rounds (after one short warm-up
  * each); returns per contender the raw runs and the medians. A contender may set its own
  * `connections` (e.g. 1 for a latency row) and its own wrk Lua `script` (e.g. a peer's request shape).
+ * `swap`: pairs of contender names that trade places on even rounds (see orderFor).
  */
-export async function interleave(contenders, { rounds = 5, durationS = 3, warmupS = 1, connections = 16, tool = 'wrk', log = (s) => process.stderr.write(`${s}\n`) } = {}) {
+export async function interleave(contenders, { rounds = 5, durationS = 3, warmupS = 1, connections = 16, tool = 'wrk', swap = [], log = (s) => process.stderr.write(`${s}\n`) } = {}) {
   const runs = new Map(contenders.map((c) => [c.name, []]));
   for (const c of contenders) {
     await c.before?.();
     measure(c, { tool, durationS: warmupS, connections: c.connections ?? connections });
   }
   for (let r = 1; r <= rounds; r++) {
-    for (const c of contenders) {
+    for (const c of orderFor(contenders, swap, r)) {
       await c.before?.();
       const m = measure(c, { tool, durationS, connections: c.connections ?? connections });
       runs.get(c.name).push(m);
@@ -251,6 +252,22 @@ export async function interleave(contenders, { rounds = 5, durationS = 3, warmup
       non2xx: rs.reduce((a, x) => a + x.non2xx, 0),
     };
   });
+}
+
+/**
+ * The contenders in the order round `r` runs them: each pair named in `swap` trades places on even
+ * rounds (ABBA), so neither of two rows compared with each other always runs right after the same
+ * neighbour (a p99 on a disk is moved by the writeback the previous run left behind).
+ */
+function orderFor(contenders, swap, r) {
+  if (r % 2 === 1 || swap.length === 0) return contenders;
+  const order = [...contenders];
+  for (const [a, b] of swap) {
+    const i = order.findIndex((c) => c.name === a);
+    const j = order.findIndex((c) => c.name === b);
+    if (i >= 0 && j >= 0) [order[i], order[j]] = [order[j], order[i]];
+  }
+  return order;
 }
 
 /** Median wall time from spawn to the ready line over `n` fresh starts (and the self-reported time). */

@@ -13,6 +13,7 @@ import { ApiError } from './errors.js';
  * 3. A flush takes up to `maxBatchWrites` writes / `maxBatchBytes` bytes (at least one) and runs
  *    them in submission order inside one `BEGIN IMMEDIATE … COMMIT`, each inside its own SAVEPOINT:
  *    a write whose `fn` throws is rolled back to its savepoint and fails alone; its batch-mates stay.
+ *    (A batch of one skips the savepoint: its transaction is rolled back instead.)
  * 4. COMMIT (WAL, synchronous=FULL: the WAL is fsynced before it returns); only then is each
  *    caller's promise settled, in submission order. A failed COMMIT fails every write of the batch:
  *    none of them is durable.
@@ -161,7 +162,19 @@ export class GroupCommitWriter {
     } catch (err) {
       commitError = err;
     }
-    if (commitError === undefined) {
+    if (commitError === undefined && batch.length === 1) {
+      // A lone write (the idle case: one connection, or a quiet node) needs no savepoint: when it
+      // throws, the whole transaction is its own and is rolled back below, which fails it alone.
+      const p = batch[0]!;
+      try {
+        p.value = p.fn(this.#db);
+        p.ok = true;
+      } catch (err) {
+        p.value = err;
+        failed = 1;
+        if (this.#db.inTransaction) this.#rollbackQuietly();
+      }
+    } else if (commitError === undefined) {
       for (let i = 0; i < batch.length; i++) {
         const p = batch[i]!;
         try {
@@ -195,21 +208,15 @@ export class GroupCommitWriter {
           }
         }
       }
-      if (commitError === undefined && this.#db.inTransaction) {
-        try {
-          this.#commit.run();
-        } catch (err) {
-          commitError = err;
-        }
-      }
-      if (commitError !== undefined && this.#db.inTransaction) {
-        try {
-          this.#rollback.run();
-        } catch {
-          // The transaction is gone either way; nothing in it is acknowledged.
-        }
+    }
+    if (commitError === undefined && this.#db.inTransaction) {
+      try {
+        this.#commit.run();
+      } catch (err) {
+        commitError = err;
       }
     }
+    if (commitError !== undefined && this.#db.inTransaction) this.#rollbackQuietly();
     this.#batches++;
     this.#writes += batch.length;
     for (const p of batch) {
@@ -227,6 +234,14 @@ export class GroupCommitWriter {
         seconds: (performance.now() - t0) / 1000,
         error: commitError,
       });
+    }
+  }
+
+  #rollbackQuietly(): void {
+    try {
+      this.#rollback.run();
+    } catch {
+      // The transaction is gone either way; nothing in it is acknowledged.
     }
   }
 

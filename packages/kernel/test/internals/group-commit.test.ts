@@ -127,6 +127,33 @@ test('a write that throws is undone to its savepoint and fails alone; its batch-
   again.close();
 });
 
+test('a lone write that throws is undone with its transaction and fails alone; the next write commits', async () => {
+  const { db, path } = open();
+  const batches: BatchStats[] = [];
+  const w = new GroupCommitWriter(db, { onCommit: (s) => batches.push(s) });
+  const ins = db.prepare('INSERT INTO log (op) VALUES (?)');
+  const boom = new Error('refused');
+  const r1 = await settle(
+    w.write(() => {
+      ins.run(1); // applied, then undone: a batch of one runs without a savepoint
+      throw boom;
+    }),
+  );
+  assert.deepEqual(r1, { ok: false, error: boom });
+  assert.equal(db.inTransaction, false);
+  const r2 = await settle(w.write(() => ins.run(2).changes));
+  assert.deepEqual(r2, { ok: true, value: 1 });
+  assert.deepEqual(
+    batches.map((b) => [b.writes, b.failed]),
+    [
+      [1, 1],
+      [1, 0],
+    ],
+  );
+  db.close();
+  assert.deepEqual(durableLog(path), [2]);
+});
+
 test('a write sees its earlier batch-mates (they commit together, in order)', async () => {
   const { db } = open();
   const w = new GroupCommitWriter(db);
