@@ -283,7 +283,7 @@ export class WriterClosedError extends Error {
 
 /**
  * The HTTP answer for a durable write that failed in the store rather than in its own logic: a full
- * disk is 507 `InsufficientStorage`, an I/O or lock failure 503 `StoreUnavailable`, a closing store
+ * disk (SQLite's SQLITE_FULL, PostgreSQL's 53100) is 507 `InsufficientStorage`, an I/O or lock failure 503 `StoreUnavailable`, a closing store
  * 503 `NotReady`. Anything else (a bug, a constraint the caller did not expect) is undefined: let it
  * become a 500.
  */
@@ -293,7 +293,8 @@ export function durableWriteError(err: unknown): ApiError | undefined {
     return new ApiError('NotReady', err.message, { hint: 'retry on the restarted node' });
   const code = (err as { code?: unknown } | null)?.code;
   if (typeof code !== 'string') return undefined;
-  if (code === 'SQLITE_FULL')
+  // SQLite's full disk, or PostgreSQL's disk_full (SQLSTATE 53100) for the stores on PostgreSQL.
+  if (code === 'SQLITE_FULL' || code === '53100')
     return new ApiError(
       'InsufficientStorage',
       'the disk under the store is full; the write was not applied',

@@ -1,43 +1,16 @@
 // A full disk under the SQLite store (issue 11), repeated 3 times: a small tmpfs (or loop-mounted
 // ext4) mounted by the test; the test fails, never skips, when neither can be mounted.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mountSmallFs } from '@ron/testkit';
 import { test } from 'node:test';
 import { assertAllDurable, drain, fresh, killed, put, startSqlite } from './durable-helpers.js';
-
-/** Mounts a small file system at `dir`: tmpfs, else a loop-mounted ext4 file. Throws when neither works. */
-function mountSmall(dir: string, sizeKiB: number): () => void {
-  mkdirSync(dir, { recursive: true });
-  const errors: string[] = [];
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${sizeKiB}k`, 'tmpfs', dir], { stdio: 'pipe' });
-    return () => execFileSync('umount', [dir]);
-  } catch (err) {
-    errors.push(`tmpfs: ${String((err as { stderr?: Buffer }).stderr ?? err)}`);
-  }
-  const img = `${dir}.img`;
-  try {
-    execFileSync('truncate', ['-s', `${sizeKiB}K`, img]);
-    execFileSync('mkfs.ext4', ['-q', '-F', img], { stdio: 'pipe' });
-    execFileSync('mount', ['-o', 'loop', img, dir], { stdio: 'pipe' });
-    return () => {
-      execFileSync('umount', [dir]);
-      rmSync(img, { force: true });
-    };
-  } catch (err) {
-    errors.push(`loop ext4: ${String((err as { stderr?: Buffer }).stderr ?? err)}`);
-  }
-  throw new Error(
-    `cannot mount a small file system for the full-disk test (run as root): ${errors.join('; ')}`,
-  );
-}
 
 for (let round = 1; round <= 3; round++) {
   test(`a full disk answers 507, loses nothing acknowledged, keeps serving reads, and recovers when space returns (round ${round}/3)`, async () => {
     const base = fresh();
     const mnt = `${base}/small`;
-    const unmount = mountSmall(mnt, 1024);
+    const unmount = mountSmallFs(mnt, 1024);
     const path = `${mnt}/kv.db`;
     const acked = new Map<string, string>();
     try {

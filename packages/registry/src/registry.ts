@@ -3,6 +3,7 @@
 import { ApiError, type Logger } from '@ron/kernel';
 import { ChainVerifier, initChain, sealWithText, type SealedEntry } from './chain.js';
 import { ChainError, StoreConflictError } from './errors.js';
+import { storeWriteError } from './store-errors.js';
 import { FRESH_HEAD, ZERO_B3, headOf, type Head, type LogEntry } from './log-entry.js';
 import { ReorderWindow, type ReorderWindowOptions } from './reorder-window.js';
 import {
@@ -444,9 +445,11 @@ export class Registry {
   #commitFailed(err: unknown, version: number, onOutcome?: (o: CommitOutcome) => void): ApiError {
     this.#failed(err, version);
     onOutcome?.('store_error');
-    return new ApiError('StoreUnavailable', 'the store could not make the commit durable', {
-      hint: 'see the server log; the commit was not applied',
-    });
+    return storeWriteError(
+      err,
+      'the store could not make the commit durable',
+      'see the server log; the commit was not applied',
+    );
   }
 
   /**
@@ -544,9 +547,11 @@ export class Registry {
         });
       }
       this.#failed(err, entry.version);
-      throw new ApiError('StoreUnavailable', 'the store could not make the entry durable', {
-        hint: 'see the server log; nothing was applied',
-      });
+      throw storeWriteError(
+        err,
+        'the store could not make the entry durable',
+        'see the server log; nothing was applied',
+      );
     }
     return entry;
   }

@@ -3,35 +3,13 @@
 // version counter (each signs the next version), so commits arrive together and share batches.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { spawnProgram, tempDir, type Program } from '@ron/testkit';
-import { generateKeyFile, initChain, signBytes, signedBytes, type LogEntry } from '../src/index.js';
-import { ChainVerifier } from '../src/chain.js';
+import { test } from 'node:test';
+import { signBytes, signedBytes } from '../src/index.js';
 import { type Head } from '../src/log-entry.js';
+import { assertAllAcknowledged, durableRig, head } from './durable-helpers.js';
 
-const BIN = fileURLToPath(new URL('../../bin/svc-registry.js', import.meta.url));
-const dir = tempDir('ron-registry-kill9-');
-const started: Program[] = [];
-after(async () => {
-  for (const p of started) await p.stop('SIGKILL');
-  dir.remove();
-});
-
-await initChain();
-const key = generateKeyFile();
-const env = { SIGNER_ALLOWLIST: key.signer_id, SIG_THRESHOLD: '1', LOG_LEVEL: 'info' };
-const args = ['--bind', '127.0.0.1:0', '--admin-bind', '127.0.0.1:0'];
-
-async function spawnRegistry(db: string): Promise<Program> {
-  const p = await spawnProgram({ bin: BIN, args: [...args, '--db', db], env });
-  started.push(p);
-  return p;
-}
-
-async function head(url: string): Promise<Head> {
-  return (await (await fetch(`${url}/registry/head`)).json()) as Head;
-}
+const rig = await durableRig('ron-registry-kill9-');
+const key = rig.key;
 
 /**
  * 16 clients commit until `stop()`; acknowledged commits land in `acked` (version → payload).
@@ -103,10 +81,10 @@ function storm(url: string, first: number, acked: Map<number, string>): { stop: 
 }
 
 test('kill -9 during a 16-client signed-commit storm on SQLite loses no acknowledged commit (3 rounds): valid chain, head ≥ last ack', async () => {
-  const db = join(dir.path, 'storm', 'registry.db');
+  const db = join(rig.dir, 'storm', 'registry.db');
   const acked = new Map<number, string>();
   for (let round = 1; round <= 3; round++) {
-    const p = await spawnRegistry(db);
+    const p = await rig.spawn(db);
     const before = acked.size;
     const s = storm(p.url, (await head(p.url)).version + 1, acked);
     // Kill once this round has a good number of acknowledged commits, with requests in flight.
@@ -114,24 +92,9 @@ test('kill -9 during a 16-client signed-commit storm on SQLite loses no acknowle
     const killed = await p.stop('SIGKILL');
     await s.stop();
     assert.equal(killed.signal, 'SIGKILL');
-    const lastAck = Math.max(...acked.keys());
 
-    const p2 = await spawnRegistry(db);
-    const h = await head(p2.url);
-    assert.ok(h.version >= lastAck, `round ${round}: head ${h.version} < last ack ${lastAck}`);
-    const v = new ChainVerifier();
-    for (let from = 1; from <= h.version; from += 1000) {
-      const page = (await (await fetch(`${p2.url}/registry/history?from=${from}&limit=1000`)).json()) as {
-        entries: LogEntry[];
-      };
-      for (const e of page.entries) {
-        v.push(e);
-        const want = acked.get(e.version);
-        if (want !== undefined) assert.equal(e.payload_b3, want, `round ${round}: version ${e.version}`);
-      }
-    }
-    assert.equal(v.version, h.version);
-    assert.equal(h.chain_b3, v.prev);
+    const p2 = await rig.spawn(db);
+    await assertAllAcknowledged(p2.url, acked, `round ${round}`);
     assert.equal((await p2.stop('SIGTERM')).code, 0);
   }
 });

@@ -8,3 +8,4 @@ export { tempDir, freePort, rawRequest, rawExchange, parseRawResponse, openSocke
 // Clients: SSE and keep-alive load
 export { sseConnect, type SseClient, type SseEvent } from './sse-client.js';
 export { KeepAliveLoad } from './keep-alive-load.js';
+export { mountSmallFs } from './fs.js';

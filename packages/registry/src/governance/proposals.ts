@@ -3,6 +3,7 @@
 // book is reloaded from the store at boot, so approvals collected over hours survive a restart.
 import { ApiError, ulid } from '@ron/kernel/core';
 import type { Signature } from '../signing.js';
+import { storeWriteError } from '../store-errors.js';
 import type { ProposalRecord } from '../store.js';
 import type { Subject } from './quorum.js';
 
@@ -117,10 +118,12 @@ export class ProposalBook {
     if (this.#o.store === undefined) return;
     try {
       await this.#o.store.putProposal(p);
-    } catch {
-      throw new ApiError('StoreUnavailable', 'the store could not make the proposal durable', {
-        hint: 'see the server log; retry later',
-      });
+    } catch (err) {
+      throw storeWriteError(
+        err,
+        'the store could not make the proposal durable',
+        'see the server log; retry later',
+      );
     }
   }
 

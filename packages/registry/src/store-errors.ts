@@ -1,0 +1,14 @@
+// The HTTP answer for a write the store could not make durable (kept apart from errors.ts, which the
+// light @ron/registry/protocol entry re-exports: this one needs the kernel's durable-write mapping).
+import { ApiError, durableWriteError } from '@ron/kernel';
+
+/**
+ * The answer for a write the store could not make durable: 507 InsufficientStorage when the disk
+ * under it is full (the operator's next step is to free space), else 503 StoreUnavailable with
+ * `message` and `hint`. Either way nothing was applied.
+ */
+export function storeWriteError(err: unknown, message: string, hint: string): ApiError {
+  const mapped = durableWriteError(err);
+  if (mapped?.code === 'InsufficientStorage') return mapped;
+  return new ApiError('StoreUnavailable', message, { hint });
+}
