@@ -5,6 +5,9 @@
 // Errors and ids
 export { ApiError, type ErrorCode } from './errors.js';
 export { ulid } from './request-id.js';
+// How a failed durable write is answered (507 full disk, 503 store unavailable): stores that may be
+// loaded by protocol code (the registry's proposals) map their errors without the server packages.
+export { durableWriteError } from './group-commit.js';
 // Units and build info
 export { parseDuration } from './units.js';
 export { buildInfo, versionLine } from './build-info.js';

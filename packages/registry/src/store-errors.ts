@@ -1,6 +1,6 @@
-// The HTTP answer for a write the store could not make durable (kept apart from errors.ts, which the
-// light @ron/registry/protocol entry re-exports: this one needs the kernel's durable-write mapping).
-import { ApiError, durableWriteError } from '@ron/kernel';
+// The HTTP answer for a write the store could not make durable. Only light imports (`@ron/kernel/core`):
+// the proposals module, which the @ron/registry/protocol entry reaches, uses it.
+import { ApiError, durableWriteError } from '@ron/kernel/core';
 
 /**
  * The answer for a write the store could not make durable: 507 InsufficientStorage when the disk

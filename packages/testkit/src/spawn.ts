@@ -36,6 +36,22 @@ export interface Program {
 }
 
 /**
+ * Every child still running when the test file's process exits is SIGKILLed by PID: a test whose
+ * failure path skips its `stop()` must not leave a server (and its own children) running after the
+ * suite. A program that was stopped is gone from the set already.
+ */
+const live = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const c of live) {
+    try {
+      c.kill('SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+});
+
+/**
  * Starts a real program as a child process and waits for its ready log line. Every program logs
  * `{"event":"ready","url":...}` once it serves traffic, so tests bind port 0 and read the URL back.
  */
@@ -46,6 +62,8 @@ export function spawnProgram(opts: SpawnOptions): Promise<Program> {
     env: { ...process.env, LOG_LEVEL: 'info', ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  live.add(proc);
+  proc.once('exit', () => live.delete(proc));
   const lines: Record<string, unknown>[] = [];
   const rawLines: string[] = [];
   const stderr: string[] = [];
