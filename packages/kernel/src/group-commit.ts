@@ -283,8 +283,8 @@ export class WriterClosedError extends Error {
 
 /**
  * The HTTP answer for a durable write that failed in the store rather than in its own logic: a full
- * disk (SQLite's SQLITE_FULL, PostgreSQL's 53100) is 507 `InsufficientStorage`, an I/O or lock failure 503 `StoreUnavailable`, a closing store
- * 503 `NotReady`. Anything else (a bug, a constraint the caller did not expect) is undefined: let it
+ * disk (SQLite's SQLITE_FULL, PostgreSQL's 53100) is 507 `InsufficientStorage`, an I/O or lock
+ * failure 503 `StoreUnavailable`, a closing store 503 `NotReady`. Anything else (a bug, a constraint the caller did not expect) is undefined: let it
  * become a 500.
  */
 export function durableWriteError(err: unknown): ApiError | undefined {

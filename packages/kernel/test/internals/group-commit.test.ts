@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import {
   GroupCommitWriter,
   WriterClosedError,
+  durableWriteError,
   openDurableSqlite,
   type BatchStats,
   type Database,
@@ -321,4 +322,20 @@ test('property: random mixes of succeeding and failing writes — exactly the su
     ),
     { numRuns: 60 },
   );
+});
+
+test('durableWriteError: a full disk (SQLite or PostgreSQL) is 507, I/O and lock failures 503, a closing store NotReady, anything else undefined', () => {
+  const code = (c: string): Error => Object.assign(new Error(c), { code: c });
+  assert.equal(durableWriteError(code('SQLITE_FULL'))?.code, 'InsufficientStorage');
+  assert.equal(durableWriteError(code('53100'))?.code, 'InsufficientStorage');
+  assert.equal(durableWriteError(code('SQLITE_IOERR_FSYNC'))?.code, 'StoreUnavailable');
+  assert.equal(durableWriteError(code('SQLITE_BUSY'))?.code, 'StoreUnavailable');
+  assert.equal(durableWriteError(new WriterClosedError())?.code, 'NotReady');
+  assert.equal(durableWriteError(code('SQLITE_CONSTRAINT_PRIMARYKEY')), undefined);
+  assert.equal(
+    durableWriteError(code('23505')),
+    undefined,
+    'a PostgreSQL unique violation is not a store failure',
+  );
+  assert.equal(durableWriteError(new Error('SQLITE_FULL in the message only')), undefined);
 });
